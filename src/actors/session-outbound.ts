@@ -1,0 +1,224 @@
+// Outbound delivery of one session: the inflight window, the offline queue with its limits,
+// packet-id allocation, acknowledgements and redelivery on resume. Pure: mutates the plain
+// SessionState it is given and appends effects and store ops to the output.
+import type { AppMessage, QoS } from '../protocol/message.js';
+import { ReasonCode } from '../protocol/reason-codes.js';
+import type { StoredMessage } from '../storage/types.js';
+import type { SessionLimits, SessionOutput, SessionState } from './session-types.js';
+
+export function isPersistent(s: SessionState): boolean {
+  return s.expiryIntervalSec > 0;
+}
+
+function windowSize(s: SessionState, limits: SessionLimits): number {
+  return Math.min(limits.maxInflight, s.clientReceiveMaximum);
+}
+
+function messageBytes(m: AppMessage): number {
+  return m.payload.byteLength + m.topic.length;
+}
+
+/** Next free packet id, skipping ids still inflight [MQTT-2.2.1-3]. */
+function allocatePacketId(s: SessionState): number {
+  for (let tries = 0; tries < 65535; tries++) {
+    const id = s.nextPacketId;
+    s.nextPacketId = id >= 65535 ? 1 : id + 1;
+    if (!s.inflight.some((m) => m.packetId === id)) return id;
+  }
+  // Unreachable while the window is ≤ 65535, which connect validation guarantees.
+  throw new RangeError(`session ${s.clientId}: no free packet identifier`);
+}
+
+function expired(m: AppMessage, now: number): boolean {
+  return m.expiresAt !== undefined && m.expiresAt <= now;
+}
+
+function send(s: SessionState, m: StoredMessage, dup: boolean, out: SessionOutput): void {
+  if (s.connId === null) return;
+  out.effects.push({
+    type: 'publish',
+    connId: s.connId,
+    publish: {
+      message: m.message,
+      qos: m.qos,
+      ...(m.packetId !== null ? { packetId: m.packetId } : {}),
+      dup,
+      retain: m.retain,
+      subscriptionIds: m.subscriptionIds,
+    },
+  });
+}
+
+/** Moves one message into the inflight window and sends it. */
+function startInflight(s: SessionState, m: StoredMessage, out: SessionOutput, stored: boolean): void {
+  m.packetId = allocatePacketId(s);
+  m.state = 'inflight';
+  s.inflight.push(m);
+  if (isPersistent(s)) {
+    out.store.push(
+      stored
+        ? { op: 'updateMessage', clientId: s.clientId, seq: m.seq, state: 'inflight', packetId: m.packetId }
+        : { op: 'putMessage', clientId: s.clientId, message: { ...m } },
+    );
+  }
+  send(s, m, false, out);
+}
+
+/** A routed message arrives for this session. */
+export function deliver(
+  s: SessionState,
+  message: AppMessage,
+  qos: QoS,
+  retain: boolean,
+  subscriptionIds: number[],
+  now: number,
+  limits: SessionLimits,
+  out: SessionOutput,
+): void {
+  if (expired(message, now)) return; // [MQTT-3.3.2-5]
+  const m: StoredMessage = { seq: s.nextSeq++, state: 'queued', packetId: null, qos, retain, subscriptionIds, message };
+  const online = s.connId !== null;
+  if (online && qos === 0 && s.queue.length === 0) {
+    send(s, m, false, out);
+    return;
+  }
+  if (online && qos > 0 && s.queue.length === 0 && s.inflight.length < windowSize(s, limits)) {
+    startInflight(s, m, out, false);
+    return;
+  }
+  enqueue(s, m, limits, out);
+}
+
+function overLimits(s: SessionState, extraBytes: number, limits: SessionLimits): boolean {
+  if (limits.maxQueuedMessages > 0 && s.queue.length + 1 > limits.maxQueuedMessages) return true;
+  if (limits.maxQueuedBytes > 0 && s.queuedBytes + extraBytes > limits.maxQueuedBytes) return true;
+  return false;
+}
+
+/**
+ * Queues a message within the session's limits. When full, the oldest queued QoS 0 message makes
+ * room first; with none left, the new message is dropped (Mosquitto's choice: what is already
+ * queued, possibly acknowledged to its publisher long ago, is kept). Every drop is an event.
+ */
+function enqueue(s: SessionState, m: StoredMessage, limits: SessionLimits, out: SessionOutput): void {
+  const bytes = messageBytes(m.message);
+  while (overLimits(s, bytes, limits)) {
+    const victim = s.queue.findIndex((q) => q.qos === 0);
+    if (victim < 0) {
+      out.effects.push({ type: 'event', name: 'session.queue.drop', clientId: s.clientId, detail: `queue full: dropped new QoS ${m.qos} message on ${m.message.topic}` });
+      return;
+    }
+    const [dropped] = s.queue.splice(victim, 1) as [StoredMessage];
+    s.queuedBytes -= messageBytes(dropped.message);
+    if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: dropped.seq });
+    out.effects.push({ type: 'event', name: 'session.queue.drop', clientId: s.clientId, detail: `queue full: dropped oldest QoS 0 message on ${dropped.message.topic}` });
+  }
+  s.queue.push(m);
+  s.queuedBytes += bytes;
+  if (isPersistent(s)) out.store.push({ op: 'putMessage', clientId: s.clientId, message: { ...m } });
+}
+
+/** Sends queued messages while the client is online and the window has room. */
+export function drain(s: SessionState, now: number, limits: SessionLimits, out: SessionOutput): void {
+  if (s.connId === null) return;
+  const window = windowSize(s, limits);
+  while (s.queue.length > 0) {
+    const m = s.queue[0]!;
+    if (m.qos > 0 && s.inflight.length >= window) return;
+    s.queue.shift();
+    s.queuedBytes -= messageBytes(m.message);
+    if (expired(m.message, now)) {
+      // [MQTT-3.3.2-5] an expired message is not sent
+      if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: m.seq });
+      continue;
+    }
+    if (m.qos === 0) {
+      send(s, m, false, out);
+      if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: m.seq });
+    } else {
+      startInflight(s, m, out, isPersistent(s));
+    }
+  }
+}
+
+/** On resume: resend unacknowledged PUBLISH with DUP and PUBREL, in the original order [MQTT-4.4.0-1]. */
+export function redeliver(s: SessionState, out: SessionOutput): void {
+  if (s.connId === null) return;
+  for (const m of s.inflight) {
+    if (m.state === 'released') {
+      out.effects.push({ type: 'packet', connId: s.connId, packet: { cmd: 'pubrel', messageId: m.packetId! } });
+    } else {
+      send(s, m, true, out); // [MQTT-3.3.1-1] DUP on redelivery
+    }
+  }
+}
+
+function removeInflight(s: SessionState, index: number, out: SessionOutput): void {
+  const [m] = s.inflight.splice(index, 1) as [StoredMessage];
+  if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: m.seq });
+}
+
+export function onPuback(s: SessionState, packetId: number, now: number, limits: SessionLimits, out: SessionOutput): void {
+  const i = s.inflight.findIndex((m) => m.packetId === packetId && m.qos === 1);
+  if (i < 0) {
+    out.effects.push({ type: 'event', name: 'session.ack.unknown', clientId: s.clientId, detail: `PUBACK for unknown packet id ${packetId}` });
+    return;
+  }
+  removeInflight(s, i, out);
+  drain(s, now, limits, out);
+}
+
+export function onPubrec(s: SessionState, packetId: number, reasonCode: number, now: number, limits: SessionLimits, out: SessionOutput): void {
+  const i = s.inflight.findIndex((m) => m.packetId === packetId && m.qos === 2);
+  if (i < 0) {
+    // [MQTT-4.3.3-?] answer anyway so the client can finish its flow
+    if (s.connId !== null) {
+      const packet = s.protocolVersion === 5
+        ? { cmd: 'pubrel' as const, messageId: packetId, reasonCode: ReasonCode.PacketIdentifierNotFound }
+        : { cmd: 'pubrel' as const, messageId: packetId };
+      out.effects.push({ type: 'packet', connId: s.connId, packet });
+    }
+    return;
+  }
+  const m = s.inflight[i]!;
+  if (reasonCode >= 0x80) {
+    // v5: a failed PUBREC ends the flow for this message [MQTT-4.3.3-?]
+    removeInflight(s, i, out);
+    drain(s, now, limits, out);
+    return;
+  }
+  if (m.state !== 'released') {
+    m.state = 'released';
+    if (isPersistent(s)) out.store.push({ op: 'updateMessage', clientId: s.clientId, seq: m.seq, state: 'released', packetId });
+  }
+  if (s.connId !== null) out.effects.push({ type: 'packet', connId: s.connId, packet: { cmd: 'pubrel', messageId: packetId } });
+}
+
+export function onPubcomp(s: SessionState, packetId: number, now: number, limits: SessionLimits, out: SessionOutput): void {
+  const i = s.inflight.findIndex((m) => m.packetId === packetId && m.state === 'released');
+  if (i < 0) {
+    out.effects.push({ type: 'event', name: 'session.ack.unknown', clientId: s.clientId, detail: `PUBCOMP for unknown packet id ${packetId}` });
+    return;
+  }
+  removeInflight(s, i, out);
+  drain(s, now, limits, out);
+}
+
+/** The client can never receive this packet (too large for it): complete it silently [MQTT-3.1.2-25]. */
+export function onDiscarded(s: SessionState, packetId: number, now: number, limits: SessionLimits, out: SessionOutput): void {
+  const i = s.inflight.findIndex((m) => m.packetId === packetId);
+  if (i < 0) return;
+  removeInflight(s, i, out);
+  drain(s, now, limits, out);
+}
+
+/** Drops expired messages from the queue (called on resume; the queue is otherwise lazy). */
+export function purgeExpired(s: SessionState, now: number, out: SessionOutput): void {
+  if (!s.queue.some((m) => expired(m.message, now))) return;
+  s.queue = s.queue.filter((m) => {
+    if (!expired(m.message, now)) return true;
+    s.queuedBytes -= messageBytes(m.message);
+    if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: m.seq });
+    return false;
+  });
+}

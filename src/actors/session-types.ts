@@ -1,0 +1,123 @@
+// The session actor's vocabulary: its state (plain, serialisable data: the cluster's takeover will
+// move exactly this object between nodes), the events it handles and the effects it returns.
+import type { IPubcompPacket, IPubrecPacket, IPubrelPacket, ISubackPacket, IUnsubackPacket } from 'mqtt-packet';
+import type { AppMessage, ProtocolVersion, QoS, SubscriptionOptions, WillMessage } from '../protocol/message.js';
+import type { StoredMessage, StoreOp } from '../storage/types.js';
+
+/** Session Expiry Interval meaning "never expires" [MQTT-3.1.2-?] (§3.1.2.11.2). */
+export const SESSION_NEVER_EXPIRES = 0xffffffff;
+
+export interface SessionLimits {
+  /** Our cap on the outbound inflight window; the client's Receive Maximum may lower it. */
+  readonly maxInflight: number;
+  /** Per-session queue caps; 0 = unlimited. */
+  readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
+  /** Per-client subscription cap; 0 = unlimited. */
+  readonly maxSubscriptions: number;
+}
+
+export interface SessionState {
+  clientId: string;
+  protocolVersion: ProtocolVersion;
+  /** 0: the session ends with the connection; SESSION_NEVER_EXPIRES: never. */
+  expiryIntervalSec: number;
+  /** The live connection, or null while offline. */
+  connId: number | null;
+  disconnectedAt: number | null;
+  /** The client's Receive Maximum (v5), 65535 otherwise. */
+  clientReceiveMaximum: number;
+  subscriptions: Record<string, SubscriptionOptions>;
+  /** Inbound QoS 2 packet ids that got PUBREC, waiting for PUBREL. */
+  inboundQos2: number[];
+  /** Sent and unacknowledged, in send order (state 'inflight' or 'released'). */
+  inflight: StoredMessage[];
+  /** Waiting for the window to open or the client to come back, in arrival order. */
+  queue: StoredMessage[];
+  queuedBytes: number;
+  nextSeq: number;
+  nextPacketId: number;
+  /** The will of the current (or last) connection; null once published or discarded. */
+  will: WillMessage | null;
+  /** When a delayed will is due (offline only), else null. */
+  willDueAt: number | null;
+  /** When the offline session expires, else null. */
+  expiresAt: number | null;
+}
+
+export type DisconnectKind = 'normal' | 'will' | 'abnormal' | 'takeover' | 'server';
+
+export interface SubscribeRequest {
+  filter: string;
+  options: SubscriptionOptions;
+}
+
+export type SessionEvent =
+  | {
+      type: 'connect';
+      connId: number;
+      clientId: string;
+      protocolVersion: ProtocolVersion;
+      cleanStart: boolean;
+      /** v5 Session Expiry Interval; for 3.1.1: 0 if clean, else SESSION_NEVER_EXPIRES. */
+      expiryIntervalSec: number;
+      receiveMaximum: number;
+      will: WillMessage | null;
+    }
+  | { type: 'deliver'; message: AppMessage; qos: QoS; retain: boolean; subscriptionIds: number[] }
+  | { type: 'puback'; connId: number; packetId: number }
+  | { type: 'pubrec'; connId: number; packetId: number; reasonCode: number }
+  | { type: 'pubcomp'; connId: number; packetId: number }
+  /** The client will never see this packet (larger than its Maximum Packet Size): treat as done [MQTT-3.1.2-25]. */
+  | { type: 'discarded'; connId: number; packetId: number }
+  | { type: 'qos2Check'; connId: number; packetId: number }
+  | { type: 'qos2Routed'; connId: number; packetId: number; reasonCode: number }
+  | { type: 'pubrel'; connId: number; packetId: number }
+  | { type: 'subscribe'; connId: number; packetId: number; requests: SubscribeRequest[] }
+  | { type: 'unsubscribe'; connId: number; packetId: number; filters: string[] }
+  | { type: 'disconnect'; connId: number; kind: DisconnectKind; expiryIntervalSec?: number }
+  | { type: 'timer' };
+
+export interface OutgoingPublishSpec {
+  message: AppMessage;
+  qos: QoS;
+  packetId?: number;
+  dup: boolean;
+  retain: boolean;
+  subscriptionIds: number[];
+}
+
+export type AckPacket = IPubrecPacket | IPubrelPacket | IPubcompPacket | ISubackPacket | IUnsubackPacket;
+
+export interface RetainedRequest {
+  filter: string;
+  options: SubscriptionOptions;
+}
+
+export type SessionEffect =
+  | { type: 'connack'; connId: number; clientId: string; sessionPresent: boolean }
+  | { type: 'publish'; connId: number; publish: OutgoingPublishSpec }
+  | { type: 'packet'; connId: number; packet: AckPacket }
+  | { type: 'close'; connId: number; reasonCode: number; detail: string }
+  | { type: 'route'; message: AppMessage }
+  | { type: 'routes'; clientId: string; add: SubscribeRequest[]; remove: string[]; removeAll: boolean }
+  | { type: 'retained'; connId: number; clientId: string; requests: RetainedRequest[] }
+  | { type: 'qos2Status'; connId: number; clientId: string; packetId: number; duplicate: boolean }
+  /** Observability: a structured event with a stable name (pino line in production). */
+  | { type: 'event'; name: string; clientId: string; detail: string };
+
+/** Everything one transition asks its shell to do, in order. */
+export interface SessionOutput {
+  effects: SessionEffect[];
+  store: StoreOp[];
+}
+
+export function newOutput(): SessionOutput {
+  return { effects: [], store: [] };
+}
+
+/** The earliest timer this session needs, or null. */
+export function nextDeadline(s: SessionState): number | null {
+  if (s.willDueAt !== null && s.expiresAt !== null) return Math.min(s.willDueAt, s.expiresAt);
+  return s.willDueAt ?? s.expiresAt;
+}

@@ -1,0 +1,366 @@
+// The MQTT state machine of one client session, as pure transitions: given the state, an event
+// and the time, it mutates the plain state and returns effects (packets, routing changes, timers
+// via deadlines) and store ops. No I/O: the shard shell executes the output, which is what lets
+// property tests drive this exact code and the cluster move the state between nodes.
+import { validateTopicFilter, parseSharedFilter } from '../routing/topic.js';
+import type { SubscriptionOptions } from '../protocol/message.js';
+import { ReasonCode, subackCodeForV3 } from '../protocol/reason-codes.js';
+import type { StoredSession, SessionMeta } from '../storage/types.js';
+import {
+  deliver,
+  drain,
+  isPersistent,
+  onDiscarded,
+  onPuback,
+  onPubcomp,
+  onPubrec,
+  purgeExpired,
+  redeliver,
+} from './session-outbound.js';
+import {
+  SESSION_NEVER_EXPIRES,
+  type DisconnectKind,
+  type SessionEvent,
+  type SessionLimits,
+  type SessionOutput,
+  type SessionState,
+  type SubscribeRequest,
+} from './session-types.js';
+
+export function newSession(clientId: string): SessionState {
+  return {
+    clientId,
+    protocolVersion: 4,
+    expiryIntervalSec: 0,
+    connId: null,
+    disconnectedAt: null,
+    clientReceiveMaximum: 65535,
+    subscriptions: {},
+    inboundQos2: [],
+    inflight: [],
+    queue: [],
+    queuedBytes: 0,
+    nextSeq: 1,
+    nextPacketId: 1,
+    will: null,
+    willDueAt: null,
+    expiresAt: null,
+  };
+}
+
+function meta(s: SessionState): SessionMeta {
+  return {
+    clientId: s.clientId,
+    protocolVersion: s.protocolVersion,
+    expiryIntervalSec: s.expiryIntervalSec,
+    disconnectedAt: s.disconnectedAt,
+    will: s.will,
+  };
+}
+
+function persistMeta(s: SessionState, out: SessionOutput): void {
+  if (isPersistent(s)) out.store.push({ op: 'putMeta', meta: meta(s) });
+}
+
+/**
+ * Handles one event. Returns the session state afterwards: `null` when the session has ended
+ * (or never existed). `state` is mutated in place when it survives.
+ */
+export function handleSession(
+  state: SessionState | null,
+  event: SessionEvent,
+  now: number,
+  limits: SessionLimits,
+  out: SessionOutput,
+): SessionState | null {
+  if (event.type === 'connect') return connect(state, event, now, limits, out);
+  if (state === null) return null; // late event for a session that has ended
+  switch (event.type) {
+    case 'deliver':
+      deliver(state, event.message, event.qos, event.retain, event.subscriptionIds, now, limits, out);
+      return state;
+    case 'timer':
+      return onTimer(state, now, out);
+    case 'disconnect':
+      if (event.connId !== state.connId) return state; // a connection already replaced
+      return disconnect(state, event.kind, event.expiryIntervalSec, now, out);
+    default:
+      break;
+  }
+  if (event.connId !== state.connId) return state; // stale packet from a replaced connection
+  switch (event.type) {
+    case 'puback':
+      onPuback(state, event.packetId, now, limits, out);
+      break;
+    case 'pubrec':
+      onPubrec(state, event.packetId, event.reasonCode, now, limits, out);
+      break;
+    case 'pubcomp':
+      onPubcomp(state, event.packetId, now, limits, out);
+      break;
+    case 'discarded':
+      onDiscarded(state, event.packetId, now, limits, out);
+      break;
+    case 'qos2Check':
+      // [MQTT-4.3.3-?] a PUBLISH whose id already got PUBREC is a resend: acknowledge, do not route again
+      out.effects.push({
+        type: 'qos2Status',
+        connId: event.connId,
+        clientId: state.clientId,
+        packetId: event.packetId,
+        duplicate: state.inboundQos2.includes(event.packetId),
+      });
+      break;
+    case 'qos2Routed':
+      if (!state.inboundQos2.includes(event.packetId)) {
+        state.inboundQos2.push(event.packetId);
+        if (isPersistent(state)) out.store.push({ op: 'putQos2', clientId: state.clientId, packetId: event.packetId });
+      }
+      out.effects.push({ type: 'packet', connId: event.connId, packet: withReason(state, { cmd: 'pubrec', messageId: event.packetId }, event.reasonCode) });
+      break;
+    case 'pubrel': {
+      const i = state.inboundQos2.indexOf(event.packetId);
+      if (i >= 0) {
+        state.inboundQos2.splice(i, 1);
+        if (isPersistent(state)) out.store.push({ op: 'deleteQos2', clientId: state.clientId, packetId: event.packetId });
+      }
+      const code = i >= 0 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound;
+      out.effects.push({ type: 'packet', connId: event.connId, packet: withReason(state, { cmd: 'pubcomp', messageId: event.packetId }, code) });
+      break;
+    }
+    case 'subscribe':
+      subscribe(state, event.connId, event.packetId, event.requests, limits, out);
+      break;
+    case 'unsubscribe':
+      unsubscribe(state, event.connId, event.packetId, event.filters, out);
+      break;
+  }
+  return state;
+}
+
+function withReason<P extends { cmd: 'pubrec' | 'pubcomp'; messageId: number }>(s: SessionState, p: P, code: number): P {
+  // Reason codes exist only in v5; a 0 reason code may be omitted [MQTT-3.4.2.1].
+  return s.protocolVersion === 5 && code !== 0 ? { ...p, reasonCode: code } : p;
+}
+
+function connect(
+  existing: SessionState | null,
+  e: Extract<SessionEvent, { type: 'connect' }>,
+  now: number,
+  limits: SessionLimits,
+  out: SessionOutput,
+): SessionState {
+  let s = existing;
+  if (s !== null && s.connId !== null) {
+    // Same-node takeover [MQTT-3.1.4-3]: the old connection is closed; its will follows the
+    // rules of an abnormal close immediately followed by this reconnect.
+    out.effects.push({ type: 'close', connId: s.connId, reasonCode: ReasonCode.SessionTakenOver, detail: 'another connection took over this client id' });
+    s.connId = null;
+    s.disconnectedAt = now;
+    if (s.will !== null && (s.will.delaySec === 0 || e.cleanStart)) publishWill(s, out);
+  }
+  if (s !== null && e.cleanStart) {
+    // [MQTT-3.1.2-4] Clean Start discards the existing session
+    if (s.will !== null) publishWill(s, out); // the old session ends: a pending will fires [MQTT-3.1.3-9]
+    endSession(s, out);
+    s = null;
+  }
+  const sessionPresent = s !== null;
+  if (s === null) s = newSession(e.clientId);
+  const wasPersistent = isPersistent(s) && sessionPresent;
+  s.protocolVersion = e.protocolVersion;
+  s.expiryIntervalSec = e.expiryIntervalSec;
+  s.connId = e.connId;
+  s.disconnectedAt = null;
+  s.clientReceiveMaximum = e.receiveMaximum;
+  s.will = e.will; // a reconnect in time cancels a delayed will [MQTT-3.1.3-9]
+  s.willDueAt = null;
+  s.expiresAt = null;
+  if (wasPersistent && !isPersistent(s)) {
+    // The session now ends with this connection: nothing of it needs to stay on disk.
+    out.store.push({ op: 'deleteSession', clientId: s.clientId });
+  } else if (!wasPersistent && isPersistent(s)) {
+    persistAll(s, out);
+  } else {
+    persistMeta(s, out);
+  }
+  out.effects.push({ type: 'connack', connId: e.connId, clientId: s.clientId, sessionPresent });
+  if (sessionPresent) {
+    purgeExpired(s, now, out);
+    redeliver(s, out);
+    drain(s, now, limits, out);
+  }
+  return s;
+}
+
+/** Writes the whole session (it just became persistent). */
+function persistAll(s: SessionState, out: SessionOutput): void {
+  out.store.push({ op: 'deleteSession', clientId: s.clientId });
+  out.store.push({ op: 'putMeta', meta: meta(s) });
+  for (const [filter, options] of Object.entries(s.subscriptions)) out.store.push({ op: 'putSubscription', clientId: s.clientId, filter, options });
+  for (const packetId of s.inboundQos2) out.store.push({ op: 'putQos2', clientId: s.clientId, packetId });
+  for (const m of [...s.inflight, ...s.queue]) out.store.push({ op: 'putMessage', clientId: s.clientId, message: { ...m } });
+}
+
+function publishWill(s: SessionState, out: SessionOutput): void {
+  if (s.will === null) return;
+  out.effects.push({ type: 'route', message: s.will.message });
+  out.effects.push({ type: 'event', name: 'session.will.published', clientId: s.clientId, detail: `will on ${s.will.message.topic}` });
+  s.will = null;
+  s.willDueAt = null;
+}
+
+function endSession(s: SessionState, out: SessionOutput): void {
+  out.effects.push({ type: 'routes', clientId: s.clientId, add: [], remove: [], removeAll: true });
+  // Delete unconditionally: a session may have been persistent before a later CONNECT changed it.
+  out.store.push({ op: 'deleteSession', clientId: s.clientId });
+  out.effects.push({ type: 'event', name: 'session.ended', clientId: s.clientId, detail: 'session ended' });
+}
+
+function disconnect(
+  s: SessionState,
+  kind: DisconnectKind,
+  expiryIntervalSec: number | undefined,
+  now: number,
+  out: SessionOutput,
+): SessionState | null {
+  s.connId = null;
+  s.disconnectedAt = now;
+  if (expiryIntervalSec !== undefined && s.protocolVersion === 5) s.expiryIntervalSec = expiryIntervalSec;
+  if (kind === 'normal') {
+    s.will = null; // [MQTT-3.1.2-10] a normal DISCONNECT discards the will
+  } else if (s.will !== null) {
+    if (s.will.delaySec === 0 || s.expiryIntervalSec === 0) publishWill(s, out);
+    else s.willDueAt = now + Math.min(s.will.delaySec, s.expiryIntervalSec) * 1000; // [MQTT-3.1.3-9]
+  }
+  if (s.expiryIntervalSec === 0) {
+    endSession(s, out);
+    return null;
+  }
+  if (s.expiryIntervalSec !== SESSION_NEVER_EXPIRES) s.expiresAt = now + s.expiryIntervalSec * 1000;
+  persistMeta(s, out);
+  return s;
+}
+
+function onTimer(s: SessionState, now: number, out: SessionOutput): SessionState | null {
+  if (s.connId !== null) return s;
+  if (s.willDueAt !== null && s.willDueAt <= now) {
+    publishWill(s, out);
+    persistMeta(s, out);
+  }
+  if (s.expiresAt !== null && s.expiresAt <= now) {
+    publishWill(s, out); // the will is sent at session end if that comes first [MQTT-3.1.3-9]
+    endSession(s, out);
+    return null;
+  }
+  return s;
+}
+
+function subscribe(
+  s: SessionState,
+  connId: number,
+  packetId: number,
+  requests: SubscribeRequest[],
+  limits: SessionLimits,
+  out: SessionOutput,
+): void {
+  const granted: number[] = [];
+  const add: SubscribeRequest[] = [];
+  const retained: SubscribeRequest[] = [];
+  for (const { filter, options } of requests) {
+    const invalid = validateTopicFilter(filter);
+    const shared = parseSharedFilter(filter);
+    if (invalid !== null) {
+      out.effects.push({ type: 'event', name: 'session.subscribe.invalid', clientId: s.clientId, detail: `${filter}: ${invalid}` });
+      granted.push(ReasonCode.TopicFilterInvalid);
+      continue;
+    }
+    if (shared !== null && options.noLocal) {
+      // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error
+      out.effects.push({ type: 'close', connId, reasonCode: ReasonCode.ProtocolError, detail: `No Local set on shared subscription ${filter}` });
+      return;
+    }
+    const exists = filter in s.subscriptions;
+    if (!exists && limits.maxSubscriptions > 0 && Object.keys(s.subscriptions).length >= limits.maxSubscriptions) {
+      out.effects.push({ type: 'event', name: 'session.subscribe.quota', clientId: s.clientId, detail: `${filter}: over the limit of ${limits.maxSubscriptions} subscriptions` });
+      granted.push(ReasonCode.QuotaExceeded);
+      continue;
+    }
+    const effective: SubscriptionOptions = { ...options, qos: options.qos };
+    s.subscriptions[filter] = effective;
+    if (isPersistent(s)) out.store.push({ op: 'putSubscription', clientId: s.clientId, filter, options: effective });
+    add.push({ filter, options: effective });
+    granted.push(effective.qos);
+    // Retained messages on subscribe [MQTT-3.3.1-9..11]; never for shared subscriptions [MQTT-4.8.2-?]
+    if (shared === null && (effective.retainHandling === 0 || (effective.retainHandling === 1 && !exists))) {
+      retained.push({ filter, options: effective });
+    }
+  }
+  if (add.length > 0) out.effects.push({ type: 'routes', clientId: s.clientId, add, remove: [], removeAll: false });
+  const codes = s.protocolVersion === 5 ? granted : granted.map(subackCodeForV3);
+  out.effects.push({ type: 'packet', connId, packet: { cmd: 'suback', messageId: packetId, granted: codes } });
+  if (retained.length > 0) out.effects.push({ type: 'retained', connId, clientId: s.clientId, requests: retained });
+}
+
+function unsubscribe(s: SessionState, connId: number, packetId: number, filters: string[], out: SessionOutput): void {
+  const codes: number[] = [];
+  const remove: string[] = [];
+  for (const filter of filters) {
+    if (filter in s.subscriptions) {
+      delete s.subscriptions[filter];
+      remove.push(filter);
+      if (isPersistent(s)) out.store.push({ op: 'deleteSubscription', clientId: s.clientId, filter });
+      codes.push(ReasonCode.Success);
+    } else {
+      codes.push(ReasonCode.NoSubscriptionExisted);
+    }
+  }
+  if (remove.length > 0) out.effects.push({ type: 'routes', clientId: s.clientId, add: [], remove, removeAll: false });
+  // v3 UNSUBACK has no payload; mqtt-packet ignores granted for v3
+  const packet = s.protocolVersion === 5
+    ? { cmd: 'unsuback' as const, messageId: packetId, granted: codes }
+    : { cmd: 'unsuback' as const, messageId: packetId };
+  out.effects.push({ type: 'packet', connId, packet });
+}
+
+/** Rebuilds a session from storage after a restart: it is offline, its timers rearmed. */
+export function restoreSession(stored: StoredSession, now: number, out: SessionOutput): SessionState | null {
+  const s = newSession(stored.meta.clientId);
+  s.protocolVersion = stored.meta.protocolVersion;
+  s.expiryIntervalSec = stored.meta.expiryIntervalSec;
+  s.subscriptions = { ...stored.subscriptions };
+  s.inboundQos2 = [...stored.inboundQos2];
+  s.will = stored.meta.will;
+  for (const m of stored.messages) {
+    if (m.state === 'queued') {
+      s.queue.push(m);
+      s.queuedBytes += m.message.payload.byteLength + m.message.topic.length;
+    } else {
+      s.inflight.push(m);
+    }
+    s.nextSeq = Math.max(s.nextSeq, m.seq + 1);
+  }
+  const maxId = s.inflight.reduce((a, m) => Math.max(a, m.packetId ?? 0), 0);
+  s.nextPacketId = maxId >= 65535 ? 1 : maxId + 1;
+  out.effects.push({ type: 'routes', clientId: s.clientId, add: Object.entries(s.subscriptions).map(([filter, options]) => ({ filter, options })), remove: [], removeAll: false });
+  // A session that was connected when the node stopped lost its connection then: an abnormal
+  // close at restart time, so its will follows the abnormal-close rules.
+  const wasConnected = stored.meta.disconnectedAt === null;
+  s.disconnectedAt = stored.meta.disconnectedAt ?? now;
+  if (s.will !== null) {
+    if (wasConnected && s.will.delaySec === 0) publishWill(s, out);
+    else s.willDueAt = s.disconnectedAt + Math.min(s.will.delaySec, s.expiryIntervalSec) * 1000;
+  }
+  if (s.expiryIntervalSec !== SESSION_NEVER_EXPIRES) s.expiresAt = s.disconnectedAt + s.expiryIntervalSec * 1000;
+  if (wasConnected) persistMeta(s, out);
+  return onTimer(s, now, out);
+}
+
+/** The exported form is the state itself: plain data (structured-cloneable, JSON-safe but for bytes). */
+export function exportSession(s: SessionState): SessionState {
+  return structuredClone(s);
+}
+
+export function importSession(data: SessionState): SessionState {
+  return structuredClone(data);
+}

@@ -1,0 +1,162 @@
+// The shell around the session actors of one shard: owns the sessions, executes the pure
+// transitions' output (group-committed store ops, timers), and releases effects to the main
+// thread only after the ops they depend on are durable. Runs inside a worker (shard-worker.ts)
+// but takes its port and store as parameters, so tests can run it in-process.
+import type { SessionStore, StoreOp } from '../storage/types.js';
+import { handleSession, restoreSession } from './session.js';
+import { nextDeadline, newOutput, type SessionEffect, type SessionLimits, type SessionState } from './session-types.js';
+import type { FromShard, ToShard } from './shard-protocol.js';
+
+export interface ShardPort {
+  post(message: FromShard): void;
+}
+
+export interface Clock {
+  now(): number;
+  setTimer(ms: number, fn: () => void): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (ms, fn) => setTimeout(fn, Math.min(ms, 2 ** 31 - 1)),
+  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+interface PendingFlush {
+  ops: StoreOp[];
+  effects: SessionEffect[];
+  tickets: number[];
+}
+
+export class Shard {
+  private readonly sessions = new Map<string, SessionState>();
+  private readonly timers = new Map<string, { at: number; handle: unknown }>();
+  /** What the current batch produced, not yet handed to storage. */
+  private pending: PendingFlush = { ops: [], effects: [], tickets: [] };
+  /** A commit in flight; later flushes wait for it so effects keep their order. */
+  private committing: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly port: ShardPort,
+    private readonly store: SessionStore,
+    private readonly limits: SessionLimits,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  /** Loads persisted sessions and reports their routes (and wills now due) to main. */
+  async start(): Promise<void> {
+    const stored = await this.store.loadAll();
+    const out = newOutput();
+    const now = this.clock.now();
+    for (const st of stored) {
+      const s = restoreSession(st, now, out);
+      if (s !== null) {
+        this.sessions.set(s.clientId, s);
+        this.armTimer(s);
+      }
+    }
+    if (out.store.length > 0) await this.store.apply(out.store);
+    this.port.post({ t: 'ready', sessions: this.sessions.size, effects: out.effects });
+  }
+
+  /** Handles one batch from main; its output is flushed as one group commit. */
+  handleBatch(batch: readonly ToShard[]): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    const out = newOutput();
+    out.effects = this.pending.effects;
+    out.store = this.pending.ops;
+    for (const m of batch) {
+      if (m.t === 'event') {
+        const before = this.sessions.get(m.clientId) ?? null;
+        const after = handleSession(before, m.event, now, this.limits, out);
+        this.track(m.clientId, before, after);
+      } else if (m.t === 'ticket') {
+        this.pending.tickets.push(m.id);
+      }
+    }
+    this.flush();
+  }
+
+  private track(clientId: string, before: SessionState | null, after: SessionState | null): void {
+    if (after === null) {
+      if (before !== null) this.sessions.delete(clientId);
+      this.cancelTimer(clientId);
+      return;
+    }
+    if (after !== before) this.sessions.set(clientId, after);
+    this.armTimer(after);
+  }
+
+  private armTimer(s: SessionState): void {
+    const at = nextDeadline(s);
+    const current = this.timers.get(s.clientId);
+    if (current !== undefined && current.at === at) return;
+    if (current !== undefined) this.clock.clearTimer(current.handle);
+    if (at === null) {
+      this.timers.delete(s.clientId);
+      return;
+    }
+    const clientId = s.clientId;
+    const handle = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => {
+      this.timers.delete(clientId);
+      this.handleBatch([{ t: 'event', clientId, event: { type: 'timer' } }]);
+    });
+    this.timers.set(clientId, { at, handle });
+  }
+
+  private cancelTimer(clientId: string): void {
+    const t = this.timers.get(clientId);
+    if (t === undefined) return;
+    this.clock.clearTimer(t.handle);
+    this.timers.delete(clientId);
+  }
+
+  private flush(): void {
+    if (this.committing !== null) return; // picked up when the running commit finishes
+    const p = this.pending;
+    if (p.effects.length === 0 && p.tickets.length === 0 && p.ops.length === 0) return;
+    this.pending = { ops: [], effects: [], tickets: [] };
+    if (p.ops.length === 0) {
+      this.port.post({ t: 'effects', effects: p.effects, tickets: p.tickets });
+      return;
+    }
+    this.committing = this.store.apply(p.ops).then(
+      () => {
+        this.committing = null;
+        this.port.post({ t: 'effects', effects: p.effects, tickets: p.tickets });
+        this.flush();
+      },
+      (err: unknown) => {
+        // Durability is gone for this shard: nothing acknowledged may be claimed. Report and stop;
+        // the supervisor restarts the shard, which reloads what was committed.
+        this.committing = null;
+        this.closed = true;
+        const e = err instanceof Error ? err : new Error(String(err));
+        this.port.post({ t: 'fatal', message: `shard storage commit failed: ${e.message}`, ...(e.stack ? { stack: e.stack } : {}) });
+      },
+    );
+  }
+
+  /** Waits for outstanding commits, then closes the store. */
+  async shutdown(): Promise<void> {
+    while (this.committing !== null) await this.committing;
+    this.flush();
+    while (this.committing !== null) await this.committing;
+    this.closed = true;
+    for (const t of this.timers.values()) this.clock.clearTimer(t.handle);
+    this.timers.clear();
+    await this.store.close();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** For tests and the cluster's takeover: the plain state of one session. */
+  session(clientId: string): SessionState | undefined {
+    return this.sessions.get(clientId);
+  }
+}

@@ -1,0 +1,172 @@
+// Main-thread side of the session actors: starts one long-running piscina task per shard, hashes
+// client ids to shards, batches events per shard (one postMessage per shard per event-loop turn)
+// and hands each shard's effects to the node.
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { SessionEffect, SessionEvent, SessionLimits } from './session-types.js';
+import type { FromShard, ToShard } from './shard-protocol.js';
+
+export interface SupervisorOptions {
+  shards: number;
+  dataDir: string | null;
+  storageSync: 'normal' | 'full';
+  limits: SessionLimits;
+  /** Effects of one shard, in order; tickets whose events are durable. */
+  onEffects(shard: number, effects: SessionEffect[], tickets: number[]): void;
+  /** A shard failed (storage error, crash); the supervisor restarts it. */
+  onShardFailure(shard: number, message: string): void;
+}
+
+export class ShardStartError extends Error {
+  constructor(readonly shard: number, message: string) {
+    super(`shard ${shard} failed to start: ${message}. Check that the data directory is writable and not used by another node.`);
+    this.name = 'ShardStartError';
+  }
+}
+
+interface ShardSlot {
+  port: MessagePort;
+  batch: ToShard[];
+  task: Promise<unknown>;
+  sessions: number;
+  closed: Promise<void>;
+  resolveClosed: () => void;
+  ready: { resolve: (e: SessionEffect[]) => void; reject: (e: Error) => void } | null;
+}
+
+/** FNV-1a: a stable client id → shard hash (the cluster will use the same function). */
+export function shardOf(clientId: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < clientId.length; i++) {
+    h ^= clientId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+export class ShardSupervisor {
+  private readonly pool: Piscina;
+  private readonly slots: ShardSlot[] = [];
+  private flushScheduled = false;
+  private closing = false;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+    this.pool = new Piscina({
+      filename: new URL(`./shard-worker${ext}`, import.meta.url).href,
+      minThreads: opts.shards,
+      maxThreads: opts.shards,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Infinity,
+      // With the default 'sync' an idle worker blocks in Atomics.wait and its timers and SQLite
+      // callbacks stall (../shared/STACK.md).
+      atomics: 'disabled',
+    });
+  }
+
+  get shardCount(): number {
+    return this.opts.shards;
+  }
+
+  /** Starts every shard; resolves with the effects that restore their sessions (routes, wills). */
+  async start(): Promise<SessionEffect[]> {
+    const restored = await Promise.all(Array.from({ length: this.opts.shards }, (_, i) => this.startShard(i)));
+    return restored.flat();
+  }
+
+  private startShard(index: number): Promise<SessionEffect[]> {
+    const { port1, port2 } = new MessageChannel();
+    let resolveClosed!: () => void;
+    const closed = new Promise<void>((r) => (resolveClosed = r));
+    const slot: ShardSlot = { port: port1, batch: [], task: Promise.resolve(), sessions: 0, closed, resolveClosed, ready: null };
+    this.slots[index] = slot;
+    const ready = new Promise<SessionEffect[]>((resolve, reject) => (slot.ready = { resolve, reject }));
+    port1.on('message', (m: FromShard) => this.onMessage(index, slot, m));
+    slot.task = this.pool
+      .run(
+        { port: port2, shardIndex: index, dataDir: this.opts.dataDir, storageSync: this.opts.storageSync, limits: this.opts.limits },
+        { transferList: [port2] },
+      )
+      .catch((err: unknown) => this.onMessage(index, slot, { t: 'fatal', message: err instanceof Error ? err.message : String(err) }));
+    return ready;
+  }
+
+  private onMessage(index: number, slot: ShardSlot, m: FromShard): void {
+    switch (m.t) {
+      case 'effects':
+        this.opts.onEffects(index, m.effects, m.tickets);
+        break;
+      case 'ready':
+        slot.sessions = m.sessions;
+        slot.ready?.resolve(m.effects);
+        slot.ready = null;
+        break;
+      case 'closed':
+        slot.resolveClosed();
+        break;
+      case 'stats':
+        slot.sessions = m.sessions;
+        break;
+      case 'fatal':
+        if (slot.ready !== null) {
+          slot.ready.reject(new ShardStartError(index, m.message));
+          slot.ready = null;
+          return;
+        }
+        slot.resolveClosed();
+        if (this.closing || this.slots[index] !== slot) return;
+        slot.port.close();
+        this.opts.onShardFailure(index, m.message);
+        // Restart: the new shard reloads what was committed; the node closes that shard's clients.
+        void this.startShard(index).then(
+          (effects) => this.opts.onEffects(index, effects, []),
+          (err: unknown) => this.opts.onShardFailure(index, `restart failed: ${String(err)}`),
+        );
+        break;
+    }
+  }
+
+  shardFor(clientId: string): number {
+    return shardOf(clientId, this.opts.shards);
+  }
+
+  send(clientId: string, event: SessionEvent): void {
+    this.enqueue(this.shardFor(clientId), { t: 'event', clientId, event });
+  }
+
+  /** Asks `shard` to acknowledge `id` once everything sent to it so far is durable. */
+  ticket(shard: number, id: number): void {
+    this.enqueue(shard, { t: 'ticket', id });
+  }
+
+  private enqueue(shard: number, m: ToShard): void {
+    this.slots[shard]!.batch.push(m);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // One batch per shard per turn of the event loop: everything the sockets delivered in this
+      // I/O phase travels together.
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    for (const slot of this.slots) {
+      if (slot.batch.length === 0) continue;
+      const batch = slot.batch;
+      slot.batch = [];
+      slot.port.postMessage(batch);
+    }
+  };
+
+  /** Flushes, asks every shard to commit and close its store, then stops the threads. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.flush();
+    for (const slot of this.slots) slot.port.postMessage([{ t: 'shutdown' } satisfies ToShard]);
+    await Promise.all(this.slots.map((s) => s.closed));
+    await Promise.all(this.slots.map((s) => s.task));
+    for (const slot of this.slots) slot.port.close();
+    await this.pool.destroy();
+  }
+}
