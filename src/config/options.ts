@@ -1,0 +1,426 @@
+// The node's configuration: one typed, frozen object built as
+// DEFAULT_CONFIG → defaultConfig() → parseConfig() (validate every field) → Object.freeze.
+// OPTIONS is the single table of settings; --help and the README check are generated from it, and
+// load.ts layers flags > env vars > JSON file > defaults on top of it.
+import { hostname, availableParallelism } from 'node:os';
+import { isIPv6 } from 'node:net';
+import { ConfigError, showValue } from './errors.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** 'full' fsyncs every group commit; 'normal' leaves durability of the last commits to the OS. */
+export type StorageSync = 'normal' | 'full';
+export const STORAGE_SYNC_MODES: readonly StorageSync[] = ['normal', 'full'];
+
+export interface ListenAddress {
+  readonly host: string;
+  /** 0 asks the OS for a free port; the bound port is logged with the "listening" line. */
+  readonly port: number;
+}
+
+export interface ShoalConfig {
+  readonly listen: ListenAddress;
+  /** One SQLite file per shard lives here; relative paths resolve against the working directory. */
+  readonly dataDir: string;
+  /** Number of session-actor worker threads. */
+  readonly shards: number;
+  /** Unique name of this node in the cluster. */
+  readonly nodeName: string;
+  /** Upper bound on client keepalive, announced as v5 Server Keep Alive; 0 = no limit. */
+  readonly maxKeepaliveSec: number;
+  /** Largest MQTT packet accepted, in bytes (v5 Maximum Packet Size). */
+  readonly maxPacketSize: number;
+  /** Our Receive Maximum, and the cap on each client's outbound QoS 1/2 window. */
+  readonly maxInflight: number;
+  /** Per offline or slow session; 0 = unlimited. */
+  readonly maxQueuedMessages: number;
+  /** Per offline or slow session, payload bytes; 0 = unlimited. */
+  readonly maxQueuedBytes: number;
+  /** Per client; 0 = unlimited. */
+  readonly maxSubscriptions: number;
+  /** Topic Alias Maximum announced to v5 clients; 0 disables topic aliases. */
+  readonly maxTopicAlias: number;
+  /** Time a new connection has to send CONNECT. */
+  readonly connectTimeoutMs: number;
+  /** Unflushed bytes per connection before it is treated as a slow consumer and disconnected. */
+  readonly maxWriteBufferBytes: number;
+  /** Period of $SYS publications; 0 = off. */
+  readonly sysIntervalSec: number;
+  readonly storageSync: StorageSync;
+  readonly logLevel: LogLevel;
+}
+
+export type ConfigKey = keyof ShoalConfig;
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+/** More shards than this only adds thread overhead; also bounds the per-shard SQLite files. */
+export const MAX_SHARDS = 64;
+/** MQTT's variable byte integer tops out at 268,435,455 bytes of remaining length. */
+const MQTT_MAX_PACKET_SIZE = 268_435_455;
+/** Smallest packet limit that still fits a CONNECT with a modest client id and will. */
+const MIN_PACKET_SIZE = 64;
+
+/** The machine-independent defaults. `defaultConfig()` adds the ones probed from the host. */
+export const DEFAULT_CONFIG = Object.freeze({
+  listen: Object.freeze({ host: '0.0.0.0', port: 1883 }),
+  dataDir: './data',
+  maxKeepaliveSec: 0,
+  maxPacketSize: 1 * MiB,
+  maxInflight: 32,
+  maxQueuedMessages: 1000,
+  maxQueuedBytes: 64 * MiB,
+  maxSubscriptions: 10_000,
+  maxTopicAlias: 1024,
+  connectTimeoutMs: 10_000,
+  maxWriteBufferBytes: 4 * MiB,
+  sysIntervalSec: 10,
+  storageSync: 'normal',
+  logLevel: 'info',
+} as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName'>);
+
+export function defaultConfig(): ShoalConfig {
+  return Object.freeze({
+    ...DEFAULT_CONFIG,
+    shards: Math.max(1, Math.min(MAX_SHARDS, availableParallelism())),
+    nodeName: `shoal@${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}`,
+  });
+}
+
+// ---- field kinds: how a value is validated, coerced from text, and shown -------------------
+
+/** Thrown by a kind's parser; turned into a ConfigError that names field and source. */
+class Rejection {
+  constructor(readonly reason?: string) {}
+}
+
+interface FieldKind<T> {
+  /** What is accepted, for error messages and --help. */
+  readonly allowed: string;
+  /** Placeholder shown in --help after the flag. */
+  readonly metavar: string;
+  /** `text` is true for flags and env vars, whose values arrive as strings. */
+  parse(raw: unknown, text: boolean): T;
+  format(value: T): string;
+}
+
+function int(min: number, max: number, metavar = '<n>'): FieldKind<number> {
+  const allowed = max === Number.MAX_SAFE_INTEGER ? `integer >= ${min}` : `integer ${min}..${max}`;
+  return {
+    allowed,
+    metavar,
+    parse(raw, text) {
+      // Strict: '1.5', '1e3', '0x10' and '' are rejected rather than guessed at.
+      const value = text && typeof raw === 'string' && /^\s*[+-]?\d+\s*$/.test(raw) ? Number(raw) : raw;
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new Rejection('not an integer');
+      if (value < min || value > max) throw new Rejection('out of range');
+      return value === 0 ? 0 : value; // '-0' from text
+    },
+    format: String,
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[], metavar: string): FieldKind<T> {
+  return {
+    allowed: `one of ${values.join(', ')}`,
+    metavar,
+    parse(raw) {
+      if (typeof raw !== 'string' || !(values as readonly string[]).includes(raw)) throw new Rejection();
+      return raw as T;
+    },
+    format: String,
+  };
+}
+
+function str(pattern: RegExp, allowed: string, metavar: string): FieldKind<string> {
+  return {
+    allowed,
+    metavar,
+    parse(raw) {
+      if (typeof raw !== 'string' || !pattern.test(raw)) throw new Rejection();
+      return raw;
+    },
+    format: String,
+  };
+}
+
+const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+
+/** Parses `host:port`, `[v6]:port` or `:port` (all interfaces). */
+export function parseListen(text: string): ListenAddress {
+  let host: string;
+  let portText: string;
+  const bracketed = /^\[([^\]]*)\]:(.*)$/.exec(text);
+  if (bracketed) {
+    host = bracketed[1]!;
+    portText = bracketed[2]!;
+    if (!isIPv6(host)) throw new Rejection(`"${host}" is not an IPv6 address`);
+  } else {
+    const colon = text.lastIndexOf(':');
+    if (colon < 0) throw new Rejection('missing ":port"');
+    host = text.slice(0, colon) || DEFAULT_CONFIG.listen.host;
+    portText = text.slice(colon + 1);
+    if (host.includes(':')) throw new Rejection('IPv6 addresses need brackets, e.g. [::1]:1883');
+    if (!HOSTNAME.test(host)) throw new Rejection(`"${host}" is not a host name or IPv4 address`);
+  }
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new Rejection('port must be 0..65535');
+  return Object.freeze({ host, port: Number(portText) });
+}
+
+export function formatListen(addr: ListenAddress): string {
+  return addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+}
+
+const listenKind: FieldKind<ListenAddress> = {
+  allowed: 'host:port, [ipv6]:port or :port; port 0..65535',
+  metavar: '<host:port>',
+  parse(raw) {
+    if (typeof raw === 'string') return parseListen(raw);
+    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      const { host, port, ...rest } = raw as Record<string, unknown>;
+      if (Object.keys(rest).length > 0) throw new Rejection(`unknown keys ${Object.keys(rest).join(', ')}`);
+      if (typeof host !== 'string' || typeof port !== 'number' || !Number.isInteger(port)) throw new Rejection();
+      return parseListen(formatListen({ host, port }));
+    }
+    throw new Rejection();
+  },
+  format: formatListen,
+};
+
+// ---- the table -------------------------------------------------------------------------------
+
+interface OptionSpecOf<K extends ConfigKey> {
+  readonly key: K;
+  /** Command-line flag, e.g. `--max-inflight`; also takes `--max-inflight=32`. */
+  readonly flag: string;
+  /** Environment variable: SHOAL_ + the flag in SCREAMING_SNAKE case. */
+  readonly env: string;
+  /** The default as shown in --help and the README (machine-dependent ones are described). */
+  readonly defaultText: string;
+  readonly description: string;
+  readonly kind: FieldKind<ShoalConfig[K]>;
+}
+
+/** One row per config key; a union so that `kind` stays tied to its key's type. */
+export type OptionSpec = { [K in ConfigKey]: OptionSpecOf<K> }[ConfigKey];
+
+type SpecInput<K extends ConfigKey> = Pick<OptionSpecOf<K>, 'flag' | 'description' | 'kind'> & { defaultText?: string };
+
+// Object key order is the order of --help and of the README table.
+const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
+  listen: { flag: '--listen', kind: listenKind, description: 'Address the MQTT TCP listener binds.' },
+  dataDir: {
+    flag: '--data-dir',
+    kind: str(/^[^\0]+$/, 'a non-empty path', '<path>'),
+    description: 'Directory of the SQLite files (one per shard).',
+  },
+  shards: {
+    flag: '--shards',
+    kind: int(1, MAX_SHARDS),
+    defaultText: `CPU count (max ${MAX_SHARDS})`,
+    description: 'Session-actor worker threads.',
+  },
+  nodeName: {
+    flag: '--node-name',
+    kind: str(/^[A-Za-z0-9._@:-]{1,255}$/, '1..255 characters of A-Z a-z 0-9 . _ @ : -', '<name>'),
+    defaultText: 'shoal@<hostname>',
+    description: 'Name of this node in the cluster; must be unique.',
+  },
+  maxKeepaliveSec: {
+    flag: '--max-keepalive',
+    kind: int(0, 65535, '<sec>'),
+    description: 'Longest keepalive a client may use, in seconds; larger requests are clamped and announced as v5 Server Keep Alive. 0 = no limit.',
+  },
+  maxPacketSize: {
+    defaultText: bytesText(DEFAULT_CONFIG.maxPacketSize),
+    flag: '--max-packet-size',
+    kind: int(MIN_PACKET_SIZE, MQTT_MAX_PACKET_SIZE, '<bytes>'),
+    description: 'Largest MQTT packet accepted, in bytes (v5 Maximum Packet Size).',
+  },
+  maxInflight: {
+    flag: '--max-inflight',
+    kind: int(1, 65535),
+    description: 'Our v5 Receive Maximum, and the cap on unacknowledged QoS 1/2 messages sent to each client.',
+  },
+  maxQueuedMessages: {
+    flag: '--max-queued-messages',
+    kind: int(0, Number.MAX_SAFE_INTEGER),
+    description: 'Messages queued per offline or slow session before new ones are dropped. 0 = unlimited.',
+  },
+  maxQueuedBytes: {
+    defaultText: bytesText(DEFAULT_CONFIG.maxQueuedBytes),
+    flag: '--max-queued-bytes',
+    kind: int(0, Number.MAX_SAFE_INTEGER, '<bytes>'),
+    description: 'Payload bytes queued per offline or slow session before new messages are dropped. 0 = unlimited.',
+  },
+  maxSubscriptions: {
+    flag: '--max-subscriptions',
+    kind: int(0, Number.MAX_SAFE_INTEGER),
+    description: 'Subscriptions per client. 0 = unlimited.',
+  },
+  maxTopicAlias: {
+    flag: '--max-topic-alias',
+    kind: int(0, 65535),
+    description: 'Topic Alias Maximum announced to v5 clients. 0 disables topic aliases.',
+  },
+  connectTimeoutMs: {
+    flag: '--connect-timeout',
+    kind: int(1, 3_600_000, '<ms>'),
+    description: 'Milliseconds a new connection has to send CONNECT before it is closed.',
+  },
+  maxWriteBufferBytes: {
+    defaultText: bytesText(DEFAULT_CONFIG.maxWriteBufferBytes),
+    flag: '--max-write-buffer',
+    kind: int(KiB, GiB, '<bytes>'),
+    description: 'Unsent bytes buffered per connection before it is disconnected as a slow consumer; must be >= max packet size.',
+  },
+  sysIntervalSec: {
+    flag: '--sys-interval',
+    kind: int(0, 86_400, '<sec>'),
+    description: 'Seconds between $SYS topic publications. 0 = off.',
+  },
+  storageSync: {
+    flag: '--storage-sync',
+    kind: oneOf(STORAGE_SYNC_MODES, '<mode>'),
+    description: "SQLite durability: 'full' fsyncs every commit, 'normal' survives a process crash but may lose the last commits on power loss.",
+  },
+  logLevel: {
+    flag: '--log-level',
+    kind: oneOf(LOG_LEVELS, '<level>'),
+    description: 'Minimum level of the JSON log lines written to stdout.',
+  },
+};
+
+/** `--max-queued-bytes` → `SHOAL_MAX_QUEUED_BYTES`. */
+export function envNameForFlag(flag: string): string {
+  return `SHOAL_${flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** The flag and env var that name the JSON config file; not a config key themselves. */
+export const CONFIG_FILE_FLAG = '--config';
+export const CONFIG_FILE_ENV = envNameForFlag(CONFIG_FILE_FLAG);
+
+/** `67108864` → `67108864 (64 MiB)`: the exact number to copy, and a readable size. */
+function bytesText(n: number): string {
+  const unit = n % MiB === 0 ? `${n / MiB} MiB` : n % KiB === 0 ? `${n / KiB} KiB` : '';
+  return unit ? `${n} (${unit})` : String(n);
+}
+
+function buildSpec<K extends ConfigKey>(key: K, input: SpecInput<K>): OptionSpecOf<K> {
+  const defaults = defaultConfig();
+  return Object.freeze({
+    key,
+    flag: input.flag,
+    env: envNameForFlag(input.flag),
+    defaultText: input.defaultText ?? input.kind.format(defaults[key]),
+    description: input.description,
+    kind: input.kind,
+  });
+}
+
+export const OPTIONS: readonly OptionSpec[] = Object.freeze(
+  (Object.keys(SPECS) as ConfigKey[]).map((key) => buildSpec(key, SPECS[key] as SpecInput<typeof key>) as OptionSpec),
+);
+
+const BY_KEY = new Map<string, OptionSpec>(OPTIONS.map((o) => [o.key, o]));
+
+export function optionByKey(key: string): OptionSpec | undefined {
+  return BY_KEY.get(key);
+}
+
+// ---- validation ------------------------------------------------------------------------------
+
+type MutableConfig = { -readonly [K in ConfigKey]: ShoalConfig[K] };
+export type PartialConfig = Partial<MutableConfig>;
+
+/**
+ * Validates one value. `source` names where it came from (`flag --shards`, `env SHOAL_SHARDS`,
+ * `config file ./shoal.json`); `text` is true when it arrived as a string from a flag or env var.
+ */
+export function parseOptionValue<K extends ConfigKey>(key: K, raw: unknown, source: string, text: boolean): ShoalConfig[K] {
+  const spec = BY_KEY.get(key) as OptionSpecOf<K> | undefined;
+  if (!spec) throw unknownKey(key, source);
+  try {
+    return spec.kind.parse(raw, text);
+  } catch (err) {
+    if (!(err instanceof Rejection)) throw err;
+    const why = err.reason ? ` (${err.reason})` : '';
+    return fail(
+      `invalid ${key} from ${source}: ${showValue(raw)}${why}; allowed: ${spec.kind.allowed}`,
+      { code: 'CONFIG_INVALID_VALUE', field: key, source, value: raw, allowed: spec.kind.allowed },
+    );
+  }
+}
+
+function fail(message: string, details: ConstructorParameters<typeof ConfigError>[1]): never {
+  throw new ConfigError(message, details);
+}
+
+function unknownKey(key: string, source: string): ConfigError {
+  const allowed = OPTIONS.map((o) => o.key).join(', ');
+  return new ConfigError(`unknown config key ${JSON.stringify(key)} in ${source}; allowed keys: ${allowed}`, {
+    code: 'CONFIG_UNKNOWN_KEY',
+    field: key,
+    source,
+    value: key,
+    allowed,
+  });
+}
+
+/** Validates the keys present in `input` (a JSON object with camelCase keys); unknown keys are rejected. */
+export function parsePartialConfig(input: unknown, source: string): PartialConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    fail(`${source}: expected a JSON object of config keys, got ${showValue(input)}`, {
+      code: 'CONFIG_FILE_INVALID',
+      source,
+      value: input,
+    });
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(input)) {
+    if (!BY_KEY.has(key)) throw unknownKey(key, source);
+    out[key] = parseOptionValue(key as ConfigKey, raw, source, false);
+  }
+  return out as PartialConfig;
+}
+
+/**
+ * Rules between fields, checked on the merged result. `sourceOf` says where each value came from
+ * so the error can point at the setting to change.
+ */
+export function checkConfig(config: ShoalConfig, sourceOf: (key: ConfigKey) => string): ShoalConfig {
+  // A single packet larger than the write buffer limit would get every subscriber of a large
+  // message disconnected as a slow consumer.
+  if (config.maxWriteBufferBytes < config.maxPacketSize) {
+    fail(
+      `invalid maxWriteBufferBytes from ${sourceOf('maxWriteBufferBytes')}: ${config.maxWriteBufferBytes} ` +
+        `is below maxPacketSize ${config.maxPacketSize} (from ${sourceOf('maxPacketSize')}); ` +
+        `allowed: integer ${config.maxPacketSize}..${GiB}`,
+      {
+        code: 'CONFIG_INVALID_VALUE',
+        field: 'maxWriteBufferBytes',
+        source: sourceOf('maxWriteBufferBytes'),
+        value: config.maxWriteBufferBytes,
+        allowed: `integer >= maxPacketSize (${config.maxPacketSize})`,
+      },
+    );
+  }
+  return config;
+}
+
+/** Defaults overlaid with validated `layers` (later layers win), checked and frozen. */
+export function freezeConfig(layers: readonly PartialConfig[], sourceOf: (key: ConfigKey) => string): ShoalConfig {
+  const merged: ShoalConfig = Object.assign({}, defaultConfig(), ...layers);
+  return Object.freeze(checkConfig({ ...merged, listen: Object.freeze({ ...merged.listen }) }, sourceOf));
+}
+
+/**
+ * Builds a full config from a JSON-shaped object: missing keys take their defaults, every
+ * present key is validated, unknown keys are rejected. `source` is named in errors (e.g. a path).
+ */
+export function parseConfig(input: unknown, source: string): ShoalConfig {
+  const partial = parsePartialConfig(input, source);
+  return freezeConfig([partial], (key) => (key in partial ? source : 'default'));
+}

@@ -1,0 +1,148 @@
+// The `shoal` command line: `shoal start [flags]`, `shoal help`, `shoal --version`.
+// Reads the configuration once, starts one node, and owns the process lifecycle (signals, exit
+// codes). Exit codes: 0 clean stop, 1 failure at runtime or a shutdown that overran, 2 bad usage
+// or configuration.
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './config/errors.js';
+import { formatHelp } from './config/help.js';
+import { loadConfigWithSources } from './config/load.js';
+import { formatListen } from './config/options.js';
+import { createLogger, flushLogger, type Logger } from './log.js';
+import type { NodeHandle } from './node.js';
+
+/** A graceful close that takes longer than this is abandoned (e.g. a stuck SQLite flush). */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+/** Bound on waiting for buffered log lines before exiting anyway. */
+const LOG_FLUSH_TIMEOUT_MS = 1_000;
+
+function readVersion(): string {
+  // src/main.ts (tsx) and dist/src/main.js sit at different depths below package.json.
+  let dir = new URL('.', import.meta.url);
+  for (let depth = 0; depth < 4; depth++) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'shoal' && pkg.version) return pkg.version;
+    } catch {
+      // no package.json at this level; keep walking up
+    }
+    dir = new URL('..', dir);
+  }
+  return 'unknown';
+}
+
+let exiting = false;
+
+async function exitProcess(logger: Logger, code: number): Promise<void> {
+  if (exiting) return;
+  exiting = true;
+  const bound = new Promise<void>((resolve) => setTimeout(resolve, LOG_FLUSH_TIMEOUT_MS).unref());
+  await Promise.race([flushLogger(logger), bound]);
+  // Explicit exit: libraries may leave timers or sockets referenced after close().
+  process.exit(code);
+}
+
+function installSignalHandlers(started: Promise<NodeHandle>, logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.error({ event: 'node.shutdown.forced', signal }, 'second signal during shutdown, exiting now');
+      void exitProcess(logger, 1);
+      return;
+    }
+    stopping = true;
+    logger.info({ event: 'node.shutdown.begin', signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ event: 'node.shutdown.timeout', timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown took too long, exiting');
+      void exitProcess(logger, 1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    // A signal during startup waits for the node to come up, then closes it.
+    started
+      .then((handle) => handle.close('signal'))
+      .then(
+        () => {
+          clearTimeout(timer);
+          logger.info({ event: 'node.shutdown.done' }, 'stopped');
+          return exitProcess(logger, 0);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          logger.error({ event: 'node.shutdown.failed', err }, 'shutdown failed');
+          return exitProcess(logger, 1);
+        },
+      );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { config, sources, configFile } = loadConfigWithSources({ argv, env });
+  const logger = createLogger(config.logLevel);
+  logger.info({ event: 'config.effective', config, sources, configFile }, 'effective configuration');
+
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ event: 'process.uncaught', err }, 'uncaught exception');
+    void exitProcess(logger, 1);
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ event: 'process.unhandled_rejection', err }, 'unhandled promise rejection');
+    void exitProcess(logger, 1);
+  });
+
+  // Loaded lazily so `shoal --help` and config errors do not start workers or load SQLite.
+  const started = import('./node.js').then(({ startNode }) => startNode(config, { logger }));
+  installSignalHandlers(started, logger);
+  let handle: NodeHandle;
+  try {
+    handle = await started;
+  } catch (err) {
+    logger.fatal({ event: 'node.start.failed', err }, 'failed to start');
+    await exitProcess(logger, 1);
+    return;
+  }
+  logger.info(
+    {
+      event: 'node.listening',
+      nodeName: handle.nodeName,
+      host: handle.mqtt.host,
+      port: handle.mqtt.port,
+      address: formatListen(handle.mqtt),
+    },
+    'listening',
+  );
+}
+
+async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const [command, ...rest] = argv;
+  const version = readVersion();
+  if (command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(formatHelp(version));
+    return;
+  }
+  if (command === '--version' || command === 'version') {
+    process.stdout.write(`${version}\n`);
+    return;
+  }
+  if (command === 'start') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(formatHelp(version));
+      return;
+    }
+    await start(rest, env);
+    return;
+  }
+  const problem = command === undefined ? 'missing command' : `unknown command ${JSON.stringify(command)}`;
+  process.stderr.write(`shoal: ${problem}\n\n${formatHelp(version)}`);
+  process.exitCode = 2;
+}
+
+main(process.argv.slice(2), process.env).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    // Operator error: the message names the field, source, value and allowed range; no stack.
+    process.stderr.write(`shoal: ${err.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  process.stderr.write(`shoal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
