@@ -157,11 +157,11 @@ function connect(
     out.effects.push({ type: 'close', connId: s.connId, reasonCode: ReasonCode.SessionTakenOver, detail: 'another connection took over this client id' });
     s.connId = null;
     s.disconnectedAt = now;
-    if (s.will !== null && (s.will.delaySec === 0 || e.cleanStart)) publishWill(s, out);
+    if (s.will !== null && (s.will.delaySec === 0 || e.cleanStart)) publishWill(s, now, out);
   }
   if (s !== null && e.cleanStart) {
     // [MQTT-3.1.2-4] Clean Start discards the existing session
-    if (s.will !== null) publishWill(s, out); // the old session ends: a pending will fires [MQTT-3.1.3-9]
+    if (s.will !== null) publishWill(s, now, out); // the old session ends: a pending will fires [MQTT-3.1.3-9]
     endSession(s, out);
     s = null;
   }
@@ -202,9 +202,11 @@ function persistAll(s: SessionState, out: SessionOutput): void {
   for (const m of [...s.inflight, ...s.queue]) out.store.push({ op: 'putMessage', clientId: s.clientId, message: { ...m } });
 }
 
-function publishWill(s: SessionState, out: SessionOutput): void {
+function publishWill(s: SessionState, now: number, out: SessionOutput): void {
   if (s.will === null) return;
-  out.effects.push({ type: 'route', message: s.will.message });
+  const { message, messageExpirySec } = s.will;
+  // The will's Message Expiry Interval counts from its publication [MQTT-3.1.3-?]
+  out.effects.push({ type: 'route', message: messageExpirySec === undefined ? message : { ...message, expiresAt: now + messageExpirySec * 1000 } });
   out.effects.push({ type: 'event', name: 'session.will.published', clientId: s.clientId, detail: `will on ${s.will.message.topic}` });
   s.will = null;
   s.willDueAt = null;
@@ -230,7 +232,7 @@ function disconnect(
   if (kind === 'normal') {
     s.will = null; // [MQTT-3.1.2-10] a normal DISCONNECT discards the will
   } else if (s.will !== null) {
-    if (s.will.delaySec === 0 || s.expiryIntervalSec === 0) publishWill(s, out);
+    if (s.will.delaySec === 0 || s.expiryIntervalSec === 0) publishWill(s, now, out);
     else s.willDueAt = now + Math.min(s.will.delaySec, s.expiryIntervalSec) * 1000; // [MQTT-3.1.3-9]
   }
   if (s.expiryIntervalSec === 0) {
@@ -245,11 +247,11 @@ function disconnect(
 function onTimer(s: SessionState, now: number, out: SessionOutput): SessionState | null {
   if (s.connId !== null) return s;
   if (s.willDueAt !== null && s.willDueAt <= now) {
-    publishWill(s, out);
+    publishWill(s, now, out);
     persistMeta(s, out);
   }
   if (s.expiresAt !== null && s.expiresAt <= now) {
-    publishWill(s, out); // the will is sent at session end if that comes first [MQTT-3.1.3-9]
+    publishWill(s, now, out); // the will is sent at session end if that comes first [MQTT-3.1.3-9]
     endSession(s, out);
     return null;
   }
@@ -316,11 +318,8 @@ function unsubscribe(s: SessionState, connId: number, packetId: number, filters:
     }
   }
   if (remove.length > 0) out.effects.push({ type: 'routes', clientId: s.clientId, add: [], remove, removeAll: false });
-  // v3 UNSUBACK has no payload; mqtt-packet ignores granted for v3
-  const packet = s.protocolVersion === 5
-    ? { cmd: 'unsuback' as const, messageId: packetId, granted: codes }
-    : { cmd: 'unsuback' as const, messageId: packetId };
-  out.effects.push({ type: 'packet', connId, packet });
+  // v3 UNSUBACK has no payload: mqtt-packet writes `granted` for v5 only
+  out.effects.push({ type: 'packet', connId, packet: { cmd: 'unsuback', messageId: packetId, granted: codes } });
 }
 
 /** Rebuilds a session from storage after a restart: it is offline, its timers rearmed. */
@@ -348,7 +347,7 @@ export function restoreSession(stored: StoredSession, now: number, out: SessionO
   const wasConnected = stored.meta.disconnectedAt === null;
   s.disconnectedAt = stored.meta.disconnectedAt ?? now;
   if (s.will !== null) {
-    if (wasConnected && s.will.delaySec === 0) publishWill(s, out);
+    if (wasConnected && s.will.delaySec === 0) publishWill(s, now, out);
     else s.willDueAt = s.disconnectedAt + Math.min(s.will.delaySec, s.expiryIntervalSec) * 1000;
   }
   if (s.expiryIntervalSec !== SESSION_NEVER_EXPIRES) s.expiresAt = s.disconnectedAt + s.expiryIntervalSec * 1000;

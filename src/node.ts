@@ -1,0 +1,464 @@
+// One Shoal node: wires the connection layer, the session actors (shard workers), the router and
+// the retained store. The main thread runs this: sockets and framing (transport), the node-local
+// router, and the dispatch of each PUBLISH to its subscribers — the QoS 0 fast path writes to
+// online subscribers directly; everything with state (QoS 1/2, offline queues, QoS 2 dedup,
+// subscriptions, wills, expiry) goes to the session actor by message.
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
+import { ShardSupervisor } from './actors/supervisor.js';
+import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionLimits } from './actors/session-types.js';
+import { RetainedMessages } from './broker/retained.js';
+import { sysMessages, type BrokerStats } from './broker/sys-topics.js';
+import { TicketBook } from './broker/tickets.js';
+import type { ShoalConfig } from './config/options.js';
+import { createLogger, type Logger } from './log.js';
+import type { ConnectAccepted } from './protocol/connect.js';
+import type { AppMessage, Delivery, ForwardedProperties, QoS, SubscriptionOptions, WillMessage } from './protocol/message.js';
+import { ReasonCode, reasonName } from './protocol/reason-codes.js';
+import { Router } from './routing/router.js';
+import { MemoryRetainedStore } from './storage/memory-retained-store.js';
+import { SqliteRetainedStore } from './storage/sqlite-retained-store.js';
+import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './transport/connection.js';
+import { PublishEncodeCache } from './transport/publish-encoder.js';
+import { listenTcp } from './transport/tcp-listener.js';
+
+export const VERSION = '0.1.0';
+
+export interface NodeEvents {
+  /** A client's CONNACK was sent. */
+  'client.connected': [{ clientId: string; connId: number; sessionPresent: boolean }];
+  'client.disconnected': [{ clientId: string | null; connId: number; reason: CloseReason }];
+  /** A structured event from a session actor (`session.queue.drop`, `session.will.published`, ...). */
+  'session.event': [{ name: string; clientId: string; detail: string }];
+}
+
+export interface NodeHandle {
+  nodeName: string;
+  mqtt: { host: string; port: number };
+  events: EventEmitter<NodeEvents>;
+  stats(): BrokerStats;
+  close(reason?: string): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Keep sessions and retained messages in memory only (tests, benchmarks). */
+  inMemory?: boolean;
+}
+
+function forwardedProperties(p: IPublishPacket['properties']): ForwardedProperties | undefined {
+  if (p === undefined) return undefined;
+  const out: ForwardedProperties = {};
+  // [MQTT-3.3.2-4, -15..-20] forwarded unaltered
+  if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator;
+  if (p.contentType !== undefined) out.contentType = p.contentType;
+  if (p.responseTopic !== undefined) out.responseTopic = p.responseTopic;
+  if (p.correlationData !== undefined) out.correlationData = p.correlationData;
+  if (p.userProperties !== undefined) out.userProperties = p.userProperties;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+class ShoalNode implements ConnectionHandler {
+  readonly events = new EventEmitter<NodeEvents>();
+  private readonly router = new Router();
+  private readonly byConnId = new Map<number, Connection>();
+  /** Connections that got CONNACK, by client id: the QoS 0 fast path and shared-group presence. */
+  private readonly online = new Map<string, Connection>();
+  /** Connections whose CONNECT reached a session actor (so their close must, too). */
+  private readonly withSession = new Set<number>();
+  private readonly sessions = new Set<string>();
+  private readonly pendingQos2 = new Map<string, AppMessage>();
+  private readonly tickets: TicketBook;
+  private readonly deliveries: Delivery[] = [];
+  private readonly retainedScratch: AppMessage[] = [];
+  private nextConnId = 1;
+  private closing = false;
+  private readonly startedAt = Date.now();
+  private readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0, bytesReceived: 0, bytesSent: 0, clientsMaximum: 0 };
+  readonly presence = { isOnline: (clientId: string): boolean => this.online.has(clientId) };
+  private readonly connectionLimits: ConnectionLimits;
+  supervisor!: ShardSupervisor;
+
+  constructor(
+    readonly config: ShoalConfig,
+    readonly log: Logger,
+    private readonly retained: RetainedMessages,
+  ) {
+    this.connectionLimits = {
+      maxPacketSize: config.maxPacketSize,
+      connectTimeoutMs: config.connectTimeoutMs,
+      maxKeepaliveSec: config.maxKeepaliveSec,
+      topicAliasMaximum: config.maxTopicAlias,
+      receiveMaximum: config.maxInflight,
+      maxWriteBufferBytes: config.maxWriteBufferBytes,
+    };
+    this.tickets = new TicketBook();
+  }
+
+  accept(stream: import('node:stream').Duplex, remoteAddress: string): void {
+    if (this.closing) {
+      stream.destroy();
+      return;
+    }
+    const conn = new Connection(stream, this, this.connectionLimits, this.nextConnId++, remoteAddress);
+    this.byConnId.set(conn.id, conn);
+  }
+
+  // ---- connection → session actor -------------------------------------------------------
+
+  onConnect(conn: Connection, packet: IConnectPacket, decision: ConnectAccepted): void {
+    const clientId = decision.clientId;
+    const v5 = packet.protocolVersion === 5;
+    const expiryIntervalSec = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : packet.clean ? 0 : SESSION_NEVER_EXPIRES;
+    let will: WillMessage | null = null;
+    if (packet.will) {
+      const w = packet.will;
+      const props = w.properties;
+      const message: AppMessage = {
+        topic: w.topic,
+        payload: typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload,
+        qos: (w.qos ?? 0) as QoS,
+        retain: w.retain ?? false,
+        publisherId: clientId,
+      };
+      const fp = forwardedProperties(props as IPublishPacket['properties']);
+      if (fp) message.properties = fp;
+      will = { message, delaySec: props?.willDelayInterval ?? 0 };
+      if (props?.messageExpiryInterval !== undefined) will.messageExpirySec = props.messageExpiryInterval;
+    }
+    this.withSession.add(conn.id);
+    this.supervisor.send(clientId, {
+      type: 'connect',
+      connId: conn.id,
+      clientId,
+      protocolVersion: (packet.protocolVersion ?? 4) as 3 | 4 | 5,
+      cleanStart: packet.clean ?? true,
+      expiryIntervalSec,
+      receiveMaximum: packet.properties?.receiveMaximum ?? 65535,
+      will,
+    });
+  }
+
+  onPublish(conn: Connection, packet: IPublishPacket): void {
+    const clientId = conn.clientId!;
+    this.counters.messagesReceived++;
+    this.counters.bytesReceived += packet.payload.length;
+    const now = Date.now();
+    const message: AppMessage = {
+      topic: packet.topic,
+      payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
+      qos: packet.qos,
+      retain: packet.retain,
+      publisherId: clientId,
+    };
+    const fp = forwardedProperties(packet.properties);
+    if (fp) message.properties = fp;
+    const expiry = packet.properties?.messageExpiryInterval;
+    if (expiry !== undefined) message.expiresAt = now + expiry * 1000;
+
+    if (packet.qos === 2) {
+      // Dedup first: a resent PUBLISH whose id already got PUBREC is not routed again [MQTT-4.3.3-?]
+      this.pendingQos2.set(`${conn.id}:${packet.messageId}`, message);
+      this.supervisor.send(clientId, { type: 'qos2Check', connId: conn.id, packetId: packet.messageId! });
+      return;
+    }
+    if (packet.qos === 0) {
+      this.publish(message, null);
+      return;
+    }
+    const packetId = packet.messageId!;
+    this.publish(message, (matched) => {
+      if (conn.state === 'closed') return;
+      const reasonCode = matched === 0 && conn.protocolVersion === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+      conn.send(reasonCode === 0 ? { cmd: 'puback', messageId: packetId } : { cmd: 'puback', messageId: packetId, reasonCode });
+    });
+  }
+
+  onControl(conn: Connection, packet: Packet): void {
+    const clientId = conn.clientId;
+    if (clientId === null) return;
+    const connId = conn.id;
+    switch (packet.cmd) {
+      case 'puback':
+        this.supervisor.send(clientId, { type: 'puback', connId, packetId: packet.messageId! });
+        break;
+      case 'pubrec':
+        this.supervisor.send(clientId, { type: 'pubrec', connId, packetId: packet.messageId!, reasonCode: packet.reasonCode ?? 0 });
+        break;
+      case 'pubcomp':
+        this.supervisor.send(clientId, { type: 'pubcomp', connId, packetId: packet.messageId! });
+        break;
+      case 'pubrel':
+        this.supervisor.send(clientId, { type: 'pubrel', connId, packetId: packet.messageId! });
+        break;
+      case 'subscribe': {
+        const subscriptionId = packet.properties?.subscriptionIdentifier;
+        const id = Array.isArray(subscriptionId) ? subscriptionId[0] : subscriptionId;
+        const requests = packet.subscriptions.map((s) => {
+          const options: SubscriptionOptions = {
+            qos: Math.min(s.qos, 2) as QoS, // granted = min(requested, our maximum 2) [MQTT-3.9.3-?]
+            noLocal: s.nl ?? false,
+            retainAsPublished: s.rap ?? false,
+            retainHandling: (s.rh ?? 0) as 0 | 1 | 2,
+          };
+          if (id !== undefined) options.subscriptionId = id;
+          return { filter: s.topic, options };
+        });
+        this.supervisor.send(clientId, { type: 'subscribe', connId, packetId: packet.messageId!, requests });
+        break;
+      }
+      case 'unsubscribe':
+        this.supervisor.send(clientId, { type: 'unsubscribe', connId, packetId: packet.messageId!, filters: packet.unsubscriptions });
+        break;
+      case 'auth':
+        // Enhanced authentication is not offered; CONNECT never named a method, so AUTH is a protocol error [MQTT-4.12.0-?]
+        conn.close(ReasonCode.ProtocolError, 'AUTH without an authentication method');
+        break;
+      default:
+        conn.close(ReasonCode.ProtocolError, `unexpected ${packet.cmd} packet`);
+    }
+  }
+
+  onClose(conn: Connection, reason: CloseReason): void {
+    this.byConnId.delete(conn.id);
+    const clientId = conn.clientId;
+    if (clientId !== null && this.online.get(clientId) === conn) this.online.delete(clientId);
+    const level = reason.kind === 'normal' || reason.kind === 'takeover' || reason.kind === 'server' ? 'info' : 'warn';
+    this.log[level]({ event: 'client.disconnected', clientId, connId: conn.id, address: conn.remoteAddress, kind: reason.kind, reason: reasonName(reason.reasonCode), detail: reason.detail }, 'client disconnected');
+    this.events.emit('client.disconnected', { clientId, connId: conn.id, reason });
+    if (!this.withSession.delete(conn.id) || clientId === null || this.closing) return;
+    const event = { type: 'disconnect' as const, connId: conn.id, kind: reason.kind };
+    this.supervisor.send(clientId, reason.sessionExpiryIntervalSec === undefined ? event : { ...event, expiryIntervalSec: reason.sessionExpiryIntervalSec });
+  }
+
+  // ---- routing ---------------------------------------------------------------------------
+
+  /**
+   * Routes one message to every matching session. `onDurable(matched)` runs once every session
+   * that keeps state for it has it durably (the PUBACK/PUBREC point), and the retained store too.
+   */
+  publish(message: AppMessage, onDurable: ((matched: number) => void) | null): void {
+    let retainedDone: Promise<void> | null = null;
+    if (message.retain) retainedDone = this.retained.set(message); // [MQTT-3.3.1-5]
+    const out = this.deliveries;
+    out.length = 0;
+    const matched = this.router.match(message.topic, message.publisherId, message.qos, message.retain, this.presence, out);
+    const touched = onDurable === null ? null : new Set<number>();
+    let cache: PublishEncodeCache | null = null;
+    for (let i = 0; i < matched; i++) {
+      const d = out[i]!;
+      const conn = d.qos === 0 ? this.online.get(d.clientId) : undefined;
+      if (conn !== undefined) {
+        cache ??= new PublishEncodeCache(message);
+        this.sendPublish(conn, { message, qos: 0, dup: false, retain: d.retain, subscriptionIds: d.subscriptionIds }, cache);
+        continue;
+      }
+      this.supervisor.send(d.clientId, { type: 'deliver', message, qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds });
+      touched?.add(this.supervisor.shardFor(d.clientId));
+    }
+    if (onDurable === null) return;
+    const parts: Promise<void>[] = [];
+    if (retainedDone !== null) parts.push(retainedDone);
+    for (const shard of touched!) parts.push(this.tickets.ticket(shard, (id) => this.supervisor.ticket(shard, id)));
+    if (parts.length === 0) onDurable(matched);
+    else
+      Promise.all(parts).then(
+        () => onDurable(matched),
+        (err: unknown) => this.log.error({ event: 'publish.durability.failed', topic: message.topic, err }, 'a message could not be stored; it is not acknowledged'),
+      );
+  }
+
+  private sendPublish(conn: Connection, p: Parameters<Connection['sendPublish']>[0], cache?: PublishEncodeCache): void {
+    const result = conn.sendPublish(p, cache);
+    if (result === 'sent') {
+      this.counters.messagesSent++;
+      this.counters.bytesSent += p.message.payload.byteLength;
+      return;
+    }
+    this.counters.messagesDropped++;
+    if (result === 'dropped-too-large' && p.packetId !== undefined && conn.clientId !== null) {
+      this.supervisor.send(conn.clientId, { type: 'discarded', connId: conn.id, packetId: p.packetId });
+    }
+  }
+
+  // ---- session actor → connections -------------------------------------------------------
+
+  readonly onEffects = (_shard: number, effects: SessionEffect[], tickets: number[]): void => {
+    for (const e of effects) this.applyEffect(e);
+    for (const id of tickets) this.tickets.done(id);
+  };
+
+  private applyEffect(e: SessionEffect): void {
+    switch (e.type) {
+      case 'connack': {
+        const conn = this.byConnId.get(e.connId);
+        this.sessions.add(e.clientId);
+        if (conn === undefined || conn.state === 'closed') return; // its close event is on the way
+        conn.accept({ sessionPresent: e.sessionPresent });
+        this.online.set(e.clientId, conn);
+        this.counters.clientsMaximum = Math.max(this.counters.clientsMaximum, this.online.size);
+        this.log.info({ event: 'client.connected', clientId: e.clientId, connId: e.connId, address: conn.remoteAddress, protocolVersion: conn.protocolVersion, sessionPresent: e.sessionPresent }, 'client connected');
+        this.events.emit('client.connected', { clientId: e.clientId, connId: e.connId, sessionPresent: e.sessionPresent });
+        return;
+      }
+      case 'publish': {
+        const conn = this.byConnId.get(e.connId);
+        if (conn !== undefined && conn.state === 'open') this.sendPublish(conn, e.publish);
+        return;
+      }
+      case 'packet': {
+        const conn = this.byConnId.get(e.connId);
+        if (conn !== undefined && conn.state === 'open') conn.send(e.packet);
+        return;
+      }
+      case 'close': {
+        const conn = this.byConnId.get(e.connId);
+        if (conn !== undefined) {
+          this.withSession.delete(conn.id); // the actor already detached it
+          conn.close(e.reasonCode, e.detail, e.reasonCode === ReasonCode.SessionTakenOver ? 'takeover' : 'server');
+        }
+        return;
+      }
+      case 'route': {
+        const message = { ...e.message };
+        this.publish(message, null);
+        return;
+      }
+      case 'routes':
+        if (e.removeAll) {
+          this.router.removeSession(e.clientId);
+          this.sessions.delete(e.clientId);
+          return;
+        }
+        this.sessions.add(e.clientId);
+        for (const f of e.remove) this.router.unsubscribe(e.clientId, f);
+        for (const a of e.add) this.router.subscribe(e.clientId, a.filter, a.options);
+        return;
+      case 'retained':
+        this.sendRetained(e.clientId, e.requests);
+        return;
+      case 'qos2Status':
+        this.continueQos2(e.connId, e.clientId, e.packetId, e.duplicate);
+        return;
+      case 'event':
+        this.log.info({ event: e.name, clientId: e.clientId }, e.detail);
+        this.events.emit('session.event', { name: e.name, clientId: e.clientId, detail: e.detail });
+        return;
+    }
+  }
+
+  private continueQos2(connId: number, clientId: string, packetId: number, duplicate: boolean): void {
+    const key = `${connId}:${packetId}`;
+    const message = this.pendingQos2.get(key);
+    this.pendingQos2.delete(key);
+    if (duplicate || message === undefined) {
+      this.supervisor.send(clientId, { type: 'qos2Routed', connId, packetId, reasonCode: ReasonCode.Success });
+      return;
+    }
+    this.publish(message, (matched) => {
+      const reasonCode = matched === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+      this.supervisor.send(clientId, { type: 'qos2Routed', connId, packetId, reasonCode });
+    });
+  }
+
+  /** Retained messages for new subscriptions, flagged retain [MQTT-3.3.1-8]. */
+  private sendRetained(clientId: string, requests: { filter: string; options: SubscriptionOptions }[]): void {
+    const now = Date.now();
+    for (const { filter, options } of requests) {
+      const found = this.retainedScratch;
+      found.length = 0;
+      this.retained.match(filter, now, found);
+      const ids = options.subscriptionId === undefined ? [] : [options.subscriptionId];
+      for (const message of found) {
+        const qos = Math.min(message.qos, options.qos) as QoS;
+        this.supervisor.send(clientId, { type: 'deliver', message, qos, retain: true, subscriptionIds: ids });
+      }
+    }
+  }
+
+  // ---- $SYS and lifecycle ----------------------------------------------------------------
+
+  stats(): BrokerStats {
+    return {
+      version: VERSION,
+      startedAt: this.startedAt,
+      clientsConnected: this.online.size,
+      clientsMaximum: this.counters.clientsMaximum,
+      clientsTotal: this.sessions.size,
+      messagesReceived: this.counters.messagesReceived,
+      messagesSent: this.counters.messagesSent,
+      messagesDropped: this.counters.messagesDropped,
+      bytesReceived: this.counters.bytesReceived,
+      bytesSent: this.counters.bytesSent,
+      subscriptions: this.router.subscriptionCount,
+      retained: this.retained.size,
+    };
+  }
+
+  publishSys(): void {
+    for (const m of sysMessages(this.stats(), Date.now())) this.publish(m, null);
+  }
+
+  /** Stops accepting, tells v5 clients 0x8B, flushes storage. Sessions stay as they were. */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    for (const conn of [...this.byConnId.values()]) conn.close(ReasonCode.ServerShuttingDown, 'server shutting down', 'server');
+    await this.supervisor.close();
+    await this.retained.close();
+  }
+}
+
+/** Starts a node with a validated config. `shoal start` and the integration tests use this. */
+export async function startNode(config: ShoalConfig, opts: StartOptions = {}): Promise<NodeHandle> {
+  const log = opts.logger ?? createLogger(config.logLevel);
+  const inMemory = opts.inMemory ?? false;
+  const dataDir = inMemory ? null : resolve(config.dataDir);
+  if (dataDir !== null) mkdirSync(dataDir, { recursive: true });
+  log.info({ event: 'node.starting', nodeName: config.nodeName, dataDir, shards: config.shards }, 'starting node');
+  const retainedStore = dataDir === null ? new MemoryRetainedStore() : await SqliteRetainedStore.open(join(dataDir, 'retained.db'));
+  const retained = new RetainedMessages(retainedStore);
+  const retainedCount = await retained.load(Date.now());
+  const node = new ShoalNode(config, log, retained);
+  const limits: SessionLimits = {
+    maxInflight: config.maxInflight,
+    maxQueuedMessages: config.maxQueuedMessages,
+    maxQueuedBytes: config.maxQueuedBytes,
+    maxSubscriptions: config.maxSubscriptions,
+  };
+  node.supervisor = new ShardSupervisor({
+    shards: config.shards,
+    dataDir,
+    storageSync: config.storageSync,
+    limits,
+    onEffects: node.onEffects,
+    onShardFailure: (shard, message) => log.error({ event: 'shard.failed', shard, message }, 'shard failed; restarting it from storage'),
+  });
+  const restored = await node.supervisor.start();
+  node.onEffects(-1, restored, []);
+  log.info({ event: 'node.restored', retained: retainedCount, subscriptions: node.stats().subscriptions }, 'storage loaded');
+  const listener = await listenTcp(config.listen, (stream, remote) => node.accept(stream, remote));
+  const sysTimer = config.sysIntervalSec > 0 ? setInterval(() => node.publishSys(), config.sysIntervalSec * 1000) : null;
+  sysTimer?.unref();
+  if (sysTimer !== null) node.publishSys();
+  let closed: Promise<void> | null = null;
+  return {
+    nodeName: config.nodeName,
+    mqtt: listener.address,
+    events: node.events,
+    stats: () => node.stats(),
+    close(reason = 'close') {
+      closed ??= (async () => {
+        log.info({ event: 'node.stopping', reason }, 'stopping node');
+        if (sysTimer !== null) clearInterval(sysTimer);
+        const listening = listener.close();
+        await node.shutdown();
+        await listening;
+        log.info({ event: 'node.stopped' }, 'node stopped');
+        log.flush?.();
+      })();
+      return closed;
+    },
+  };
+}
