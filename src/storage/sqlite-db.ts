@@ -1,0 +1,200 @@
+// A thin promise wrapper over one sqlite3 connection, shared by the SQLite stores: opening with
+// the durability pragmas, versioned schema migration, prepared statements and a serial queue.
+//
+// Durability: the stores run in WAL mode. With synchronous=NORMAL a commit is written to the WAL
+// but not fsynced; it survives the *process* dying at any point (kill -9, a crashing worker),
+// because the data is already in the OS page cache, but the last commits may be lost on an OS
+// crash or power loss (the database itself stays consistent). synchronous=FULL fsyncs the WAL
+// on every commit and survives those too, at the cost of one fsync per apply().
+import sqlite3 from 'sqlite3';
+import { StorageError } from './errors.js';
+
+export type SynchronousMode = 'NORMAL' | 'FULL';
+
+export interface SqliteOptions {
+  /** Default 'NORMAL': durable across process crashes, not across OS crashes (see above). */
+  synchronous?: SynchronousMode;
+  /** How long a statement waits on a lock held by another connection. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+export type SqlValue = string | number | null | Uint8Array;
+export type SqlRow = Record<string, SqlValue>;
+
+/** Migration i (0-based) takes the schema from version i to version i + 1. */
+export type Migrations = readonly string[];
+
+export class SqliteStatement {
+  constructor(private readonly stmt: sqlite3.Statement) {}
+
+  run(params: readonly SqlValue[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.stmt.run(params, (err: Error | null) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  finalize(): Promise<void> {
+    return new Promise((resolve) => {
+      // finalize() reports no error worth acting on: the statement is gone either way.
+      this.stmt.finalize(() => resolve());
+    });
+  }
+}
+
+export class SqliteDb {
+  private constructor(
+    readonly file: string,
+    private readonly db: sqlite3.Database,
+  ) {}
+
+  /** Opens (creating if missing) the database file; its directory must exist. */
+  static async open(file: string, options: SqliteOptions = {}): Promise<SqliteDb> {
+    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const handle: sqlite3.Database = new sqlite3.Database(
+        file,
+        sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE,
+        (err) => (err ? reject(new StorageError('cannot open database', { file, operation: 'open', cause: err })) : resolve(handle)),
+      );
+    });
+    const wrapped = new SqliteDb(file, db);
+    try {
+      const synchronous = options.synchronous ?? 'NORMAL';
+      if (synchronous !== 'NORMAL' && synchronous !== 'FULL') throw new Error(`invalid synchronous mode ${String(synchronous)}`);
+      await wrapped.run(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+      const mode = await wrapped.get('PRAGMA journal_mode = WAL');
+      // The durability argument above only holds in WAL mode; an in-memory database reports 'memory'.
+      if (file !== ':memory:' && mode?.['journal_mode'] !== 'wal') {
+        throw new Error(`journal_mode is ${String(mode?.['journal_mode'])}, expected wal`);
+      }
+      await wrapped.run(`PRAGMA synchronous = ${synchronous}`);
+    } catch (err) {
+      await wrapped.close().catch(() => undefined);
+      if (err instanceof StorageError) throw err;
+      throw new StorageError('cannot configure database', { file, operation: 'open', cause: err });
+    }
+    return wrapped;
+  }
+
+  run(sql: string, params: readonly SqlValue[] = []): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.db.run(sql, params, (err: Error | null) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  get(sql: string, params: readonly SqlValue[] = []): Promise<SqlRow | undefined> {
+    return new Promise((resolve, reject) => {
+      this.db.get(sql, params, (err: Error | null, row: SqlRow | undefined) => (err ? reject(err) : resolve(row)));
+    });
+  }
+
+  all(sql: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
+    return new Promise((resolve, reject) => {
+      this.db.all(sql, params, (err: Error | null, rows: SqlRow[]) => (err ? reject(err) : resolve(rows)));
+    });
+  }
+
+  exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.db.exec(sql, (err: Error | null) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  prepare(sql: string): Promise<SqliteStatement> {
+    return new Promise((resolve, reject) => {
+      const stmt: sqlite3.Statement = this.db.prepare(sql, (err: Error | null) => (err ? reject(err) : resolve(new SqliteStatement(stmt))));
+    });
+  }
+
+  /**
+   * Brings the schema to `migrations.length`, one transaction for all pending steps. The version
+   * is read inside the write transaction, so two processes opening the same file cannot both
+   * migrate. A file written by a newer build is refused rather than misread.
+   */
+  async migrate(migrations: Migrations): Promise<void> {
+    const expected = migrations.length;
+    try {
+      await this.run('BEGIN IMMEDIATE');
+      await this.run('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+      const row = await this.get('SELECT max(version) AS version FROM schema_version');
+      const current = typeof row?.['version'] === 'number' ? row['version'] : 0;
+      if (current > expected) {
+        throw new StorageError(`schema version ${current} is newer than this build supports (expected ${expected}); upgrade Shoal or restore an older file`, {
+          file: this.file,
+          operation: 'migrate',
+        });
+      }
+      for (let v = current; v < expected; v++) await this.exec(migrations[v]!);
+      if (current !== expected) {
+        await this.run('DELETE FROM schema_version');
+        await this.run('INSERT INTO schema_version (version) VALUES (?)', [expected]);
+      }
+      await this.run('COMMIT');
+    } catch (err) {
+      await this.run('ROLLBACK').catch(() => undefined);
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(`cannot migrate schema to version ${expected}`, { file: this.file, operation: 'migrate', cause: err });
+    }
+  }
+
+  /** Returns 'ok' or the problems PRAGMA integrity_check found. */
+  async integrityCheck(): Promise<string> {
+    const rows = await this.all('PRAGMA integrity_check');
+    return rows.map((r) => String(r['integrity_check'])).join('\n');
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.db.close((err) => (err ? reject(err) : resolve()));
+    });
+  }
+}
+
+/** Runs tasks one at a time in call order; a failed task does not stop the ones after it. */
+export class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Resolves once every task queued so far has settled. */
+  idle(): Promise<void> {
+    return this.tail.then(() => undefined);
+  }
+}
+
+/**
+ * Runs `body` in one BEGIN IMMEDIATE ... COMMIT (IMMEDIATE takes the write lock up front, so no
+ * statement inside can hit SQLITE_BUSY halfway). On any failure it rolls back and rethrows the
+ * original error, or throws RollbackFailedError when the connection is left in a transaction.
+ */
+export async function inWriteTransaction(db: SqliteDb, body: () => Promise<void>): Promise<void> {
+  await db.run('BEGIN IMMEDIATE');
+  try {
+    await body();
+    await db.run('COMMIT');
+  } catch (err) {
+    try {
+      await db.run('ROLLBACK');
+    } catch (rollbackErr) {
+      // SQLite already rolled back on its own after some errors (e.g. SQLITE_FULL): then there is
+      // no transaction left and ROLLBACK says so. Anything else means the connection is wedged.
+      if (!/no transaction is active/i.test(String((rollbackErr as Error).message))) {
+        throw new RollbackFailedError(err, rollbackErr);
+      }
+    }
+    throw err;
+  }
+}
+
+export class RollbackFailedError extends Error {
+  constructor(
+    readonly original: unknown,
+    readonly rollbackError: unknown,
+  ) {
+    super(`rollback failed after ${String(original)}: ${String(rollbackError)}`, { cause: original });
+    this.name = 'RollbackFailedError';
+  }
+}

@@ -1,0 +1,71 @@
+// Maps an AppMessage to SQL column values and back, for every table that stores one (queued
+// messages, wills, retained messages). Bytes go to BLOB columns rather than into JSON, and
+// optional fields that were absent come back absent (not undefined), so a round trip is
+// deep-equal to the input.
+import type { AppMessage, ForwardedProperties, QoS } from '../protocol/message.js';
+import type { SqlRow, SqlValue } from './sqlite-db.js';
+
+/** Column names, in bind order, for a message stored under `prefix` (e.g. 'will_'). */
+export function messageColumns(prefix: string): string[] {
+  return ['topic', 'payload', 'qos', 'retain', 'properties', 'correlation_data', 'expires_at', 'publisher_id'].map((c) => prefix + c);
+}
+
+/** Values matching messageColumns(), in the same order; the bytes are copied. */
+export function encodeMessage(m: AppMessage): SqlValue[] {
+  let properties: string | null = null;
+  let correlationData: Uint8Array | null = null;
+  if (m.properties !== undefined) {
+    const { correlationData: cd, ...rest } = m.properties;
+    properties = JSON.stringify(rest);
+    correlationData = cd === undefined ? null : new Uint8Array(cd);
+  }
+  // Copies of the bytes: the values are bound later, and the caller keeps its arrays.
+  return [m.topic, new Uint8Array(m.payload), m.qos, m.retain ? 1 : 0, properties, correlationData, m.expiresAt ?? null, m.publisherId];
+}
+
+/** The values of messageColumns(prefix) for no message (e.g. a session without a will). */
+export function nullMessage(): SqlValue[] {
+  return messageColumns('').map(() => null);
+}
+
+/** Reads the columns written by encodeMessage() from `row`, named with `prefix`. */
+export function decodeMessage(row: SqlRow, prefix: string): AppMessage {
+  const message: AppMessage = {
+    topic: asString(row[prefix + 'topic']),
+    payload: asBytes(row[prefix + 'payload']),
+    qos: asQoS(row[prefix + 'qos']),
+    retain: row[prefix + 'retain'] === 1,
+    publisherId: asString(row[prefix + 'publisher_id']),
+  };
+  const props = row[prefix + 'properties'];
+  if (typeof props === 'string') {
+    const properties = JSON.parse(props) as ForwardedProperties;
+    const cd = row[prefix + 'correlation_data'];
+    if (cd !== null && cd !== undefined) properties.correlationData = asBytes(cd);
+    message.properties = properties;
+  }
+  const expiresAt = row[prefix + 'expires_at'];
+  if (typeof expiresAt === 'number') message.expiresAt = expiresAt;
+  return message;
+}
+
+export function asString(v: SqlValue | undefined): string {
+  if (typeof v !== 'string') throw new TypeError(`expected TEXT, got ${typeof v}`);
+  return v;
+}
+
+export function asNumber(v: SqlValue | undefined): number {
+  if (typeof v !== 'number') throw new TypeError(`expected INTEGER, got ${typeof v}`);
+  return v;
+}
+
+export function asQoS(v: SqlValue | undefined): QoS {
+  if (v !== 0 && v !== 1 && v !== 2) throw new TypeError(`expected QoS 0..2, got ${String(v)}`);
+  return v;
+}
+
+/** sqlite3 returns BLOBs as Buffers; hand out plain Uint8Arrays so both stores return the same type. */
+export function asBytes(v: SqlValue | undefined): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new TypeError(`expected BLOB, got ${typeof v}`);
+  return new Uint8Array(v);
+}
