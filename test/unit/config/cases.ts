@@ -1,0 +1,73 @@
+// Shared test data for the config tests: for every key, values that must be accepted (as text,
+// as a flag or env var would give them, and as JSON) and values that must be rejected.
+// Typed as Records over ConfigKey so a new option that lacks cases fails to compile.
+import { defaultConfig, type ConfigKey, type ShoalConfig } from '../../../src/config/options.js';
+
+export interface GoodCase<K extends ConfigKey> {
+  text: string;
+  json: unknown;
+  expected: ShoalConfig[K];
+}
+
+// The shards default is the CPU count, so pick a value that differs from it on this machine.
+const ALT_SHARDS = defaultConfig().shards === 7 ? 9 : 7;
+
+/** A valid value per key that differs from its default. */
+export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
+  listen: { text: '[::1]:1884', json: { host: '::1', port: 1884 }, expected: { host: '::1', port: 1884 } },
+  dataDir: { text: '/var/lib/shoal', json: '/var/lib/shoal', expected: '/var/lib/shoal' },
+  shards: { text: String(ALT_SHARDS), json: ALT_SHARDS, expected: ALT_SHARDS },
+  nodeName: { text: 'shoal@node-2.example', json: 'shoal@node-2.example', expected: 'shoal@node-2.example' },
+  maxKeepaliveSec: { text: '60', json: 60, expected: 60 },
+  maxPacketSize: { text: '2048', json: 2048, expected: 2048 },
+  maxInflight: { text: '100', json: 100, expected: 100 },
+  maxQueuedMessages: { text: '0', json: 0, expected: 0 },
+  maxQueuedBytes: { text: '0', json: 0, expected: 0 },
+  maxSubscriptions: { text: '5', json: 5, expected: 5 },
+  maxTopicAlias: { text: '0', json: 0, expected: 0 },
+  connectTimeoutMs: { text: '2500', json: 2500, expected: 2500 },
+  maxWriteBufferBytes: { text: '8388608', json: 8388608, expected: 8388608 },
+  sysIntervalSec: { text: '0', json: 0, expected: 0 },
+  storageSync: { text: 'full', json: 'full', expected: 'full' },
+  logLevel: { text: 'debug', json: 'debug', expected: 'debug' },
+};
+
+/** Values a flag or env var may carry that must be rejected. */
+export const BAD_TEXT: Record<ConfigKey, string[]> = {
+  listen: ['1883', '::1:1883', '[nothost]:1883', 'host:', 'host:65536', 'ho st:1883', '[::1]1883'],
+  dataDir: ['a\u0000b'],
+  shards: ['0', '65', '1.5', 'abc', '-1', '0x4'],
+  nodeName: ['has space', 'x'.repeat(256), 'n\u00f6de'],
+  maxKeepaliveSec: ['-1', '65536', '1e3'],
+  maxPacketSize: ['63', '268435456', '0x100'],
+  maxInflight: ['0', '65536'],
+  maxQueuedMessages: ['-1', '1.5', '9007199254740992'],
+  maxQueuedBytes: ['-5', 'lots'],
+  maxSubscriptions: ['-1', 'ten'],
+  maxTopicAlias: ['-1', '65536'],
+  connectTimeoutMs: ['0', '3600001'],
+  maxWriteBufferBytes: ['1023', '1073741825'],
+  sysIntervalSec: ['-1', '86401'],
+  storageSync: ['fast', 'FULL'],
+  logLevel: ['verbose', 'INFO'],
+};
+
+/** Values a JSON config file may carry that must be rejected (including wrong JSON types). */
+export const BAD_JSON: Record<ConfigKey, unknown[]> = {
+  listen: [1883, null, ['127.0.0.1', 1883], { host: 'h' }, { host: 'h', port: '1883' }, { host: 'h', port: 1, tls: true }, { host: 'h', port: 70000 }],
+  dataDir: ['', 5, null],
+  shards: ['4', 0, 65, 1.5, true, null],
+  nodeName: ['', 42, 'a b'],
+  maxKeepaliveSec: [-1, 65536, '60'],
+  maxPacketSize: [63, 268435456, 1024.5],
+  maxInflight: [0, 65536, '32'],
+  maxQueuedMessages: [-1, Number.MAX_SAFE_INTEGER + 1, '1000'],
+  maxQueuedBytes: [-1, 1.5],
+  maxSubscriptions: [-1, false],
+  maxTopicAlias: [-1, 65536],
+  connectTimeoutMs: [0, 3_600_001, '10s'],
+  maxWriteBufferBytes: [1023, 1073741825],
+  sysIntervalSec: [-1, 86401, 0.5],
+  storageSync: ['fast', 1],
+  logLevel: ['verbose', 30],
+};
