@@ -1,0 +1,303 @@
+// The one place where Shoal calls mqtt-packet. Encoding always passes the protocol level
+// (mqtt-packet silently drops v5 properties and reason codes without it). Decoding frames the
+// byte stream itself before mqtt-packet sees it, because mqtt-packet (9.0.2) buffers a whole
+// packet of whatever remaining length the header claims, and several of its readers look past
+// the end of the current packet into the next one when a length field lies. Handing it exactly
+// one complete frame at a time bounds both problems.
+
+import { isUtf8 } from 'node:buffer';
+import mqttPacket from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
+import type { ProtocolVersion } from './message.js';
+import { ReasonCode } from './reason-codes.js';
+
+/** MQTT control packet type numbers (fixed header bits 7..4). */
+export const PacketType = {
+  CONNECT: 1,
+  CONNACK: 2,
+  PUBLISH: 3,
+  PUBACK: 4,
+  PUBREC: 5,
+  PUBREL: 6,
+  PUBCOMP: 7,
+  SUBSCRIBE: 8,
+  SUBACK: 9,
+  UNSUBSCRIBE: 10,
+  UNSUBACK: 11,
+  PINGREQ: 12,
+  PINGRESP: 13,
+  DISCONNECT: 14,
+  AUTH: 15,
+} as const;
+
+/** Largest value of a Variable Byte Integer, so the largest remaining length (§1.5.5). */
+export const MAX_REMAINING_LENGTH = 268_435_455;
+
+/**
+ * Encodes one packet for a client of the given protocol level. `maximumPacketSize` lets
+ * mqtt-packet drop Reason String and User Properties from acks and DISCONNECT when they would
+ * push the packet over the client's limit [MQTT-3.1.2-25]; callers still check the final size.
+ * Throws whatever mqtt-packet throws for a packet it cannot encode.
+ */
+export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion, maximumPacketSize?: number): Buffer {
+  const out = protocolVersion === 5 ? withDefinedProperties(packet) : packet;
+  if (protocolVersion === 5 && maximumPacketSize !== undefined && Number.isFinite(maximumPacketSize)) {
+    return mqttPacket.generate(out, { protocolVersion, properties: { maximumPacketSize } });
+  }
+  return mqttPacket.generate(out, { protocolVersion });
+}
+
+/** mqtt-packet counts a `null` property value as present and then fails; drop empty values. */
+function withDefinedProperties(packet: Packet): Packet {
+  const props = (packet as { properties?: Record<string, unknown> }).properties;
+  if (props === undefined) return packet;
+  let clean: Record<string, unknown> | undefined;
+  for (const key of Object.keys(props)) {
+    if (props[key] === undefined || props[key] === null) {
+      clean ??= { ...props };
+      delete clean[key];
+    }
+  }
+  // A copy either way: mqtt-packet deletes properties from the object it is given when it
+  // shrinks a packet to fit a maximum size.
+  return { ...packet, properties: clean ?? { ...props } } as Packet;
+}
+
+export type FixedHeader =
+  | { kind: 'header'; type: number; flags: number; remainingLength: number; headerLength: number }
+  | { kind: 'incomplete' }
+  | { kind: 'malformed'; detail: string };
+
+const INCOMPLETE: FixedHeader = { kind: 'incomplete' };
+
+/** Reads the fixed header at `offset`: type, flags and the remaining length (§2.1, §1.5.5). */
+export function readFixedHeader(buf: Uint8Array, offset: number): FixedHeader {
+  if (offset >= buf.length) return INCOMPLETE;
+  const first = buf[offset]!;
+  let value = 0;
+  let multiplier = 1;
+  for (let i = 1; i <= 4; i++) {
+    if (offset + i >= buf.length) return INCOMPLETE;
+    const byte = buf[offset + i]!;
+    value += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) {
+      return { kind: 'header', type: first >> 4, flags: first & 0x0f, remainingLength: value, headerLength: 1 + i };
+    }
+    multiplier *= 128;
+  }
+  return { kind: 'malformed', detail: 'remaining length is longer than 4 bytes' }; // §1.5.5
+}
+
+/** Encodes `n` as a Variable Byte Integer (§1.5.5). */
+export function encodeVarInt(n: number): Buffer {
+  const bytes: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    bytes.push(b);
+  } while (n > 0);
+  return Buffer.from(bytes);
+}
+
+export interface DecoderSink {
+  /** One complete, parsed packet; `size` is its length in bytes including the fixed header. */
+  onPacket(packet: Packet, size: number): void;
+  /** The stream is unusable from here on; no more callbacks follow. */
+  onError(reasonCode: number, detail: string): void;
+}
+
+export interface DecoderOptions {
+  /** Largest accepted packet, fixed header included; checked from the header alone. */
+  maxPacketSize: number;
+  /** Reject the stream as soon as the first header is not CONNECT [MQTT-3.1.0-1]. */
+  firstMustBeConnect: boolean;
+}
+
+/**
+ * Splits a byte stream into MQTT packets. Complete frames go through one mqtt-packet parser
+ * (which learns the protocol level from the CONNECT it parses, so later v5 properties decode).
+ * `pause()` keeps the unprocessed bytes until `resume()`; `stop()` drops everything.
+ */
+export class PacketDecoder {
+  private readonly parser = mqttPacket.parser();
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Total size of the frame being collected in `pending`, 0 while its header is incomplete. */
+  private need = 0;
+  private paused = false;
+  private stopped = false;
+  private processing = false;
+  private framesSeen = 0;
+  private parsed: Packet | null = null;
+  private parseError: unknown = null;
+
+  constructor(
+    private readonly opts: DecoderOptions,
+    private readonly sink: DecoderSink,
+  ) {
+    this.parser.on('packet', (p: Packet) => {
+      this.parsed = p;
+    });
+    this.parser.on('error', (e: unknown) => {
+      this.parseError = e ?? new Error('unknown parse error');
+    });
+  }
+
+  /** Bytes received but not yet decoded (a partial frame, or everything since `pause()`). */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.stopped || chunk.length === 0) return;
+    if (this.pendingBytes === 0 && !this.paused) {
+      this.process(chunk);
+      return;
+    }
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.paused || this.processing) return;
+    if (this.need > 0 && this.pendingBytes < this.need) return;
+    this.process(this.takePending());
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    // Called from inside a callback of process(): its loop simply carries on.
+    if (this.processing || this.stopped || this.pendingBytes === 0) return;
+    this.process(this.takePending());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  private takePending(): Buffer {
+    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.need = 0;
+    return all;
+  }
+
+  private stash(rest: Buffer, need: number): void {
+    this.pending = [rest];
+    this.pendingBytes = rest.length;
+    this.need = need;
+  }
+
+  private process(buf: Buffer): void {
+    this.processing = true;
+    try {
+      let offset = 0;
+      while (offset < buf.length && !this.stopped) {
+        if (this.paused) {
+          this.stash(buf.subarray(offset), 0);
+          return;
+        }
+        const h = readFixedHeader(buf, offset);
+        if (h.kind === 'incomplete') {
+          this.stash(buf.subarray(offset), 0);
+          return;
+        }
+        if (h.kind === 'malformed') {
+          this.fail(ReasonCode.MalformedPacket, h.detail);
+          return;
+        }
+        if (this.framesSeen === 0 && this.opts.firstMustBeConnect && h.type !== PacketType.CONNECT) {
+          this.fail(ReasonCode.ProtocolError, `first packet is ${packetTypeName(h.type)}, not CONNECT`); // [MQTT-3.1.0-1]
+          return;
+        }
+        const total = h.headerLength + h.remainingLength;
+        if (total > this.opts.maxPacketSize) {
+          // Decided from the header alone: the body of an oversized packet is never buffered.
+          this.fail(
+            ReasonCode.PacketTooLarge,
+            `${packetTypeName(h.type)} of ${total} bytes exceeds the maximum packet size ${this.opts.maxPacketSize}`,
+          ); // [MQTT-3.1.2-24]
+          return;
+        }
+        if (buf.length - offset < total) {
+          this.stash(buf.subarray(offset), total);
+          return;
+        }
+        const frame = buf.subarray(offset, offset + total);
+        offset += total;
+        this.framesSeen++;
+        this.decodeFrame(frame, h.type, h.headerLength);
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private decodeFrame(frame: Buffer, type: number, headerLength: number): void {
+    if (type === PacketType.CONNECT) {
+      const level = unsupportedConnectLevel(frame, headerLength);
+      if (level !== null) {
+        this.fail(ReasonCode.UnsupportedProtocolVersion, `unsupported protocol level ${level}`); // [MQTT-3.1.2-2]
+        return;
+      }
+    }
+    this.parsed = null;
+    this.parseError = null;
+    let left = 0;
+    try {
+      left = this.parser.parse(frame);
+    } catch (e) {
+      this.parseError = e;
+    }
+    const packet = this.parsed as Packet | null;
+    if (this.parseError !== null || packet === null || left !== 0) {
+      const why = this.parseError instanceof Error ? this.parseError.message : 'packet does not match its length';
+      this.fail(ReasonCode.MalformedPacket, `malformed ${packetTypeName(type)}: ${why}`);
+      return;
+    }
+    if (packet.cmd === 'publish' && packet.topic.includes('\ufffd')) {
+      // mqtt-packet decodes ill-formed UTF-8 into U+FFFD; look at the raw bytes [MQTT-1.5.4-1].
+      const len = frame.readUInt16BE(headerLength);
+      if (!isUtf8(frame.subarray(headerLength + 2, headerLength + 2 + len))) {
+        this.fail(ReasonCode.MalformedPacket, 'PUBLISH topic is not well-formed UTF-8');
+        return;
+      }
+    }
+    this.sink.onPacket(packet, frame.length);
+  }
+
+  private fail(reasonCode: number, detail: string): void {
+    this.stop();
+    this.sink.onError(reasonCode, detail);
+  }
+}
+
+/**
+ * For a CONNECT naming a known protocol with a level we do not speak, that level; else null
+ * (mqtt-packet would report it as a parse error, but the client is owed CONNACK 0x01 first).
+ */
+function unsupportedConnectLevel(frame: Buffer, headerLength: number): number | null {
+  if (frame.length < headerLength + 2) return null;
+  const nameLength = frame.readUInt16BE(headerLength);
+  const levelAt = headerLength + 2 + nameLength;
+  if (levelAt >= frame.length) return null;
+  const name = frame.toString('latin1', headerLength + 2, levelAt);
+  if (name !== 'MQTT' && name !== 'MQIsdp') return null;
+  const level = frame[levelAt]! & 0x7f; // bit 7 is the bridge flag some brokers set
+  return level === 3 || level === 4 || level === 5 ? null : level;
+}
+
+const typeNames = [
+  'reserved packet type 0', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP',
+  'SUBSCRIBE', 'SUBACK', 'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'AUTH',
+];
+
+export function packetTypeName(type: number): string {
+  return typeNames[type] ?? `packet type ${type}`;
+}

@@ -1,0 +1,473 @@
+// One client connection on the main thread: framing and decoding, protocol checks, keepalive,
+// CONNACK/DISCONNECT, topic aliases and the write path with slow-consumer protection. It works on
+// any stream.Duplex (net.Socket today, TLS and WebSocket streams later). Everything above it
+// (sessions, routing) is the node's, reached through ConnectionHandler.
+
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type {
+  IConnackPacket,
+  IConnectPacket,
+  IDisconnectPacket,
+  IPublishPacket,
+  ISubackPacket,
+  Packet,
+} from 'mqtt-packet';
+import { PacketDecoder, encodePacket } from '../protocol/codec.js';
+import type { ConnectAccepted } from '../protocol/connect.js';
+import { isProtocolViolationCode, validateConnect } from '../protocol/connect.js';
+import type { ProtocolVersion } from '../protocol/message.js';
+import { ReasonCode, connackCodeForV3, reasonName, subackCodeForV3 } from '../protocol/reason-codes.js';
+import { ConnectionStateError, PacketEncodeError, ProtocolViolation } from './errors.js';
+import { InboundTopicAliases, checkPacket, checkPublish } from './inbound-checks.js';
+import type { OutgoingPublish, PublishEncodeCache, SendResult, TopicAliasUse } from './publish-encoder.js';
+import { OutboundTopicAliases, encodePublish, expiryToSend, publishCacheKey } from './publish-encoder.js';
+
+export type { OutgoingPublish, SendResult } from './publish-encoder.js';
+
+export interface ConnectionLimits {
+  /** Bytes; a larger inbound packet closes the connection (v5 DISCONNECT 0x95) [MQTT-3.1.2-24]; announced in CONNACK. */
+  maxPacketSize: number;
+  /** No CONNECT within this → close silently. */
+  connectTimeoutMs: number;
+  /** 0 = no limit. */
+  maxKeepaliveSec: number;
+  /** Topic aliases we accept from clients (announced in CONNACK). */
+  topicAliasMaximum: number;
+  /** Unacknowledged inbound QoS 1/2 publishes we accept (announced in CONNACK); exceeding → DISCONNECT 0x93. */
+  receiveMaximum: number;
+  /** Slow consumer: QoS 0 publishes dropped above half of it, connection closed above it. */
+  maxWriteBufferBytes: number;
+}
+
+export interface CloseReason {
+  kind: 'normal' | 'will' | 'abnormal' | 'takeover' | 'server';
+  reasonCode: number;
+  detail: string;
+  /** v5 DISCONNECT may update it. */
+  sessionExpiryIntervalSec?: number;
+}
+
+export interface ConnectionHandler {
+  /** A valid CONNECT; the node answers with conn.accept(...) or conn.reject(...). */
+  onConnect(conn: Connection, packet: IConnectPacket, decision: ConnectAccepted): void;
+  /** Validated; a topic alias is already resolved into packet.topic. */
+  onPublish(conn: Connection, packet: IPublishPacket): void;
+  /** PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, AUTH (PINGREQ is answered here). */
+  onControl(conn: Connection, packet: Packet): void;
+  /** Exactly once per connection, also when CONNECT never came (clientId null). */
+  onClose(conn: Connection, reason: CloseReason): void;
+}
+
+export type ConnackProperties = NonNullable<IConnackPacket['properties']>;
+
+export interface ConnectionStats {
+  bytesReceived: number;
+  packetsReceived: number;
+  bytesSent: number;
+  packetsSent: number;
+  /** PUBLISH packets not sent: too large for the client, or the client reads too slowly. */
+  publishesDropped: number;
+  /** Other packets not sent because they exceed the client's Maximum Packet Size. */
+  packetsDropped: number;
+}
+
+/** After end(), how long the peer gets to finish the close before the stream is destroyed. */
+export const CLOSE_GRACE_MS = 2000;
+
+type State = 'connecting' | 'open' | 'closed';
+
+export class Connection {
+  clientId: string | null = null;
+  protocolVersion: ProtocolVersion = 4;
+  state: State = 'connecting';
+  /** v5 CONNECT Receive Maximum: our unacknowledged QoS 1/2 sends the client accepts. */
+  clientReceiveMaximum = 65535;
+  /** v5 CONNECT Maximum Packet Size; nothing larger is ever sent [MQTT-3.1.2-25]. */
+  clientMaxPacketSize = Infinity;
+  /** v5 CONNECT Topic Alias Maximum: aliases we may use towards the client. */
+  clientTopicAliasMaximum = 0;
+  /** Keep Alive in force after CONNACK, in seconds; 0 = none. */
+  keepaliveSec = 0;
+  readonly stats: ConnectionStats = {
+    bytesReceived: 0,
+    packetsReceived: 0,
+    bytesSent: 0,
+    packetsSent: 0,
+    publishesDropped: 0,
+    packetsDropped: 0,
+  };
+
+  private readonly decoder: PacketDecoder;
+  private decision: ConnectAccepted | null = null;
+  /** A CONNECT arrived (valid or not): packets may be sent from now on. */
+  private connectSeen = false;
+  /** Session Expiry Interval from CONNECT: a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
+  private connectSessionExpiry = 0;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private corked = false;
+  private inAliases: InboundTopicAliases;
+  private outAliases: OutboundTopicAliases | null = null;
+  /** Packet ids of inbound QoS 1/2 publishes not yet acknowledged by us (Receive Maximum). */
+  private readonly unacked = new Set<number>();
+
+  constructor(
+    readonly stream: Duplex,
+    private readonly handler: ConnectionHandler,
+    private readonly limits: ConnectionLimits,
+    readonly id: number,
+    readonly remoteAddress: string,
+  ) {
+    this.inAliases = new InboundTopicAliases(limits.topicAliasMaximum);
+    this.decoder = new PacketDecoder(
+      { maxPacketSize: limits.maxPacketSize, firstMustBeConnect: true },
+      { onPacket: (p, size) => this.onPacket(p, size), onError: (code, detail) => this.onDecodeError(code, detail) },
+    );
+    this.connectTimer = setTimeout(() => {
+      this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.KeepAliveTimeout, detail: `no CONNECT within ${limits.connectTimeoutMs} ms` }, false);
+    }, limits.connectTimeoutMs);
+    this.connectTimer.unref();
+
+    stream.on('data', (chunk: Buffer | string) => this.onData(chunk));
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.UnspecifiedError, detail: `stream error: ${err.code ?? err.message}` }, false);
+      stream.destroy();
+    });
+    stream.on('end', () => {
+      this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.UnspecifiedError, detail: 'client closed the connection without DISCONNECT' }, false);
+    });
+    stream.on('close', () => {
+      this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.UnspecifiedError, detail: 'connection lost without DISCONNECT' }, false);
+      if (this.graceTimer !== null) clearTimeout(this.graceTimer);
+    });
+  }
+
+  /** Sends CONNACK 0 and opens the connection. Does nothing when it closed in the meantime. */
+  accept(opts: { sessionPresent: boolean; properties?: ConnackProperties }): void {
+    if (this.state === 'closed') return;
+    const decision = this.decision;
+    if (this.state !== 'connecting' || decision === null) throw new ConnectionStateError(this.id, 'accept', this.state);
+    const connack: IConnackPacket = { cmd: 'connack', sessionPresent: opts.sessionPresent };
+    if (this.protocolVersion === 5) {
+      connack.reasonCode = ReasonCode.Success;
+      const props: ConnackProperties = {
+        receiveMaximum: this.limits.receiveMaximum,
+        topicAliasMaximum: this.limits.topicAliasMaximum,
+        maximumPacketSize: this.limits.maxPacketSize,
+        retainAvailable: true,
+        wildcardSubscriptionAvailable: true,
+        subscriptionIdentifiersAvailable: true,
+        sharedSubscriptionAvailable: true,
+        // Maximum QoS is omitted: absent means 2, which we support (§3.2.2.3.4).
+      };
+      if (decision.serverKeepAlive !== undefined) props.serverKeepAlive = decision.serverKeepAlive; // [MQTT-3.2.2-21]
+      if (decision.assigned) props.assignedClientIdentifier = decision.clientId; // §3.2.2.3.7
+      connack.properties = { ...props, ...opts.properties };
+    } else {
+      connack.returnCode = ReasonCode.Success;
+    }
+    this.state = 'open';
+    this.send(connack);
+    if (this.state !== 'open') return; // the CONNACK alone overflowed the write buffer
+    this.keepaliveSec = decision.keepaliveSec;
+    if (this.keepaliveSec > 0) {
+      this.keepaliveTimer = setTimeout(() => {
+        this.close(ReasonCode.KeepAliveTimeout, `no packet within 1.5 × keepalive ${this.keepaliveSec} s`, 'abnormal'); // [MQTT-3.1.2-22]
+      }, this.keepaliveSec * 1500);
+      this.keepaliveTimer.unref();
+    }
+    // Packets the client sent after CONNECT wait until now; process them after the caller's
+    // current code (which may still be registering this connection) has run.
+    queueMicrotask(() => {
+      if (this.state !== 'open') return;
+      this.decoder.resume();
+      if (this.state === 'open') this.stream.resume();
+    });
+  }
+
+  /** Sends CONNACK with `reasonCode` (3.1.1: mapped, or nothing for a protocol violation) and closes. */
+  reject(reasonCode: number, detail: string): void {
+    if (this.state === 'closed') return;
+    if (this.state !== 'connecting' || this.decision === null) throw new ConnectionStateError(this.id, 'reject', this.state);
+    this.sendConnackRefusal(reasonCode);
+    this.closeWith({ kind: 'server', reasonCode, detail }, false);
+  }
+
+  /** Encodes and sends a control packet (never PUBLISH: see sendPublish). */
+  send(packet: Packet): void {
+    if (this.state === 'closed' || !this.connectSeen) return;
+    const out = this.adaptForVersion(packet);
+    if (out === null) return;
+    let buf: Buffer;
+    try {
+      buf = encodePacket(out, this.protocolVersion, this.clientMaxPacketSize);
+    } catch (e) {
+      throw new PacketEncodeError(out.cmd, this.protocolVersion, e);
+    }
+    if (buf.length > this.clientMaxPacketSize) {
+      this.stats.packetsDropped++; // [MQTT-3.1.2-25]
+      return;
+    }
+    if (this.write(buf) && out.messageId !== undefined) {
+      // Receive Maximum accounting: these answers end an inbound QoS 1/2 exchange (§4.9).
+      if (out.cmd === 'puback' || out.cmd === 'pubcomp' || (out.cmd === 'pubrec' && (out.reasonCode ?? 0) >= 0x80)) {
+        this.unacked.delete(out.messageId);
+      }
+    }
+  }
+
+  /** Sends one PUBLISH to this client, applying its v5 limits and our topic aliases. */
+  sendPublish(p: OutgoingPublish, cache?: PublishEncodeCache): SendResult {
+    if (this.state !== 'open') return 'dropped-slow';
+    const v = this.protocolVersion;
+    const expirySec = expiryToSend(v, p.message, Date.now());
+    let alias: TopicAliasUse | undefined;
+    let buf: Buffer;
+    try {
+      if (this.outAliases === null && p.qos === 0 && cache !== undefined && cache.message === p.message) {
+        buf = cache.getOrEncode(publishCacheKey(v, p, expirySec), () => encodePublish(p, v, expirySec));
+      } else {
+        alias = this.outAliases?.lookup(p.message.topic);
+        buf = encodePublish(p, v, expirySec, alias);
+      }
+    } catch (e) {
+      throw new PacketEncodeError('publish', v, e);
+    }
+    if (buf.length > this.clientMaxPacketSize) {
+      this.stats.publishesDropped++; // [MQTT-3.1.2-25]
+      return 'dropped-too-large';
+    }
+    if (p.qos === 0 && this.stream.writableLength + buf.length > this.limits.maxWriteBufferBytes / 2) {
+      this.stats.publishesDropped++;
+      return 'dropped-slow';
+    }
+    if (!this.write(buf)) {
+      this.stats.publishesDropped++;
+      return 'dropped-slow';
+    }
+    // Only now does the client know the alias; a dropped packet must not define it.
+    if (alias !== undefined) this.outAliases?.commit(p.message.topic, alias);
+    return 'sent';
+  }
+
+  /**
+   * Closes the connection: an open v5 client first gets DISCONNECT with `reasonCode` and
+   * `detail` as Reason String. onClose fires once, with `kind` (default 'server').
+   */
+  close(reasonCode: number, detail: string, kind: CloseReason['kind'] = 'server'): void {
+    this.closeWith({ kind, reasonCode, detail }, true);
+  }
+
+  // ---- inbound ----
+
+  private onData(chunk: Buffer | string): void {
+    if (this.state === 'closed') return;
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.stats.bytesReceived += buf.length;
+    this.decoder.push(buf);
+  }
+
+  private onDecodeError(reasonCode: number, detail: string): void {
+    if (reasonCode === ReasonCode.UnsupportedProtocolVersion && !this.connectSeen) {
+      // The level is unknown, so answer in the 3.1.1 format every level can read [MQTT-3.1.2-2].
+      this.write(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+    }
+    this.close(reasonCode, detail, 'abnormal');
+  }
+
+  private onPacket(packet: Packet, size: number): void {
+    if (this.state === 'closed') return;
+    this.stats.packetsReceived++;
+    this.keepaliveTimer?.refresh();
+    try {
+      if (packet.cmd === 'connect') {
+        this.onConnectPacket(packet);
+        return;
+      }
+      checkPacket(packet, this.protocolVersion);
+      switch (packet.cmd) {
+        case 'publish':
+          this.onPublishPacket(packet);
+          return;
+        case 'pingreq':
+          this.send({ cmd: 'pingresp' });
+          return;
+        case 'disconnect':
+          this.onDisconnectPacket(packet);
+          return;
+        default:
+          this.handler.onControl(this, packet);
+          return;
+      }
+    } catch (e) {
+      if (e instanceof ProtocolViolation) {
+        this.close(e.reasonCode, `${e.detail} (${size} byte ${packet.cmd.toUpperCase()})`, 'abnormal');
+        return;
+      }
+      // A bug above us must not take the whole process down with this socket's data event; the
+      // node sees it in onClose and logs it.
+      const what = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      this.close(ReasonCode.ImplementationSpecificError, `internal error handling ${packet.cmd.toUpperCase()}: ${what}`, 'abnormal');
+    }
+  }
+
+  private onConnectPacket(packet: IConnectPacket): void {
+    if (this.connectSeen) {
+      throw new ProtocolViolation(ReasonCode.ProtocolError, 'second CONNECT on the same connection'); // [MQTT-3.1.0-2]
+    }
+    this.connectSeen = true;
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+    this.protocolVersion = packet.protocolVersion ?? 4;
+    const decision = validateConnect(packet, { maxKeepaliveSec: this.limits.maxKeepaliveSec }, assignClientId);
+    if (!decision.ok) {
+      this.sendConnackRefusal(decision.reasonCode);
+      this.closeWith({ kind: 'abnormal', reasonCode: decision.reasonCode, detail: `CONNECT refused: ${decision.detail}` }, false);
+      return;
+    }
+    this.decision = decision;
+    this.clientId = decision.clientId;
+    const props = this.protocolVersion === 5 ? packet.properties : undefined;
+    if (props !== undefined) {
+      this.clientReceiveMaximum = props.receiveMaximum ?? 65535;
+      this.clientMaxPacketSize = props.maximumPacketSize ?? Infinity;
+      this.clientTopicAliasMaximum = props.topicAliasMaximum ?? 0;
+      this.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
+    }
+    if (this.clientTopicAliasMaximum > 0) this.outAliases = new OutboundTopicAliases(this.clientTopicAliasMaximum);
+    // Nothing after CONNECT is processed before the node accepts [MQTT-3.1.4-5]; the socket is
+    // paused so a client cannot make us buffer more than one read meanwhile.
+    this.decoder.pause();
+    this.stream.pause();
+    this.handler.onConnect(this, packet, decision);
+  }
+
+  private onPublishPacket(packet: IPublishPacket): void {
+    checkPublish(packet, this.protocolVersion, this.inAliases);
+    const id = packet.messageId;
+    if (packet.qos > 0 && id !== undefined && this.protocolVersion === 5 && !this.unacked.has(id)) {
+      // A retransmission of an id still unacknowledged is not a new message; it does not count.
+      if (this.unacked.size >= this.limits.receiveMaximum) {
+        throw new ProtocolViolation(
+          ReasonCode.ReceiveMaximumExceeded,
+          `more than ${this.limits.receiveMaximum} unacknowledged QoS 1/2 publishes`,
+        ); // [MQTT-3.3.4-7]
+      }
+      this.unacked.add(id);
+    }
+    this.handler.onPublish(this, packet);
+  }
+
+  private onDisconnectPacket(packet: IDisconnectPacket): void {
+    const reasonCode = this.protocolVersion === 5 ? (packet.reasonCode ?? 0) : 0;
+    const expiry = this.protocolVersion === 5 ? packet.properties?.sessionExpiryInterval : undefined;
+    if (expiry !== undefined && expiry > 0 && this.connectSessionExpiry === 0) {
+      throw new ProtocolViolation(ReasonCode.ProtocolError, 'DISCONNECT sets a Session Expiry Interval after CONNECT set 0'); // [MQTT-3.14.2-2]
+    }
+    const reason: CloseReason = {
+      kind: reasonCode === ReasonCode.DisconnectWithWill ? 'will' : 'normal',
+      reasonCode,
+      detail: `client DISCONNECT ${reasonName(reasonCode)}${packet.properties?.reasonString ? `: ${packet.properties.reasonString}` : ''}`,
+    };
+    if (expiry !== undefined) reason.sessionExpiryIntervalSec = expiry;
+    // The server must not answer a DISCONNECT with one (§3.14).
+    this.closeWith(reason, false);
+  }
+
+  // ---- outbound ----
+
+  /** Strips what a 3.1/3.1.1 client cannot receive; null when the packet does not exist there. */
+  private adaptForVersion(packet: Packet): Packet | null {
+    if (this.protocolVersion === 5) return packet;
+    switch (packet.cmd) {
+      case 'auth':
+      case 'disconnect':
+        return null; // 3.1.1 has no AUTH, and DISCONNECT goes only from client to server
+      case 'connack':
+        return { cmd: 'connack', sessionPresent: packet.sessionPresent, returnCode: connackCodeForV3(packet.returnCode ?? packet.reasonCode ?? 0) };
+      case 'suback':
+        return { cmd: 'suback', messageId: packet.messageId, granted: (packet.granted as number[]).map(subackCodeForV3) } as ISubackPacket;
+      case 'puback':
+      case 'pubrec':
+      case 'pubrel':
+      case 'pubcomp':
+      case 'unsuback':
+        return packet.cmd === 'unsuback'
+          ? { cmd: 'unsuback', messageId: packet.messageId, granted: [] }
+          : { cmd: packet.cmd, messageId: packet.messageId };
+      default:
+        return packet;
+    }
+  }
+
+  private sendConnackRefusal(reasonCode: number): void {
+    if (this.protocolVersion === 5) {
+      this.send({ cmd: 'connack', sessionPresent: false, reasonCode }); // [MQTT-3.2.2-6]
+    } else if (!isProtocolViolationCode(reasonCode)) {
+      this.send({ cmd: 'connack', sessionPresent: false, returnCode: connackCodeForV3(reasonCode) });
+    }
+  }
+
+  /**
+   * Writes within the slow-consumer bound: a write that would take the stream's buffer past
+   * maxWriteBufferBytes closes the connection instead. Returns whether it was written.
+   */
+  private write(buf: Buffer, force = false): boolean {
+    if (this.stream.destroyed || this.stream.writableEnded) return false;
+    if (!force && this.stream.writableLength + buf.length > this.limits.maxWriteBufferBytes) {
+      this.closeWith(
+        { kind: 'abnormal', reasonCode: ReasonCode.QuotaExceeded, detail: `client reads too slowly: over ${this.limits.maxWriteBufferBytes} bytes queued` },
+        false,
+      );
+      return false;
+    }
+    if (!this.corked) {
+      // Many small packets in one event-loop turn leave in one write (writev).
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(this.uncork);
+    }
+    this.stream.write(buf);
+    this.stats.bytesSent += buf.length;
+    this.stats.packetsSent++;
+    return true;
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.stream.uncork();
+  };
+
+  private closeWith(reason: CloseReason, sendDisconnect: boolean): void {
+    if (this.state === 'closed') return;
+    if (sendDisconnect && this.state === 'open' && this.protocolVersion === 5) {
+      const disconnect: IDisconnectPacket = {
+        cmd: 'disconnect',
+        reasonCode: reason.reasonCode,
+        properties: { reasonString: reason.detail },
+      };
+      const buf = encodePacket(disconnect, 5, this.clientMaxPacketSize);
+      // Written past the slow-consumer bound on purpose: it is the last packet.
+      if (buf.length <= this.clientMaxPacketSize) this.write(buf, true);
+    }
+    this.state = 'closed';
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    if (this.keepaliveTimer !== null) clearTimeout(this.keepaliveTimer);
+    this.connectTimer = null;
+    this.keepaliveTimer = null;
+    this.decoder.stop();
+    if (!this.stream.destroyed) {
+      this.stream.resume(); // read and discard until the peer closes, so 'close' comes promptly
+      this.stream.end();
+      this.graceTimer = setTimeout(() => this.stream.destroy(), CLOSE_GRACE_MS);
+      this.graceTimer.unref();
+    }
+    this.handler.onClose(this, reason);
+  }
+}
+
+function assignClientId(): string {
+  return `shoal-${randomBytes(9).toString('base64url')}`;
+}
