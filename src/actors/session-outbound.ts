@@ -102,8 +102,10 @@ function overLimits(s: SessionState, extraBytes: number, limits: SessionLimits):
  */
 function enqueue(s: SessionState, m: StoredMessage, limits: SessionLimits, out: SessionOutput): void {
   const bytes = messageBytes(m.message);
+  // A message larger than the whole byte budget never fits: evicting others for it would lose them for nothing.
+  const neverFits = limits.maxQueuedBytes > 0 && bytes > limits.maxQueuedBytes;
   while (overLimits(s, bytes, limits)) {
-    const victim = s.queue.findIndex((q) => q.qos === 0);
+    const victim = neverFits ? -1 : s.queue.findIndex((q) => q.qos === 0);
     if (victim < 0) {
       out.effects.push({ type: 'event', name: 'session.queue.drop', clientId: s.clientId, detail: `queue full: dropped new QoS ${m.qos} message on ${m.message.topic}` });
       return;

@@ -157,7 +157,14 @@ function connect(
     out.effects.push({ type: 'close', connId: s.connId, reasonCode: ReasonCode.SessionTakenOver, detail: 'another connection took over this client id' });
     s.connId = null;
     s.disconnectedAt = now;
-    if (s.will !== null && (s.will.delaySec === 0 || e.cleanStart)) publishWill(s, now, out);
+    // A session with expiry 0 lasts only as long as its connection [MQTT-3.1.2-6] (3.1.1),
+    // §3.1.2.11.2 (v5): closing that connection ends it, so the new one must not resume it.
+    const ends = e.cleanStart || s.expiryIntervalSec === 0;
+    if (s.will !== null && (s.will.delaySec === 0 || ends)) publishWill(s, now, out);
+    if (ends) {
+      endSession(s, out);
+      s = null;
+    }
   }
   if (s !== null && e.cleanStart) {
     // [MQTT-3.1.2-4] Clean Start discards the existing session
@@ -228,7 +235,9 @@ function disconnect(
 ): SessionState | null {
   s.connId = null;
   s.disconnectedAt = now;
-  if (expiryIntervalSec !== undefined && s.protocolVersion === 5) s.expiryIntervalSec = expiryIntervalSec;
+  // A DISCONNECT may not raise the expiry from 0 [MQTT-3.14.2-2]: the transport rejects that, and
+  // the actor ignores it too, since nothing of a non-persistent session was ever stored.
+  if (expiryIntervalSec !== undefined && s.protocolVersion === 5 && s.expiryIntervalSec !== 0) s.expiryIntervalSec = expiryIntervalSec;
   if (kind === 'normal') {
     s.will = null; // [MQTT-3.1.2-10] a normal DISCONNECT discards the will
   } else if (s.will !== null) {
@@ -266,6 +275,13 @@ function subscribe(
   limits: SessionLimits,
   out: SessionOutput,
 ): void {
+  // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error. Checked before any
+  // request is applied: the packet is refused whole, not half-applied without its SUBACK/routes.
+  const bad = requests.find(({ filter, options }) => options.noLocal && validateTopicFilter(filter) === null && parseSharedFilter(filter) !== null);
+  if (bad !== undefined) {
+    out.effects.push({ type: 'close', connId, reasonCode: ReasonCode.ProtocolError, detail: `No Local set on shared subscription ${bad.filter}` });
+    return;
+  }
   const granted: number[] = [];
   const add: SubscribeRequest[] = [];
   const retained: SubscribeRequest[] = [];
@@ -277,19 +293,15 @@ function subscribe(
       granted.push(ReasonCode.TopicFilterInvalid);
       continue;
     }
-    if (shared !== null && options.noLocal) {
-      // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error
-      out.effects.push({ type: 'close', connId, reasonCode: ReasonCode.ProtocolError, detail: `No Local set on shared subscription ${filter}` });
-      return;
-    }
-    const exists = filter in s.subscriptions;
+    // Own keys only: a filter is client text, and 'toString' or '__proto__' are valid filters.
+    const exists = Object.hasOwn(s.subscriptions, filter);
     if (!exists && limits.maxSubscriptions > 0 && Object.keys(s.subscriptions).length >= limits.maxSubscriptions) {
       out.effects.push({ type: 'event', name: 'session.subscribe.quota', clientId: s.clientId, detail: `${filter}: over the limit of ${limits.maxSubscriptions} subscriptions` });
       granted.push(ReasonCode.QuotaExceeded);
       continue;
     }
     const effective: SubscriptionOptions = { ...options, qos: options.qos };
-    s.subscriptions[filter] = effective;
+    setOwn(s.subscriptions, filter, effective);
     if (isPersistent(s)) out.store.push({ op: 'putSubscription', clientId: s.clientId, filter, options: effective });
     add.push({ filter, options: effective });
     granted.push(effective.qos);
@@ -308,7 +320,7 @@ function unsubscribe(s: SessionState, connId: number, packetId: number, filters:
   const codes: number[] = [];
   const remove: string[] = [];
   for (const filter of filters) {
-    if (filter in s.subscriptions) {
+    if (Object.hasOwn(s.subscriptions, filter)) {
       delete s.subscriptions[filter];
       remove.push(filter);
       if (isPersistent(s)) out.store.push({ op: 'deleteSubscription', clientId: s.clientId, filter });
@@ -320,6 +332,11 @@ function unsubscribe(s: SessionState, connId: number, packetId: number, filters:
   if (remove.length > 0) out.effects.push({ type: 'routes', clientId: s.clientId, add: [], remove, removeAll: false });
   // v3 UNSUBACK has no payload: mqtt-packet writes `granted` for v5 only
   out.effects.push({ type: 'packet', connId, packet: { cmd: 'unsuback', messageId: packetId, granted: codes } });
+}
+
+/** Adds an entry keyed by client text: plain assignment of '__proto__' would set the prototype. */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Rebuilds a session from storage after a restart: it is offline, its timers rearmed. */
