@@ -75,6 +75,9 @@ export interface ConnectionStats {
 /** After end(), how long the peer gets to finish the close before the stream is destroyed. */
 export const CLOSE_GRACE_MS = 2000;
 
+/** Corked bytes that trigger an early flush within one event-loop turn. */
+const CORK_FLUSH_BYTES = 64 * 1024;
+
 type State = 'connecting' | 'open' | 'closed';
 
 export class Connection {
@@ -108,6 +111,7 @@ export class Connection {
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
   private corked = false;
+  private corkedBytes = 0;
   private inAliases: InboundTopicAliases;
   private outAliases: OutboundTopicAliases | null = null;
   /** Packet ids of inbound QoS 1/2 publishes not yet acknowledged by us (Receive Maximum). */
@@ -386,7 +390,7 @@ export class Connection {
       case 'disconnect':
         return null; // 3.1.1 has no AUTH, and DISCONNECT goes only from client to server
       case 'connack':
-        return { cmd: 'connack', sessionPresent: packet.sessionPresent, returnCode: connackCodeForV3(packet.returnCode ?? packet.reasonCode ?? 0) };
+        return { cmd: 'connack', sessionPresent: packet.sessionPresent, returnCode: packet.returnCode ?? connackCodeForV3(packet.reasonCode ?? 0) };
       case 'suback':
         return { cmd: 'suback', messageId: packet.messageId, granted: (packet.granted as number[]).map(subackCodeForV3) } as ISubackPacket;
       case 'puback':
@@ -426,16 +430,22 @@ export class Connection {
     if (!this.corked) {
       // Many small packets in one event-loop turn leave in one write (writev).
       this.corked = true;
+      this.corkedBytes = 0;
       this.stream.cork();
       process.nextTick(this.uncork);
     }
     this.stream.write(buf);
+    this.corkedBytes += buf.length;
+    // A big burst goes out early rather than counting against the slow-consumer bound while the
+    // socket could take it.
+    if (this.corkedBytes >= CORK_FLUSH_BYTES) this.uncork();
     this.stats.bytesSent += buf.length;
     this.stats.packetsSent++;
     return true;
   }
 
   private readonly uncork = (): void => {
+    if (!this.corked) return;
     this.corked = false;
     this.stream.uncork();
   };
