@@ -344,7 +344,11 @@ describe('topic matching properties', () => {
           assert.equal(router.subscriptionCount, modelSubs(model).length);
           assert.equal(router.nodeCount(), rebuilt.nodeCount(), 'no nodes left over from removed filters');
           for (const client of ['c0', 'c1', 'c2', 'c3', 'c4']) {
-            assert.deepEqual(new Map(router.subscriptionsOf(client)), model.get(client) ?? new Map());
+            // The router keeps a copy without an absent identifier's key.
+            const expected = [...(model.get(client) ?? new Map<string, SubscriptionOptions>())].map(
+              ([f, o]): [string, SubscriptionOptions] => [f, JSON.parse(JSON.stringify(o)) as SubscriptionOptions],
+            );
+            assert.deepEqual(new Map(router.subscriptionsOf(client)), new Map(expected));
           }
           for (const topic of topics) {
             const fromOps: Delivery[] = [];

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Delivery, QoS, SubscriptionOptions } from '../../../src/protocol/message.js';
 import { Router, type Presence } from '../../../src/routing/router.js';
-import { InvalidTopicFilterError } from '../../../src/routing/errors.js';
+import { InvalidTopicFilterError, ReentrantMatchError } from '../../../src/routing/errors.js';
 
 function opts(qos: QoS, extra: Partial<SubscriptionOptions> = {}): SubscriptionOptions {
   return { qos, noLocal: false, retainAsPublished: false, retainHandling: 0, ...extra };
@@ -260,6 +260,14 @@ describe('Router.match shared subscriptions', () => {
     ]);
     r.subscribe('pub', '$share/g/a', opts(1));
     assert.equal(publish(r, 'a', { retain: true })[0]?.retain, false);
+  });
+
+  it('refuses to be re-entered from a Presence callback, and recovers', () => {
+    const r = new Router();
+    r.subscribe('m', '$share/g/a', opts(1));
+    const nested: Presence = { isOnline: () => publish(r, 'a').length > 0 };
+    assert.throws(() => publish(r, 'a', { presence: nested }), ReentrantMatchError);
+    assert.deepEqual(publish(r, 'a').map((d) => d.clientId), ['m']);
   });
 
   it('$-topics are not matched by shared leading wildcards', () => {
