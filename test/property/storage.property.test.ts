@@ -1,0 +1,316 @@
+// Properties of the SQLite session store, checked against the memory store as the model:
+//  1. after every batch of a generated op sequence both stores hold the same sessions (and the
+//     SQLite file still does after close + reopen);
+//  2. kill -9 of a writer process at a random point loses no batch it reported committed, never
+//     leaves half a batch, and leaves a file that passes PRAGMA integrity_check.
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import type { AppMessage, SubscriptionOptions, WillMessage } from '../../src/protocol/message.js';
+import { MemorySessionStore } from '../../src/storage/memory-session-store.js';
+import { SqliteDb } from '../../src/storage/sqlite-db.js';
+import { SqliteSessionStore } from '../../src/storage/sqlite-session-store.js';
+import type { SessionMeta, StoredMessage, StoredMessageState, StoredSession, StoreOp } from '../../src/storage/types.js';
+import { normalizeSessions } from '../unit/storage/normalize.js';
+import { propertyParams } from './harness.js';
+
+const params = propertyParams();
+// Each crash run forks a Node process (~0.5 s): 30 of them by default, scaled with SHOAL_RUNS.
+const crashRuns = Math.max(1, Math.ceil((params.numRuns * 30) / 200));
+
+let dir = '';
+let counter = 0;
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-'));
+});
+after(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+const freshFile = (): string => path.join(dir, `prop-${counter++}.db`);
+
+// ---- generators: a few clients, seqs increasing per client ----
+
+const CLIENTS = ['a', 'b', 'c'] as const;
+const clientArb = fc.nat({ max: CLIENTS.length - 1 });
+const bytesArb = fc.uint8Array({ maxLength: 8 });
+const textArb = fc.string({ maxLength: 6 });
+
+const appMessageArb: fc.Arbitrary<AppMessage> = fc.record(
+  {
+    topic: fc.constantFrom('t', 'a/b', 'x/y/z', '€/ü'),
+    payload: bytesArb,
+    qos: fc.constantFrom(0 as const, 1 as const, 2 as const),
+    retain: fc.boolean(),
+    properties: fc.record(
+      {
+        payloadFormatIndicator: fc.boolean(),
+        contentType: textArb,
+        responseTopic: textArb,
+        correlationData: bytesArb,
+        userProperties: fc.dictionary(fc.constantFrom('k1', 'k2', 'k3'), fc.oneof(textArb, fc.array(textArb, { maxLength: 3 }))),
+      },
+      { requiredKeys: [] },
+    ),
+    expiresAt: fc.nat(),
+    publisherId: fc.constantFrom('p1', 'p2'),
+  },
+  { requiredKeys: ['topic', 'payload', 'qos', 'retain', 'publisherId'] },
+);
+
+const willArb: fc.Arbitrary<WillMessage | null> = fc.option(fc.record({ message: appMessageArb, delaySec: fc.nat({ max: 3600 }) }), { nil: null });
+
+const subOptionsArb: fc.Arbitrary<SubscriptionOptions> = fc.record(
+  {
+    qos: fc.constantFrom(0 as const, 1 as const, 2 as const),
+    noLocal: fc.boolean(),
+    retainAsPublished: fc.boolean(),
+    retainHandling: fc.constantFrom(0 as const, 1 as const, 2 as const),
+    subscriptionId: fc.integer({ min: 1, max: 268_435_455 }),
+  },
+  { requiredKeys: ['qos', 'noLocal', 'retainAsPublished', 'retainHandling'] },
+);
+
+const stateArb = fc.constantFrom<StoredMessageState>('queued', 'inflight', 'released');
+const packetIdArb = fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null });
+const filterArb = fc.constantFrom('a/#', '+/b', 'x', '__proto__');
+
+/** An op with its message seq not yet chosen: `pick` selects an existing seq (or a missing one). */
+type Intent =
+  | { k: 'putMeta'; c: number; meta: Omit<SessionMeta, 'clientId'> }
+  | { k: 'deleteSession'; c: number }
+  | { k: 'putSubscription'; c: number; filter: string; options: SubscriptionOptions }
+  | { k: 'deleteSubscription'; c: number; filter: string }
+  | { k: 'putMessage'; c: number; body: Omit<StoredMessage, 'seq'> }
+  | { k: 'updateMessage'; c: number; pick: number; state: StoredMessageState; packetId: number | null }
+  | { k: 'deleteMessage'; c: number; pick: number }
+  | { k: 'putQos2'; c: number; packetId: number }
+  | { k: 'deleteQos2'; c: number; packetId: number };
+
+const intentArb: fc.Arbitrary<Intent> = fc.oneof(
+  { arbitrary: fc.record({ k: fc.constant('putMeta' as const), c: clientArb, meta: fc.record({ protocolVersion: fc.constantFrom(3 as const, 4 as const, 5 as const), expiryIntervalSec: fc.constantFrom(0, 60, 0xffffffff), disconnectedAt: fc.option(fc.nat(), { nil: null }), will: willArb }) }), weight: 3 },
+  { arbitrary: fc.record({ k: fc.constant('deleteSession' as const), c: clientArb }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('putSubscription' as const), c: clientArb, filter: filterArb, options: subOptionsArb }), weight: 2 },
+  { arbitrary: fc.record({ k: fc.constant('deleteSubscription' as const), c: clientArb, filter: filterArb }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('putMessage' as const),
+      c: clientArb,
+      body: fc.record({ state: stateArb, packetId: packetIdArb, qos: fc.constantFrom(0 as const, 1 as const, 2 as const), retain: fc.boolean(), subscriptionIds: fc.array(fc.integer({ min: 1, max: 268_435_455 }), { maxLength: 3 }), message: appMessageArb }),
+    }),
+    weight: 5,
+  },
+  { arbitrary: fc.record({ k: fc.constant('updateMessage' as const), c: clientArb, pick: fc.nat(), state: stateArb, packetId: packetIdArb }), weight: 3 },
+  { arbitrary: fc.record({ k: fc.constant('deleteMessage' as const), c: clientArb, pick: fc.nat() }), weight: 2 },
+  { arbitrary: fc.record({ k: fc.constant('putQos2' as const), c: clientArb, packetId: fc.integer({ min: 1, max: 5 }) }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('deleteQos2' as const), c: clientArb, packetId: fc.integer({ min: 1, max: 5 }) }), weight: 1 },
+);
+
+/**
+ * Turns intents into ops the way a shard would issue them: fresh seqs strictly increase per
+ * client. With `visible`, every client has meta throughout (put first, put again right after a
+ * deleteSession), so loadAll() shows every row; without it, rows of clients without meta stay
+ * hidden until a putMeta reveals them.
+ */
+function concretise(intentBatches: Intent[][], visible: boolean): StoreOp[][] {
+  const nextSeq = new Map<string, number>();
+  const live = new Map<string, number[]>();
+  const liveOf = (c: string): number[] => live.get(c) ?? (live.set(c, []), live.get(c)!);
+  const target = (c: string, pick: number): number => {
+    const seqs = liveOf(c);
+    // One pick in (n + 1) aims at a seq that does not exist: updates and deletes of gone rows.
+    return pick % (seqs.length + 1) === seqs.length ? (nextSeq.get(c) ?? 1) + 1000 : seqs[pick % (seqs.length + 1)]!;
+  };
+  const plainMeta = (clientId: string): StoreOp => ({ op: 'putMeta', meta: { clientId, protocolVersion: 5, expiryIntervalSec: 60, disconnectedAt: null, will: null } });
+  const batches = intentBatches.map((batch) =>
+    batch.flatMap((i): StoreOp[] => {
+      const clientId = CLIENTS[i.c]!;
+      switch (i.k) {
+        case 'putMeta':
+          return [{ op: 'putMeta', meta: { clientId, ...i.meta } }];
+        case 'deleteSession':
+          live.set(clientId, []);
+          return visible ? [{ op: 'deleteSession', clientId }, plainMeta(clientId)] : [{ op: 'deleteSession', clientId }];
+        case 'putSubscription':
+          return [{ op: 'putSubscription', clientId, filter: i.filter, options: i.options }];
+        case 'deleteSubscription':
+          return [{ op: 'deleteSubscription', clientId, filter: i.filter }];
+        case 'putMessage': {
+          const seq = nextSeq.get(clientId) ?? 1;
+          nextSeq.set(clientId, seq + 1);
+          liveOf(clientId).push(seq);
+          return [{ op: 'putMessage', clientId, message: { seq, ...i.body } }];
+        }
+        case 'updateMessage':
+          return [{ op: 'updateMessage', clientId, seq: target(clientId, i.pick), state: i.state, packetId: i.packetId }];
+        case 'deleteMessage': {
+          const seq = target(clientId, i.pick);
+          live.set(clientId, liveOf(clientId).filter((s) => s !== seq));
+          return [{ op: 'deleteMessage', clientId, seq }];
+        }
+        case 'putQos2':
+          return [{ op: 'putQos2', clientId, packetId: i.packetId }];
+        case 'deleteQos2':
+          return [{ op: 'deleteQos2', clientId, packetId: i.packetId }];
+      }
+    }),
+  );
+  if (visible && batches.length > 0) batches[0] = [...CLIENTS.map(plainMeta), ...batches[0]!];
+  return batches;
+}
+
+const batchesArb = (maxBatches: number, maxOps: number, visible: boolean): fc.Arbitrary<StoreOp[][]> =>
+  fc.array(fc.array(intentArb, { maxLength: maxOps, size: 'max' }), { minLength: 1, maxLength: maxBatches }).map((b) => concretise(b, visible));
+
+/** Model state after each prefix of `batches`: snapshots[k] = state after the first k batches. */
+async function modelSnapshots(batches: StoreOp[][]): Promise<StoredSession[][]> {
+  const model = new MemorySessionStore();
+  const snapshots = [normalizeSessions(await model.loadAll())];
+  for (const batch of batches) {
+    await model.apply(batch);
+    snapshots.push(normalizeSessions(await model.loadAll()));
+  }
+  return snapshots;
+}
+
+test('property: the SQLite session store agrees with the memory store after every batch', async () => {
+  // One file for all passing runs (opening a new one costs ~20 ms): each run starts by deleting
+  // every client's session, which must leave the store empty. After a failed run the next one
+  // starts on a fresh file, so shrinking is not misled by what the failure left behind.
+  let file = freshFile();
+  let sqlite = await SqliteSessionStore.open(file);
+  let clean = true;
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.boolean().chain((visible) => batchesArb(6, 12, visible)), fc.nat({ max: 4 }), async (batches, reopenDie) => {
+        if (!clean) {
+          await sqlite.close().catch(() => undefined);
+          file = freshFile();
+          sqlite = await SqliteSessionStore.open(file);
+        }
+        clean = false;
+        await sqlite.apply(CLIENTS.map((clientId): StoreOp => ({ op: 'deleteSession', clientId })));
+        assert.deepEqual(await sqlite.loadAll(), []);
+        const model = new MemorySessionStore();
+        for (const batch of batches) {
+          await model.apply(batch);
+          await sqlite.apply(batch);
+          assert.deepEqual(normalizeSessions(await sqlite.loadAll()), normalizeSessions(await model.loadAll()));
+        }
+        if (reopenDie === 0) {
+          await sqlite.close();
+          sqlite = await SqliteSessionStore.open(file);
+          assert.deepEqual(normalizeSessions(await sqlite.loadAll()), normalizeSessions(await model.loadAll()));
+        }
+        clean = true;
+      }),
+      params,
+    );
+  } finally {
+    await sqlite.close();
+  }
+});
+
+// ---- crash property ----
+
+const WRITER = fileURLToPath(new URL('./fixtures/session-writer.ts', import.meta.url));
+const CHILD_TIMEOUT_MS = 20_000;
+
+interface CrashOutcome {
+  /** Highest N of a `committed N` line the child printed before it died. */
+  reported: number;
+}
+
+/** Runs the writer on `file`, SIGKILLs it once it has printed `killAfter` lines, and waits for its death. */
+function runAndKill(file: string, batches: StoreOp[][], killAfter: number): Promise<CrashOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = fork(WRITER, [file], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    let reported = 0;
+    let lines = 0;
+    let killed = false;
+    let stderr = '';
+    let buffered = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`writer did not reach line ${killAfter} within ${CHILD_TIMEOUT_MS} ms; stderr: ${stderr}`));
+    }, CHILD_TIMEOUT_MS);
+    const kill = (): void => {
+      if (killed) return;
+      killed = true;
+      child.kill('SIGKILL');
+    };
+    child.on('message', (m) => {
+      if (m === 'ready') child.send({ batches });
+    });
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        lines++;
+        const m = /^committed (\d+)$/.exec(line);
+        if (m) reported = Number(m[1]);
+        if (lines >= killAfter) kill();
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL' && killed) resolve({ reported });
+      else reject(new Error(`writer exited on its own (code ${code}, signal ${signal}); stderr: ${stderr}`));
+    });
+  });
+}
+
+test('property: kill -9 of the writer loses no reported batch and never half a batch', { timeout: 600_000 }, async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      batchesArb(8, 40, true).chain((batches) => {
+        // The writer prints `opened`, per batch one `op I` line per op and `committed N`, then
+        // `done` (see the fixture): kill it right after any of these lines.
+        const lines = 1 + batches.reduce((n, b) => n + b.length + 1, 0) + 1;
+        return fc.record({ batches: fc.constant(batches), killAfter: fc.integer({ min: 1, max: lines }) });
+      }),
+      async ({ batches, killAfter }) => {
+        const file = freshFile();
+        try {
+          const { reported } = await runAndKill(file, batches, killAfter);
+          const db = await SqliteDb.open(file);
+          try {
+            assert.equal(await db.integrityCheck(), 'ok');
+          } finally {
+            await db.close();
+          }
+          const store = await SqliteSessionStore.open(file);
+          let recovered: StoredSession[];
+          try {
+            recovered = normalizeSessions(await store.loadAll());
+          } finally {
+            await store.close();
+          }
+          // The file holds exactly some prefix of the batches, at least as long as what was reported.
+          const snapshots = await modelSnapshots(batches);
+          const matching = snapshots.map((s, k) => k).filter((k) => k >= reported && isDeepEqual(recovered, snapshots[k]!));
+          assert.ok(matching.length > 0, `recovered state is no prefix of >= ${reported} batches of ${batches.length}`);
+        } finally {
+          for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
+        }
+      },
+    ),
+    { ...params, numRuns: crashRuns },
+  );
+});
+
+function isDeepEqual(a: unknown, b: unknown): boolean {
+  try {
+    assert.deepEqual(a, b);
+    return true;
+  } catch {
+    return false;
+  }
+}
