@@ -397,6 +397,18 @@ class ShoalNode implements ConnectionHandler {
     };
   }
 
+  /**
+   * A shard worker failed and is being restarted from its file: its sessions' in-memory state is
+   * gone, so their connections are closed (v5: 0x83) and the clients resume on reconnect.
+   */
+  closeShardClients(shard: number, message: string): void {
+    for (const conn of [...this.byConnId.values()]) {
+      if (conn.clientId === null || this.supervisor.shardFor(conn.clientId) !== shard) continue;
+      this.withSession.delete(conn.id);
+      conn.close(ReasonCode.ImplementationSpecificError, `session shard restarted: ${message}`, 'server');
+    }
+  }
+
   publishSys(): void {
     for (const m of sysMessages(this.stats(), Date.now())) this.publish(m, null);
   }
@@ -433,7 +445,10 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
     storageSync: config.storageSync,
     limits,
     onEffects: node.onEffects,
-    onShardFailure: (shard, message) => log.error({ event: 'shard.failed', shard, message }, 'shard failed; restarting it from storage'),
+    onShardFailure: (shard, message) => {
+      log.error({ event: 'shard.failed', shard, message }, 'shard failed; restarting it from storage and closing its clients');
+      node.closeShardClients(shard, message);
+    },
   });
   const restored = await node.supervisor.start();
   node.onEffects(-1, restored, []);
