@@ -365,8 +365,9 @@ export class SessionHarness {
         case 'packet':
           if (e.packet.cmd === 'pubrel') {
             assert.equal(e.connId, live);
-            const p = this.client.get(e.packet.messageId);
-            assert.ok(p !== undefined && p.qos === 2 && p.stage !== 'pub', `PUBREL ${e.packet.messageId} answers a PUBREC`);
+            const id = e.packet.messageId ?? -1;
+            const p = this.client.get(id);
+            assert.ok(p !== undefined && p.qos === 2 && p.stage !== 'pub', `PUBREL ${id} answers a PUBREC`);
             p.stage = 'rel';
           }
           break;
