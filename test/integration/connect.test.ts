@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import type { IConnackPacket, IDisconnectPacket } from 'mqtt-packet';
+import type { NodeEvents } from '../../src/node.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { collector, connect, removeDir, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { WireClient } from '../unit/transport/wire.js';
@@ -118,7 +119,7 @@ describe('CONNECT over the wire', () => {
   });
 
   it('accepts an empty client id from a 3.1.1 client with clean session', async () => {
-    const seen = waitFor(node.handle.events, 'client.connected', (e) => e.clientId.startsWith('shoal-'));
+    const seen = waitFor<NodeEvents['client.connected']>(node.handle.events, 'client.connected', (e) => e.clientId.startsWith('shoal-'));
     const c = await connect(node.url, { protocolVersion: 4, clientId: '', clean: true });
     try {
       const [e] = await seen;
@@ -172,7 +173,7 @@ describe('CONNECT over the wire', () => {
 
   it('logs one line per connect and per disconnect, naming client id, address and reason', async () => {
     const id = 'logged-client';
-    const gone = waitFor(node.handle.events, 'client.disconnected', (e) => e.clientId === id);
+    const gone = waitFor<NodeEvents['client.disconnected']>(node.handle.events, 'client.disconnected', (e) => e.clientId === id);
     const c = await connect(node.url, { protocolVersion: 5, clientId: id });
     await c.endAsync();
     await gone;
@@ -192,7 +193,7 @@ describe('CONNECT over the wire', () => {
     const w = await WireClient.connect(port, 5);
     try {
       await w.handshake({ clientId: id });
-      const gone = waitFor(node.handle.events, 'client.disconnected', (e) => e.clientId === id);
+      const gone = waitFor<NodeEvents['client.disconnected']>(node.handle.events, 'client.disconnected', (e) => e.clientId === id);
       // QoS 0 PUBLISH with a packet id... mqtt-packet will not write one; a wildcard topic name will do [MQTT-3.3.2-2].
       w.send({ cmd: 'publish', topic: 'bad/+/topic', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
       const [e] = await gone;
