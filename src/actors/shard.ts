@@ -37,6 +37,8 @@ export class Shard {
   /** A commit in flight; later flushes wait for it so effects keep their order. */
   private committing: Promise<void> | null = null;
   private closed = false;
+  /** Batches that arrived before start() finished loading: handled right after it. */
+  private early: (readonly ToShard[])[] | null = [];
 
   constructor(
     private readonly port: ShardPort,
@@ -59,11 +61,20 @@ export class Shard {
     }
     if (out.store.length > 0) await this.store.apply(out.store);
     this.port.post({ t: 'ready', sessions: this.sessions.size, effects: out.effects });
+    const early = this.early ?? [];
+    this.early = null;
+    for (const batch of early) this.handleBatch(batch);
   }
 
   /** Handles one batch from main; its output is flushed as one group commit. */
   handleBatch(batch: readonly ToShard[]): void {
     if (this.closed) return;
+    if (this.early !== null) {
+      // Not loaded yet (a restarted shard gets events at once, and restored timers may fire):
+      // handling them now would create sessions that the load then overwrites.
+      this.early.push(batch);
+      return;
+    }
     const now = this.clock.now();
     const out = newOutput();
     out.effects = this.pending.effects;

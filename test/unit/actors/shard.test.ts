@@ -1,0 +1,272 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Shard, type Clock, type ShardPort } from '../../../src/actors/shard.js';
+import type { SessionEffect, SessionEvent } from '../../../src/actors/session-types.js';
+import type { FromShard, ToShard } from '../../../src/actors/shard-protocol.js';
+import { MemorySessionStore } from '../../../src/storage/memory-session-store.js';
+import type { SessionStore, StoredSession, StoreOp } from '../../../src/storage/types.js';
+import { connect, deliverEvent, LIMITS, message, subOptions, T0, will } from '../../helpers/session-driver.js';
+
+/** A virtual clock: timers fire only when the test advances time, in due order. */
+class FakeClock implements Clock {
+  t = T0;
+  private nextId = 1;
+  readonly timers = new Map<number, { at: number; fn: () => void }>();
+  now(): number {
+    return this.t;
+  }
+  setTimer(ms: number, fn: () => void): unknown {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimer(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  dueTimes(): number[] {
+    return [...this.timers.values()].map((x) => x.at).sort((a, b) => a - b);
+  }
+  advance(ms: number): void {
+    const target = this.t + ms;
+    for (;;) {
+      const next = [...this.timers.entries()].filter(([, x]) => x.at <= target).sort((a, b) => a[1].at - b[1].at)[0];
+      if (next === undefined) break;
+      this.timers.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+    }
+    this.t = target;
+  }
+}
+
+/** A store whose commits wait for the test: proves what is released before and after durability. */
+class GatedStore implements SessionStore {
+  readonly inner = new MemorySessionStore();
+  readonly waiting: { ops: readonly StoreOp[]; release: () => void; fail: (e: Error) => void }[] = [];
+  readonly committed: (readonly StoreOp[])[] = [];
+  gated = true;
+  closed = false;
+
+  loadAll(): Promise<StoredSession[]> {
+    return this.inner.loadAll();
+  }
+  async apply(ops: readonly StoreOp[]): Promise<void> {
+    if (this.gated) await new Promise<void>((release, fail) => this.waiting.push({ ops, release, fail }));
+    await this.inner.apply(ops);
+    this.committed.push(ops);
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+  /** Lets the oldest waiting commit through. */
+  release(): readonly StoreOp[] {
+    const w = this.waiting.shift();
+    assert.ok(w, 'a commit is waiting');
+    w.release();
+    return w.ops;
+  }
+}
+
+/** Collects what the shard posts; `next` awaits a message with a timeout (no sleeping). */
+class Port implements ShardPort {
+  readonly posted: FromShard[] = [];
+  private waiters: { n: number; resolve: () => void }[] = [];
+  post(message: FromShard): void {
+    this.posted.push(message);
+    this.waiters = this.waiters.filter((w) => (this.posted.length >= w.n ? (w.resolve(), false) : true));
+  }
+  async count(n: number, what = `${n} posted messages`): Promise<void> {
+    if (this.posted.length >= n) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.waiters.push({ n, resolve })),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 2000))),
+    ]).finally(() => clearTimeout(timer));
+  }
+  effects(): SessionEffect[] {
+    return this.posted.flatMap((m) => (m.t === 'effects' || m.t === 'ready' ? m.effects : []));
+  }
+  tickets(): number[] {
+    return this.posted.flatMap((m) => (m.t === 'effects' ? m.tickets : []));
+  }
+}
+
+const ev = (event: SessionEvent, clientId = 'c1'): ToShard => ({ t: 'event', clientId, event });
+const types = (effects: SessionEffect[]): string[] => effects.map((e) => e.type);
+/** Lets promise callbacks run (a commit's `.then`); for asserting that something did NOT happen. */
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+async function started(store: SessionStore = new MemorySessionStore(), clock = new FakeClock()): Promise<{ shard: Shard; port: Port; clock: FakeClock }> {
+  const port = new Port();
+  const shard = new Shard(port, store, LIMITS, clock);
+  await shard.start();
+  assert.equal(port.posted[0]?.t, 'ready');
+  port.posted.length = 0;
+  return { shard, port, clock };
+}
+
+describe('Shard: durability before effects', () => {
+  it('releases a batch\'s effects only after its store ops commit, and batches in order', async () => {
+    const store = new GatedStore();
+    store.gated = false;
+    const { shard, port } = await started(store);
+    store.gated = true;
+    shard.handleBatch([ev(connect({ expiry: 60 })), { t: 'ticket', id: 1 }]);
+    shard.handleBatch([ev({ type: 'subscribe', connId: 1, packetId: 5, requests: [{ filter: 'a', options: subOptions(1) }] }), { t: 'ticket', id: 2 }]);
+    await settle();
+    assert.deepEqual(port.posted, [], 'nothing before the first commit');
+    assert.equal(store.waiting.length, 1, 'one commit at a time');
+    assert.deepEqual(store.release().map((o) => o.op), ['deleteSession', 'putMeta']);
+    await port.count(1);
+    assert.deepEqual(port.posted[0], { t: 'effects', effects: [{ type: 'connack', connId: 1, clientId: 'c1', sessionPresent: false }], tickets: [1] });
+    await settle();
+    assert.equal(port.posted.length, 1, 'the subscribe waits for its own commit');
+    assert.deepEqual(store.release().map((o) => o.op), ['putSubscription']);
+    await port.count(2);
+    assert.deepEqual(types((port.posted[1] as Extract<FromShard, { t: 'effects' }>).effects), ['routes', 'packet', 'retained']);
+    assert.deepEqual(port.tickets(), [1, 2]);
+  });
+
+  it('batches arriving during a commit are group-committed together', async () => {
+    const store = new GatedStore();
+    store.gated = false;
+    const { shard, port } = await started(store);
+    store.gated = true;
+    shard.handleBatch([ev(connect({ expiry: 60 }))]);
+    shard.handleBatch([ev(connect({ expiry: 60, clientId: 'c2' }), 'c2')]);
+    shard.handleBatch([ev(connect({ expiry: 60, clientId: 'c3' }), 'c3'), { t: 'ticket', id: 7 }]);
+    store.release();
+    await port.count(1);
+    assert.equal(store.waiting.length, 1);
+    assert.equal(store.waiting[0]!.ops.filter((o) => o.op === 'putMeta').length, 2, 'c2 and c3 in one commit');
+    store.release();
+    await port.count(2);
+    assert.deepEqual(port.effects().map((e) => e.type === 'connack' && e.clientId), ['c1', 'c2', 'c3']);
+    assert.deepEqual(port.tickets(), [7]);
+  });
+
+  it('effects without store ops still wait behind a commit in flight; alone they go at once', async () => {
+    const store = new GatedStore();
+    store.gated = false;
+    const { shard, port } = await started(store);
+    store.gated = true;
+    shard.handleBatch([ev(connect({ expiry: 60 }))]);
+    shard.handleBatch([ev(connect({ expiry: 0, clientId: 'nc' }), 'nc'), { t: 'ticket', id: 3 }]);
+    await settle();
+    assert.deepEqual(port.posted, []);
+    store.release();
+    await port.count(2);
+    assert.deepEqual(port.effects().map((e) => e.type === 'connack' && e.clientId), ['c1', 'nc']);
+    assert.deepEqual(port.tickets(), [3]);
+    shard.handleBatch([{ t: 'ticket', id: 4 }]);
+    assert.deepEqual(port.posted.at(-1), { t: 'effects', effects: [], tickets: [4] }, 'nothing pending: acknowledged synchronously');
+  });
+
+  it('a failed commit is fatal: its effects and tickets are never released, later batches are ignored', async () => {
+    const store = new GatedStore();
+    store.gated = false;
+    const { shard, port } = await started(store);
+    store.gated = true;
+    shard.handleBatch([ev(connect({ expiry: 60 })), { t: 'ticket', id: 1 }]);
+    store.waiting.shift()!.fail(new Error('disk full'));
+    await port.count(1);
+    assert.equal(port.posted[0]!.t, 'fatal');
+    assert.match((port.posted[0] as Extract<FromShard, { t: 'fatal' }>).message, /disk full/);
+    shard.handleBatch([{ t: 'ticket', id: 2 }]);
+    await settle();
+    assert.equal(port.posted.length, 1);
+    assert.deepEqual(port.tickets(), []);
+  });
+});
+
+describe('Shard: timers', () => {
+  it('fires the session expiry at its deadline and drops the session', async () => {
+    const { shard, port, clock } = await started();
+    shard.handleBatch([ev(connect({ expiry: 5 })), ev({ type: 'disconnect', connId: 1, kind: 'normal' })]);
+    assert.deepEqual(clock.dueTimes(), [T0 + 5000]);
+    clock.advance(4999);
+    assert.equal(shard.sessionCount, 1);
+    clock.advance(1);
+    assert.equal(shard.sessionCount, 0);
+    await port.count(2);
+    assert.ok(port.effects().some((e) => e.type === 'routes' && e.removeAll));
+    assert.deepEqual(clock.dueTimes(), []);
+  });
+
+  it('a delayed will fires at its time, then the timer is rearmed for the expiry; reconnecting cancels it', async () => {
+    const { shard, port, clock } = await started();
+    shard.handleBatch([ev(connect({ expiry: 30, will: will('w', 10) })), ev({ type: 'disconnect', connId: 1, kind: 'abnormal' })]);
+    assert.deepEqual(clock.dueTimes(), [T0 + 10_000]);
+    clock.advance(10_000);
+    await port.count(2);
+    assert.deepEqual(port.effects().filter((e) => e.type === 'route').map((e) => e.type === 'route' && e.message.topic), ['w']);
+    assert.deepEqual(clock.dueTimes(), [T0 + 30_000]);
+    shard.handleBatch([ev(connect({ connId: 2, expiry: 30 }))]);
+    assert.deepEqual(clock.dueTimes(), [], 'a connected session needs no timer');
+    clock.advance(60_000);
+    assert.equal(shard.sessionCount, 1);
+  });
+});
+
+describe('Shard: lifecycle', () => {
+  it('restores committed sessions at start: routes, and a will due for a session that was connected', async () => {
+    const store = new MemorySessionStore();
+    const first = await started(store);
+    first.shard.handleBatch([
+      ev(connect({ expiry: 60, will: will('w') })),
+      ev({ type: 'subscribe', connId: 1, packetId: 1, requests: [{ filter: 'a/#', options: subOptions(1) }] }),
+      ev({ type: 'disconnect', connId: 1, kind: 'normal' }),
+      ev(deliverEvent(message('a/1'), 1)),
+      ev(connect({ expiry: 60, clientId: 'live', will: will('lw') }), 'live'),
+    ]);
+    await first.port.count(1);
+    // no shutdown: the process "dies" here; its store holds what was committed
+    const port = new Port();
+    const clock = new FakeClock();
+    clock.t = T0 + 1000;
+    const shard = new Shard(port, store, LIMITS, clock);
+    await shard.start();
+    const ready = port.posted[0];
+    assert.ok(ready?.t === 'ready');
+    assert.equal(ready.sessions, 2);
+    assert.deepEqual(ready.effects.filter((e) => e.type === 'route').map((e) => e.type === 'route' && e.message.topic), ['lw']);
+    assert.deepEqual(ready.effects.filter((e) => e.type === 'routes').map((e) => e.type === 'routes' && e.add.map((a) => a.filter)), [['a/#'], []]);
+    assert.deepEqual(shard.session('c1')?.queue.map((m) => m.message.topic), ['a/1']);
+    assert.deepEqual(clock.dueTimes(), [T0 + 60_000, T0 + 61_000]);
+  });
+
+  it('holds batches that arrive before the load finished, then handles them against the loaded sessions', async () => {
+    const store = new GatedStore();
+    store.gated = false;
+    const seed = await started(store);
+    seed.shard.handleBatch([ev(connect({ expiry: 60 })), ev({ type: 'subscribe', connId: 1, packetId: 1, requests: [{ filter: 'a', options: subOptions(1) }] }), ev({ type: 'disconnect', connId: 1, kind: 'normal' })]);
+    await seed.port.count(1);
+    const port = new Port();
+    const shard = new Shard(port, store, LIMITS, new FakeClock());
+    const starting = shard.start();
+    shard.handleBatch([ev(connect({ connId: 2, expiry: 60 })), { t: 'ticket', id: 9 }]);
+    await starting;
+    await port.count(2);
+    const connack = port.effects().find((e) => e.type === 'connack');
+    assert.deepEqual(connack, { type: 'connack', connId: 2, clientId: 'c1', sessionPresent: true });
+    assert.deepEqual(Object.keys(shard.session('c1')!.subscriptions), ['a']);
+    assert.deepEqual(port.tickets(), [9]);
+  });
+
+  it('shutdown waits for the commit in flight, releases its effects, clears timers and closes the store', async () => {
+    const store = new GatedStore();
+    store.gated = false;
+    const { shard, port, clock } = await started(store);
+    shard.handleBatch([ev(connect({ expiry: 60 })), ev({ type: 'disconnect', connId: 1, kind: 'normal' })]);
+    store.gated = true;
+    shard.handleBatch([ev(connect({ connId: 2, expiry: 60 })), { t: 'ticket', id: 1 }]);
+    const closing = shard.shutdown();
+    await settle();
+    assert.equal(store.closed, false);
+    store.release();
+    await closing;
+    assert.equal(store.closed, true);
+    assert.deepEqual(port.tickets(), [1]);
+    assert.deepEqual(clock.dueTimes(), []);
+  });
+});
