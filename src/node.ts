@@ -69,7 +69,10 @@ class ShoalNode implements ConnectionHandler {
   /** Connections whose CONNECT reached a session actor (so their close must, too). */
   private readonly withSession = new Set<number>();
   private readonly sessions = new Set<string>();
+  /** Inbound QoS 2 PUBLISH waiting for the session's duplicate check, by `connId:packetId`. */
   private readonly pendingQos2 = new Map<string, AppMessage>();
+  /** Inbound QoS 2 PUBLISH being routed: the session learns of it (and PUBREC goes) once durable. */
+  private readonly routingQos2 = new Set<string>();
   private readonly tickets: TicketBook;
   private readonly deliveries: Delivery[] = [];
   private readonly retainedScratch: AppMessage[] = [];
@@ -159,8 +162,13 @@ class ShoalNode implements ConnectionHandler {
     if (expiry !== undefined) message.expiresAt = now + expiry * 1000;
 
     if (packet.qos === 2) {
-      // Dedup first: a resent PUBLISH whose id already got PUBREC is not routed again [MQTT-4.3.3-?]
-      this.pendingQos2.set(`${conn.id}:${packet.messageId}`, message);
+      // Dedup first: a resent PUBLISH whose id already got PUBREC is not routed again [MQTT-4.3.3-9].
+      // A resend while the first copy is still being checked or routed is absorbed here: the
+      // session has not recorded the id yet, so its check would call it new and route it twice.
+      // The first copy's PUBREC answers it.
+      const key = `${conn.id}:${packet.messageId}`;
+      if (this.pendingQos2.has(key) || this.routingQos2.has(key)) return;
+      this.pendingQos2.set(key, message);
       this.supervisor.send(clientId, { type: 'qos2Check', connId: conn.id, packetId: packet.messageId! });
       return;
     }
@@ -354,10 +362,16 @@ class ShoalNode implements ConnectionHandler {
     const message = this.pendingQos2.get(key);
     this.pendingQos2.delete(key);
     if (duplicate || message === undefined) {
-      this.supervisor.send(clientId, { type: 'qos2Routed', connId, packetId, reasonCode: ReasonCode.Success });
+      // The session recorded this id when it first sent PUBREC: answer the resend with PUBREC
+      // directly [MQTT-4.3.3-9]. Not through 'qos2Routed', which would record the id again even
+      // when a PUBREL already released it, making the next message with this id a "duplicate".
+      const conn = this.byConnId.get(connId);
+      if (conn !== undefined && conn.state === 'open') conn.send({ cmd: 'pubrec', messageId: packetId });
       return;
     }
+    this.routingQos2.add(key);
     this.publish(message, (matched) => {
+      this.routingQos2.delete(key);
       const reasonCode = matched === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
       this.supervisor.send(clientId, { type: 'qos2Routed', connId, packetId, reasonCode });
     });
