@@ -63,6 +63,7 @@ export interface ConnectSpec {
 }
 
 export type DisconnectKindSpec = 'normal' | 'will' | 'abnormal' | 'server';
+export type AckVariant = 'normal' | 'refuse' | 'discard' | 'wrong' | 'stray';
 
 const expectNothing = (): Expectation => ({ wills: [], takenOver: null, ends: false });
 
@@ -78,6 +79,8 @@ export class SessionHarness {
   readonly client = new Map<number, ClientPacket>();
   /** QoS 2 topics the client sent PUBREC for: never to be sent again. */
   readonly received = new Set<string>();
+  /** The packet id of a PUBREC the client sent for nothing: its PUBREL answer is expected. */
+  private strayPubrec: number | null = null;
   private nextConnId = 1;
   private nextMessage = 1;
   private nextWill = 1;
@@ -186,22 +189,50 @@ export class SessionHarness {
     await this.step({ type: 'deliver', message, qos, retain: false, subscriptionIds: [] }, expectNothing());
   }
 
-  /** The client acknowledges (the next step of) its `pick`-th unfinished packet. */
-  async ack(pick: number): Promise<void> {
+  /**
+   * The client acknowledges (the next step of) its `pick`-th unfinished packet. Variants: 'refuse'
+   * answers a QoS 2 PUBLISH with a failing PUBREC (v5), 'discard' is the node finding the PUBLISH
+   * too large for the client [MQTT-3.1.2-25], 'wrong' sends the other kind of ack (ignored),
+   * 'stray' acks a packet id that was never used (ignored).
+   */
+  async ack(pick: number, variant: AckVariant = 'normal'): Promise<void> {
     const m = this.m;
-    if (m === null || m.connId === null || this.client.size === 0) return;
+    if (m === null || m.connId === null) return;
     const connId = m.connId;
+    if (variant === 'stray') {
+      const packetId = 1000 + pick; // ids stay far below: one per delivery
+      const kinds = ['puback', 'pubrec', 'pubcomp'] as const;
+      const type = kinds[pick % 3]!;
+      this.strayPubrec = type === 'pubrec' ? packetId : null;
+      await this.step(type === 'pubrec' ? { type, connId, packetId, reasonCode: 0 } : { type, connId, packetId }, expectNothing());
+      this.strayPubrec = null;
+      return;
+    }
+    if (this.client.size === 0) return;
     const [id, p] = [...this.client.entries()][pick % this.client.size]!;
+    if (variant === 'wrong' && p.stage === 'pub') {
+      await this.step(p.qos === 1 ? { type: 'pubcomp', connId, packetId: id } : { type: 'puback', connId, packetId: id }, expectNothing());
+      return;
+    }
+    if (variant === 'discard' && p.stage === 'pub') {
+      this.client.delete(id);
+      this.pending.delete(p.topic);
+      this.received.add(p.topic);
+      await this.step({ type: 'discarded', connId, packetId: id }, expectNothing());
+      return;
+    }
     if (p.qos === 1) {
       this.client.delete(id);
       this.pending.delete(p.topic);
       await this.step({ type: 'puback', connId, packetId: id }, expectNothing());
     } else if (p.stage === 'pub') {
-      p.stage = 'rec';
+      const refuse = variant === 'refuse' && m.version === 5;
       this.pending.delete(p.topic);
       this.received.add(p.topic);
-      await this.step({ type: 'pubrec', connId, packetId: id, reasonCode: 0 }, expectNothing());
-      assert.equal(this.client.get(id)?.stage, 'rel', `PUBREL for ${id} after PUBREC`);
+      if (refuse) this.client.delete(id);
+      else p.stage = 'rec';
+      await this.step({ type: 'pubrec', connId, packetId: id, reasonCode: refuse ? ReasonCode.UnspecifiedError : 0 }, expectNothing());
+      if (!refuse) assert.equal(this.client.get(id)?.stage, 'rel', `PUBREL for ${id} after PUBREC`);
     } else {
       assert.equal(p.stage, 'rel');
       this.client.delete(id);
@@ -366,6 +397,12 @@ export class SessionHarness {
           if (e.packet.cmd === 'pubrel') {
             assert.equal(e.connId, live);
             const id = e.packet.messageId ?? -1;
+            if (id === this.strayPubrec) {
+              // PUBREC for an unknown id is still answered, so the client can finish its flow
+              // (v5 with 0x92 Packet Identifier not found; 3.1.1 has no reason codes)
+              assert.equal(e.packet.reasonCode, this.m?.version === 5 ? ReasonCode.PacketIdentifierNotFound : undefined);
+              break;
+            }
             const p = this.client.get(id);
             assert.ok(p !== undefined && p.qos === 2 && p.stage !== 'pub', `PUBREL ${id} answers a PUBREC`);
             p.stage = 'rel';

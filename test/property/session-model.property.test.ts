@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { SESSION_NEVER_EXPIRES, type SessionLimits } from '../../src/actors/session-types.js';
 import type { QoS, SubscriptionOptions } from '../../src/protocol/message.js';
-import { SessionHarness, type ConnectSpec, type DisconnectKindSpec } from '../helpers/session-model.js';
+import { SessionHarness, type AckVariant, type ConnectSpec, type DisconnectKindSpec } from '../helpers/session-model.js';
 import { propertyParams } from './harness.js';
 
 type Cmd = fc.AsyncCommand<object, SessionHarness>;
@@ -59,7 +59,9 @@ const subscribeArb = fc.array(
 const deliverArb = fc
   .record({ qos: qosArb, bytes: fc.integer({ min: 0, max: 12 }), expiry: fc.option(fc.integer({ min: 1, max: 30 }), { nil: null, freq: 3 }) })
   .map(({ qos, bytes, expiry }) => cmd(`deliver(q${qos}, ${bytes}B, exp ${expiry})`, (h) => h.deliver(qos, bytes, expiry)));
-const ackArb = fc.nat(20).map((k) => cmd(`ack(${k})`, (h) => h.ack(k)));
+const ackArb = fc
+  .record({ k: fc.nat(20), variant: fc.constantFrom<AckVariant>('normal', 'normal', 'normal', 'normal', 'refuse', 'discard', 'wrong', 'stray') })
+  .map(({ k, variant }) => cmd(`ack(${k}, ${variant})`, (h) => h.ack(k, variant)));
 const advanceArb = fc
   .oneof({ arbitrary: fc.integer({ min: 0, max: 3000 }), weight: 3 }, { arbitrary: fc.integer({ min: 0, max: 30_000 }), weight: 1 })
   .map((ms) => cmd(`advance(${ms})`, (h) => h.advance(ms)));
