@@ -41,26 +41,43 @@ export const MAX_REMAINING_LENGTH = 268_435_455;
  */
 export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion, maximumPacketSize?: number): Buffer {
   const out = protocolVersion === 5 ? withDefinedProperties(packet) : packet;
-  if (protocolVersion === 5 && maximumPacketSize !== undefined && Number.isFinite(maximumPacketSize)) {
-    return mqttPacket.generate(out, { protocolVersion, properties: { maximumPacketSize } });
-  }
-  return mqttPacket.generate(out, { protocolVersion });
+  const buf =
+    protocolVersion === 5 && maximumPacketSize !== undefined && Number.isFinite(maximumPacketSize)
+      ? mqttPacket.generate(out, { protocolVersion, properties: { maximumPacketSize } })
+      : mqttPacket.generate(out, { protocolVersion });
+  // Some of mqtt-packet's refusals write nothing instead of throwing.
+  if (buf.length < 2) throw new Error(`mqtt-packet produced ${buf.length} bytes for ${packet.cmd}`);
+  return buf;
 }
 
-/** mqtt-packet counts a `null` property value as present and then fails; drop empty values. */
+/**
+ * mqtt-packet counts a `null` property value as present and then fails, and silently produces
+ * an empty packet for an empty User Properties object: drop both.
+ */
 function withDefinedProperties(packet: Packet): Packet {
   const props = (packet as { properties?: Record<string, unknown> }).properties;
-  if (props === undefined) return packet;
-  let clean: Record<string, unknown> | undefined;
-  for (const key of Object.keys(props)) {
-    if (props[key] === undefined || props[key] === null) {
-      clean ??= { ...props };
+  let out = packet;
+  // A copy either way: mqtt-packet deletes properties from the object it is given when it
+  // shrinks a packet to fit a maximum size.
+  if (props !== undefined) {
+    const defined = definedProperties(props);
+    // No properties at all lets acks use their 2-byte form (§3.4.2.1); others encode 0 either way.
+    out = { ...packet, properties: Object.keys(defined).length > 0 ? defined : undefined } as Packet;
+  }
+  if (out.cmd === 'connect' && out.will?.properties !== undefined) {
+    out = { ...out, will: { ...out.will, properties: definedProperties(out.will.properties) } };
+  }
+  return out;
+}
+
+function definedProperties<T extends object>(props: T): T {
+  const clean = { ...props } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(clean)) {
+    if (value === undefined || value === null || (key === 'userProperties' && Object.keys(value as object).length === 0)) {
       delete clean[key];
     }
   }
-  // A copy either way: mqtt-packet deletes properties from the object it is given when it
-  // shrinks a packet to fit a maximum size.
-  return { ...packet, properties: clean ?? { ...props } } as Packet;
+  return clean as unknown as T;
 }
 
 export type FixedHeader =
