@@ -55,6 +55,10 @@ const MIGRATIONS: Migrations = [
 /** The schema version this build writes; a file with a higher one is refused. */
 export const SESSION_SCHEMA_VERSION = MIGRATIONS.length;
 
+const PUT_MESSAGE_COLUMNS = ['client_id', 'seq', 'state', 'packet_id', 'qos', 'retain', 'subscription_ids', ...messageColumns(MSG)];
+/** 64 rows x 15 columns stays far below SQLite's limit of 32766 bound parameters. */
+const MAX_ROWS_PER_INSERT = 64;
+
 const SQL = {
   putMeta: `INSERT OR REPLACE INTO sessions (client_id, protocol_version, expiry_interval_sec, disconnected_at, will_delay_sec, ${messageColumns(WILL).join(', ')})
             VALUES (${placeholders(5 + messageColumns(WILL).length)})`,
@@ -64,8 +68,7 @@ const SQL = {
   deleteSessionQos2: 'DELETE FROM qos2 WHERE client_id = ?',
   putSubscription: 'INSERT OR REPLACE INTO subscriptions (client_id, filter, options) VALUES (?, ?, ?)',
   deleteSubscription: 'DELETE FROM subscriptions WHERE client_id = ? AND filter = ?',
-  putMessage: `INSERT OR REPLACE INTO messages (client_id, seq, state, packet_id, qos, retain, subscription_ids, ${messageColumns(MSG).join(', ')})
-               VALUES (${placeholders(7 + messageColumns(MSG).length)})`,
+  putMessage: `INSERT OR REPLACE INTO messages (${PUT_MESSAGE_COLUMNS.join(', ')}) VALUES (${placeholders(PUT_MESSAGE_COLUMNS.length)})`,
   updateMessage: 'UPDATE messages SET state = ?, packet_id = ? WHERE client_id = ? AND seq = ?',
   deleteMessage: 'DELETE FROM messages WHERE client_id = ? AND seq = ?',
   putQos2: 'INSERT OR IGNORE INTO qos2 (client_id, packet_id) VALUES (?, ?)',
@@ -79,6 +82,8 @@ export class SqliteSessionStore implements SessionStore {
   private closing: Promise<void> | null = null;
   /** Set when a ROLLBACK failed: the connection may still be inside a transaction. */
   private broken: unknown = null;
+  /** Multi-row putMessage INSERTs by row count (powers of two up to MAX_ROWS_PER_INSERT). */
+  private readonly multiPut = new Map<number, SqliteStatement>();
 
   private constructor(
     readonly file: string,
@@ -128,22 +133,26 @@ export class SqliteSessionStore implements SessionStore {
   apply(ops: readonly StoreOp[]): Promise<void> {
     // Bind values are taken now, not when the queued batch runs, so a caller that reuses or
     // mutates its op objects after apply() returns cannot change what gets written.
-    let plan: { op: StoreOp; steps: Step[] }[];
+    let units: Unit[];
     try {
-      plan = ops.map((op) => ({ op, steps: this.plan(op) }));
+      units = this.plan(ops);
     } catch (err) {
       return Promise.reject(new StorageError('invalid op', { file: this.file, operation: 'apply', cause: err }));
     }
     return this.enqueue('apply', async () => {
-      if (plan.length === 0) return;
+      if (units.length === 0) return;
       let operation = 'begin';
       try {
         await inWriteTransaction(this.db, async () => {
-          for (let i = 0; i < plan.length; i++) {
-            const { op, steps } = plan[i]!;
-            operation = op.op;
-            this.beforeOp?.(op, i);
-            for (const [stmt, params] of steps) await stmt.run(params);
+          for (const unit of units) {
+            for (let i = unit.first; i < unit.first + unit.count; i++) {
+              operation = ops[i]!.op;
+              this.beforeOp?.(ops[i]!, i);
+            }
+            for (const [ref, params] of unit.steps) {
+              const stmt = typeof ref === 'number' ? await this.putMessageRows(ref) : ref;
+              await stmt.run(params);
+            }
           }
           operation = 'commit';
         });
@@ -158,7 +167,7 @@ export class SqliteSessionStore implements SessionStore {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.queue.idle();
-      await Promise.all(Object.values(this.stmts).map((s) => s.finalize()));
+      await Promise.all([...Object.values(this.stmts), ...this.multiPut.values()].map((s) => s.finalize()));
       try {
         await this.db.close();
       } catch (err) {
@@ -178,7 +187,47 @@ export class SqliteSessionStore implements SessionStore {
     });
   }
 
-  private plan(op: StoreOp): Step[] {
+  /**
+   * Each statement run costs a hop to libuv's thread pool, which dominates the cost of a write;
+   * so a run of consecutive putMessage ops (the common case: fan-out to offline sessions) becomes
+   * a few multi-row INSERTs of power-of-two sizes. Rows of one INSERT are written in order, so a
+   * repeated seq still ends with the later row, as with one statement per op.
+   */
+  private plan(ops: readonly StoreOp[]): Unit[] {
+    const units: Unit[] = [];
+    let i = 0;
+    while (i < ops.length) {
+      let end = i;
+      while (end < ops.length && ops[end]!.op === 'putMessage') end++;
+      if (end === i) {
+        units.push({ first: i, count: 1, steps: this.planOne(ops[i]!) });
+        i++;
+        continue;
+      }
+      while (i < end) {
+        let rows = MAX_ROWS_PER_INSERT;
+        while (rows > end - i) rows >>= 1;
+        const params: SqlValue[] = [];
+        for (let k = i; k < i + rows; k++) params.push(...putMessageParams(ops[k] as Extract<StoreOp, { op: 'putMessage' }>));
+        units.push({ first: i, count: rows, steps: [[rows === 1 ? this.stmts.putMessage : rows, params]] });
+        i += rows;
+      }
+    }
+    return units;
+  }
+
+  /** The INSERT of `rows` messages, prepared on first use. */
+  private async putMessageRows(rows: number): Promise<SqliteStatement> {
+    let stmt = this.multiPut.get(rows);
+    if (stmt === undefined) {
+      const row = `(${placeholders(PUT_MESSAGE_COLUMNS.length)})`;
+      stmt = await this.db.prepare(`INSERT OR REPLACE INTO messages (${PUT_MESSAGE_COLUMNS.join(', ')}) VALUES ${new Array<string>(rows).fill(row).join(', ')}`);
+      this.multiPut.set(rows, stmt);
+    }
+    return stmt;
+  }
+
+  private planOne(op: StoreOp): Step[] {
     const s = this.stmts;
     switch (op.op) {
       case 'putMeta':
@@ -194,10 +243,8 @@ export class SqliteSessionStore implements SessionStore {
         return [[s.putSubscription, [op.clientId, op.filter, JSON.stringify(op.options)]]];
       case 'deleteSubscription':
         return [[s.deleteSubscription, [op.clientId, op.filter]]];
-      case 'putMessage': {
-        const m = op.message;
-        return [[s.putMessage, [op.clientId, m.seq, m.state, m.packetId, m.qos, m.retain ? 1 : 0, JSON.stringify(m.subscriptionIds), ...encodeMessage(m.message)]]];
-      }
+      case 'putMessage':
+        return [[s.putMessage, putMessageParams(op)]];
       case 'updateMessage':
         // A missing row updates nothing: the message was acked or its session deleted meanwhile.
         return [[s.updateMessage, [op.state, op.packetId, op.clientId, op.seq]]];
@@ -215,7 +262,20 @@ export class SqliteSessionStore implements SessionStore {
   }
 }
 
-type Step = [SqliteStatement, SqlValue[]];
+/** A statement, or the row count of a multi-row putMessage INSERT, with its bind values. */
+type Step = [SqliteStatement | number, SqlValue[]];
+
+/** Ops `first .. first + count - 1` of a batch, written by `steps`. */
+interface Unit {
+  first: number;
+  count: number;
+  steps: Step[];
+}
+
+function putMessageParams(op: Extract<StoreOp, { op: 'putMessage' }>): SqlValue[] {
+  const m = op.message;
+  return [op.clientId, m.seq, m.state, m.packetId, m.qos, m.retain ? 1 : 0, JSON.stringify(m.subscriptionIds), ...encodeMessage(m.message)];
+}
 
 function placeholders(n: number): string {
   return new Array<string>(n).fill('?').join(', ');

@@ -186,7 +186,7 @@ test('property: the SQLite session store agrees with the memory store after ever
   let clean = true;
   try {
     await fc.assert(
-      fc.asyncProperty(fc.boolean().chain((visible) => batchesArb(6, 12, visible)), fc.nat({ max: 4 }), async (batches, reopenDie) => {
+      fc.asyncProperty(fc.boolean().chain((visible) => batchesArb(6, 24, visible)), fc.nat({ max: 4 }), async (batches, reopenDie) => {
         if (!clean) {
           await sqlite.close().catch(() => undefined);
           file = freshFile();

@@ -117,6 +117,28 @@ export function sessionStoreContract(name: string, factory: SessionStoreFactory)
       assert.deepEqual((await loadOne(store, 'c'))?.messages.map((m) => m.message.topic), ['t/2b', 'will/x', 't/40']);
     }));
 
+  test(`${name}: long runs of putMessage keep op order, a repeated seq ends with the later row`, () =>
+    withStore(factory, async (store) => {
+      const run: StoreOp[] = [];
+      for (let seq = 1; seq <= 100; seq++) run.push({ op: 'putMessage', clientId: seq % 2 === 0 ? 'even' : 'odd', message: stored(seq) });
+      // Same 64-row chunk as the first seq 5 in the SQLite store's multi-row INSERT.
+      run.splice(10, 0, { op: 'putMessage', clientId: 'odd', message: stored(5, { message: appMessage('t/5-again', [5]) }) });
+      await store.apply([
+        { op: 'putMeta', meta: meta('odd') },
+        { op: 'putMeta', meta: meta('even') },
+        ...run,
+        { op: 'deleteMessage', clientId: 'odd', seq: 7 },
+        { op: 'putMessage', clientId: 'odd', message: stored(7, { state: 'inflight', packetId: 2 }) },
+        ...run.slice(0, 3),
+      ]);
+      const [even, odd] = await load(store);
+      assert.deepEqual(even?.messages.map((m) => m.seq), Array.from({ length: 50 }, (_, i) => 2 * i + 2));
+      assert.deepEqual(odd?.messages.map((m) => m.seq), Array.from({ length: 50 }, (_, i) => 2 * i + 1));
+      assert.equal(odd?.messages[2]?.message.topic, 't/5-again');
+      assert.deepEqual([odd?.messages[3]?.state, odd?.messages[3]?.packetId], ['inflight', 2]);
+      assert.deepEqual(even?.messages[49], toPlain(stored(100)));
+    }));
+
   test(`${name}: updateMessage changes state and packet id; missing rows are no-ops`, () =>
     withStore(factory, async (store) => {
       await store.apply([
