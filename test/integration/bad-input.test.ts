@@ -10,6 +10,7 @@ import mqttPacket from 'mqtt-packet';
 import type { IConnectPacket, IDisconnectPacket, ISubackPacket, Packet } from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
+import type { NodeEvents } from '../../src/node.js';
 import type { CloseReason } from '../../src/transport/connection.js';
 import { collector, connect, removeDir, startTestNode, waitFor, type Received, type TestNode } from '../helpers/node.js';
 
@@ -150,7 +151,7 @@ describe('bad input over TCP: only the offending client is closed', () => {
 
   /** The node's close record for the next connection matching `clientId` (null before CONNECT). */
   function nextClose(clientId: string | null): Promise<CloseReason> {
-    return waitFor(node.handle.events, 'client.disconnected', (e) => e.clientId === clientId, 5000).then(([e]) => e.reason);
+    return waitFor<NodeEvents['client.disconnected']>(node.handle.events, 'client.disconnected', (e) => e.clientId === clientId, 5000).then(([e]) => e.reason);
   }
 
   async function expectDisconnect(c: RawClient, reasonCode: number): Promise<IDisconnectPacket> {
@@ -419,7 +420,7 @@ describe('bad input over TCP: only the offending client is closed', () => {
     // An id connects again normally: no session is stuck half-open.
     const again = await raw();
     await again.handshake('drop-after-connect-0');
-    const ended = waitFor(node.handle.events, 'session.event', (e) => e.name === 'session.ended' && e.clientId === 'drop-after-connect-0');
+    const ended = waitFor<NodeEvents['session.event']>(node.handle.events, 'session.event', (e) => e.name === 'session.ended' && e.clientId === 'drop-after-connect-0');
     again.destroy();
     await ended;
     await bystanderUnaffected('dropped-after-connect');
