@@ -351,6 +351,8 @@ export class Connection {
   private onPublishPacket(packet: IPublishPacket): void {
     checkPublish(packet, this.protocolVersion, this.inAliases);
     const id = packet.messageId;
+    // Only v5 clients were told a Receive Maximum; a 3.1.1 client's inflight window is bounded by
+    // the session (which acknowledges in order) rather than by disconnecting it.
     if (packet.qos > 0 && id !== undefined && this.protocolVersion === 5 && !this.unacked.has(id)) {
       // A retransmission of an id still unacknowledged is not a new message; it does not count.
       if (this.unacked.size >= this.limits.receiveMaximum) {
