@@ -1,0 +1,117 @@
+// Connection scenarios: connect rate and memory per idle connection (10k clients), and the most
+// idle connections one node holds (19k by default, spread over load generator processes because
+// each process may open at most 20,000 files).
+import { performance } from 'node:perf_hooks';
+import { RawClient } from '../loadgen/client.js';
+import { PINGREQ } from '../loadgen/packets.js';
+import { PacketType } from '../loadgen/frame-scanner.js';
+import { sleep, until } from './common.js';
+import type { BrokerSample, LoadgenContext, MarkSamples, Metrics, ScenarioDef } from './types.js';
+
+/** Sockets per load generator process, safely under the 20,000 open-files cap. */
+const PER_PROCESS = 4_750;
+const KEEPALIVE_SEC = 600;
+
+/** Connects `n` clients, `concurrency` handshakes at a time; failures are counted, not fatal. */
+async function connectTolerant(ctx: LoadgenContext, n: number, concurrency: number, prefix: string): Promise<{ clients: RawClient[]; failed: number; errors: string[]; ms: number }> {
+  const clients: RawClient[] = [];
+  const errors: string[] = [];
+  let failed = 0;
+  let next = 0;
+  const t0 = performance.now();
+  let lastLog = t0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      try {
+        clients.push(await RawClient.connect({ port: ctx.port, clientId: `${prefix}-${ctx.runId}-${ctx.index}-${i}`, keepalive: KEEPALIVE_SEC, timeoutMs: 30_000 }));
+      } catch (err) {
+        failed++;
+        if (errors.length < 3) errors.push(err instanceof Error ? err.message : String(err));
+      }
+      const now = performance.now();
+      if (now - lastLog > 5000) {
+        lastLog = now;
+        ctx.progress(`connected ${clients.length}/${n} (${failed} failed)`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return { clients, failed, errors, ms: performance.now() - t0 };
+}
+
+/** Sends PINGREQ on every client and counts the PINGRESPs: the connections that are really alive. */
+async function pingAll(clients: RawClient[], ms: number): Promise<number> {
+  const before = clients.map((c) => c.scanner.counts[PacketType.PINGRESP]!);
+  for (const c of clients) if (!c.closed) c.write(PINGREQ);
+  const alive = (): number => clients.reduce((a, c, i) => a + (c.scanner.counts[PacketType.PINGRESP]! > before[i]! ? 1 : 0), 0);
+  try {
+    await until(alive, clients.length, ms, 'PINGRESP');
+  } catch {
+    // fewer answered: report how many did
+  }
+  return alive();
+}
+
+function memPerConnKb(b: Record<string, BrokerSample>, n: number): number {
+  const base = b.baseline;
+  const held = b.held;
+  if (!base || !held || n <= 0) return Number.NaN;
+  return (held.rssKb - base.rssKb) / n;
+}
+
+export const connect: ScenarioDef = {
+  name: 'connect',
+  summary: 'Connect rate of 10k clients (100 handshakes in flight) and broker memory per idle connection',
+  metrics: [
+    { key: 'connectPerSec', label: 'connect rate', unit: 'conn/s', better: 'higher' },
+    { key: 'memPerConnKb', label: 'memory per idle connection (RSS)', unit: 'KB', better: 'lower' },
+    { key: 'held', label: 'connections alive (PINGRESP)', unit: 'conns', better: 'higher' },
+  ],
+  timeoutSec: () => 180,
+  cpuPerMessage: { from: 'baseline', to: 'connected', countKey: 'held' },
+  async run(ctx) {
+    const n = ctx.params.clients ?? 10_000;
+    await sleep(500);
+    await ctx.mark('baseline');
+    const r = await connectTolerant(ctx, n, 100, 'c');
+    await ctx.mark('connected');
+    // Let lazily allocated per-connection state settle before reading RSS.
+    await sleep(3000);
+    const held = await pingAll(r.clients, 20_000);
+    await ctx.mark('held');
+    for (const c of r.clients) c.destroy();
+    return {
+      metrics: { connectPerSec: (r.clients.length * 1000) / r.ms, held, failed: r.failed },
+      notes: r.errors,
+    };
+  },
+  derive: (s: MarkSamples, m: Metrics) => ({ memPerConnKb: memPerConnKb(s.broker, m.held ?? 0) }),
+};
+
+export const idle: ScenarioDef = {
+  name: 'idle',
+  summary: 'Idle connections held on one node (19k by default, 4,750 per load generator process)',
+  metrics: [
+    { key: 'held', label: 'idle connections held (PINGRESP after hold)', unit: 'conns', better: 'higher' },
+    { key: 'memPerConnKb', label: 'memory per idle connection (RSS)', unit: 'KB', better: 'lower' },
+    { key: 'failed', label: 'connects refused/failed', unit: 'conns', better: 'lower' },
+  ],
+  processes: (p) => Math.ceil((p.clients ?? 19_000) / PER_PROCESS),
+  timeoutSec: (p) => p.holdSec + 240,
+  async run(ctx) {
+    const total = ctx.params.clients ?? 19_000;
+    const mine = Math.floor(total / ctx.processes) + (ctx.index < total % ctx.processes ? 1 : 0);
+    await sleep(500);
+    await ctx.mark('baseline');
+    const r = await connectTolerant(ctx, mine, 50, 'idle');
+    ctx.progress(`process ${ctx.index}: ${r.clients.length} connected, ${r.failed} failed in ${(r.ms / 1000).toFixed(1)}s; holding ${ctx.params.holdSec}s`);
+    await ctx.mark('connected');
+    await sleep(ctx.params.holdSec * 1000);
+    const held = await pingAll(r.clients, 30_000);
+    await ctx.mark('held');
+    for (const c of r.clients) c.destroy();
+    return { metrics: { held, failed: r.failed, connected: r.clients.length }, notes: r.errors };
+  },
+  derive: (s, m) => ({ memPerConnKb: memPerConnKb(s.broker, m.held ?? 0) }),
+};

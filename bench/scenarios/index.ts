@@ -1,0 +1,21 @@
+// The registry of scenarios, in the order `all` runs them.
+import { connect, idle } from './connections.js';
+import { latency } from './latency.js';
+import { persistent, retained } from './storage.js';
+import { fanIn, fanOut, manyTopics, qos1, qos2, shared } from './throughput.js';
+import type { ScenarioDef } from './types.js';
+
+export const SCENARIOS: readonly ScenarioDef[] = [fanIn, fanOut, qos1, qos2, latency, connect, idle, persistent, retained, shared, manyTopics];
+
+export class UnknownScenarioError extends Error {
+  constructor(readonly scenario: string) {
+    super(`unknown scenario "${scenario}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    this.name = 'UnknownScenarioError';
+  }
+}
+
+export function scenarioByName(name: string): ScenarioDef {
+  const s = SCENARIOS.find((x) => x.name === name);
+  if (!s) throw new UnknownScenarioError(name);
+  return s;
+}

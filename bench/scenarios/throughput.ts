@@ -1,0 +1,148 @@
+// Throughput scenarios on the closed-loop Flow: fan-in, fan-out, QoS 1, QoS 2, shared
+// subscriptions. All 64-byte payloads (or --payload), MQTT 3.1.1 unless noted.
+import { runFlow } from './common.js';
+import type { MetricSpec, ScenarioDef } from './types.js';
+
+const delivered: MetricSpec = { key: 'deliveredPerSec', label: 'delivered', unit: 'msgs/s', better: 'higher', throughput: true };
+const lost: MetricSpec = { key: 'lost', label: 'lost (window stalls)', unit: 'msgs', better: 'lower' };
+const cpu = { from: 'start', to: 'end', countKey: 'delivered' };
+const timeout = (p: { durationSec: number; warmupSec: number }): number => p.durationSec + p.warmupSec + 60;
+
+export const fanIn: ScenarioDef = {
+  name: 'fan-in',
+  summary: 'QoS 0: 16 publishers (bench/in/<i>) → 1 subscriber on #',
+  metrics: [delivered, lost],
+  timeoutSec: timeout,
+  cpuPerMessage: cpu,
+  run: (ctx) =>
+    runFlow(ctx, {
+      publishers: 16,
+      pubTopics: (i) => [`bench/in/${i}`],
+      subscribers: 1,
+      subFilters: () => ['#'],
+      qos: 0,
+      subQos: 0,
+      fanOut: 1,
+      window: 4096,
+      batch: 32,
+    }),
+};
+
+export const fanOut: ScenarioDef = {
+  name: 'fan-out',
+  summary: 'QoS 0: 1 publisher (bench/out) → 100 subscribers on bench/out; deliveries/s',
+  metrics: [{ ...delivered, label: 'deliveries' }, lost],
+  timeoutSec: timeout,
+  cpuPerMessage: cpu,
+  run: (ctx) =>
+    runFlow(ctx, {
+      publishers: 1,
+      pubTopics: () => ['bench/out'],
+      subscribers: 100,
+      subFilters: () => ['bench/out'],
+      qos: 0,
+      subQos: 0,
+      fanOut: 100,
+      window: 256,
+      batch: 8,
+    }),
+};
+
+const latencyMetrics: MetricSpec[] = [
+  { key: 'latencyP50Ms', label: 'latency p50 under load', unit: 'ms', better: 'lower' },
+  { key: 'latencyP99Ms', label: 'latency p99 under load', unit: 'ms', better: 'lower' },
+];
+
+export const qos1: ScenarioDef = {
+  name: 'qos1',
+  summary: 'QoS 1: 16 publishers (16 in flight each) → 1 QoS 1 subscriber on bench/q/#; end-to-end latency',
+  metrics: [delivered, ...latencyMetrics, lost],
+  timeoutSec: timeout,
+  cpuPerMessage: cpu,
+  run: (ctx) =>
+    runFlow(ctx, {
+      publishers: 16,
+      pubTopics: (i) => [`bench/q/${i}`],
+      subscribers: 1,
+      subFilters: () => ['bench/q/#'],
+      qos: 1,
+      subQos: 1,
+      fanOut: 1,
+      window: 256,
+      batch: 4,
+      inflightPerPublisher: 16,
+      latency: true,
+    }),
+};
+
+export const qos2: ScenarioDef = {
+  name: 'qos2',
+  summary: 'QoS 2: 16 publishers (16 in flight each) → 1 QoS 2 subscriber on bench/q/#; end-to-end latency',
+  metrics: [delivered, ...latencyMetrics, lost],
+  timeoutSec: timeout,
+  cpuPerMessage: cpu,
+  run: (ctx) =>
+    runFlow(ctx, {
+      publishers: 16,
+      pubTopics: (i) => [`bench/q/${i}`],
+      subscribers: 1,
+      subFilters: () => ['bench/q/#'],
+      qos: 2,
+      subQos: 2,
+      fanOut: 1,
+      window: 256,
+      batch: 4,
+      inflightPerPublisher: 16,
+      latency: true,
+    }),
+};
+
+export const shared: ScenarioDef = {
+  name: 'shared',
+  summary: 'QoS 0 shared subscription (MQTT 5): 16 publishers → 4 subscribers in $share/g/bench/s/#',
+  metrics: [delivered, lost],
+  timeoutSec: timeout,
+  cpuPerMessage: cpu,
+  run: (ctx) =>
+    runFlow(ctx, {
+      publishers: 16,
+      pubTopics: (i) => [`bench/s/${i}`],
+      subscribers: 4,
+      subFilters: () => ['$share/g/bench/s/#'],
+      qos: 0,
+      subQos: 0,
+      fanOut: 1,
+      window: 4096,
+      batch: 32,
+      version: 5,
+    }),
+};
+
+/** Topic i of the many-topics case: each of the 10k filters m/<a>/<b>/+ matches 10 of the 100k topics. */
+export function manyTopic(i: number): string {
+  return `m/${i % 100}/${Math.floor(i / 100) % 100}/${Math.floor(i / 10_000)}`;
+}
+
+export const manyTopics: ScenarioDef = {
+  name: 'many-topics',
+  summary: 'Router: 100k distinct topics published by 16 clients, 10k wildcard filters (m/<a>/<b>/+) over 10 subscribers',
+  metrics: [delivered, { key: 'subscribeMs', label: 'time to subscribe 10k filters', unit: 'ms', better: 'lower' }, lost],
+  timeoutSec: (p) => timeout(p) + 60,
+  cpuPerMessage: cpu,
+  run: (ctx) =>
+    runFlow(ctx, {
+      publishers: 16,
+      pubTopics: (i) => Array.from({ length: 6250 }, (_, k) => manyTopic(i * 6250 + k)),
+      subscribers: 10,
+      subFilters: (s) => Array.from({ length: 1000 }, (_, k) => {
+        const f = s * 1000 + k;
+        return `m/${f % 100}/${Math.floor(f / 100)}/+`;
+      }),
+      qos: 0,
+      subQos: 0,
+      fanOut: 1,
+      window: 4096,
+      batch: 32,
+      filtersPerSubscribe: 100,
+    }),
+};
