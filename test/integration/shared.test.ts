@@ -2,7 +2,7 @@
 // message, round-robin over online members, several groups, 3.1.1 members, no retained messages.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IClientOptions, MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { collector, connect, removeDir, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import type { NodeEvents } from '../../src/node.js';
 
@@ -16,6 +16,18 @@ async function client(opts: IClientOptions = {}): Promise<MqttClient> {
 }
 
 type Collected = ReturnType<typeof collector>;
+
+/** Connects with a collector attached before CONNECT: messages resumed right after CONNACK count. */
+async function resumingClient(opts: IClientOptions): Promise<{ c: MqttClient; got: Collected }> {
+  const c = mqtt.connect(node.url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  clients.push(c);
+  const got = collector(c);
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', reject);
+  });
+  return { c, got };
+}
 
 async function publishN(pub: MqttClient, topic: string, n: number, prefix = 'm'): Promise<string[]> {
   const sent: string[] = [];
@@ -89,8 +101,7 @@ describe('shared subscriptions', () => {
     await ca.until(10);
     assert.deepEqual(ca.messages.map((m) => m.payload), sent);
     // Nothing was queued for the offline member either: it would arrive on resume, before the fence.
-    const back = await client({ clientId: 'sh-offline', clean: false, properties: { sessionExpiryInterval: 0 } });
-    const cback = collector(back);
+    const { c: back, got: cback } = await resumingClient({ clientId: 'sh-offline', clean: false, properties: { sessionExpiryInterval: 0 } });
     await back.subscribeAsync('sh/offline/fence', { qos: 1 });
     await pub.publishAsync('sh/offline/fence', 'fence', { qos: 1 });
     await cback.until(1);
