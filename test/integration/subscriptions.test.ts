@@ -168,6 +168,18 @@ describe('overlapping subscriptions (v5)', () => {
     assert.equal(got.messages.length, 4, 'one copy per message');
   });
 
+  it('retained messages sent on subscribe carry that subscription\'s identifier', async () => {
+    const pub = await client(5);
+    await pub.publishAsync('sidr/t', 'kept', { qos: 1, retain: true });
+    const c = await client(5);
+    const got = collector(c);
+    await c.subscribeAsync('sidr/#', { qos: 1, properties: { subscriptionIdentifier: 42 } });
+    await got.until(1);
+    assert.equal(got.messages[0]!.payload, 'kept');
+    assert.deepEqual(subIds(got.messages[0]!.packet), [42]);
+    await pub.publishAsync('sidr/t', '', { qos: 1, retain: true });
+  });
+
   it('a subscription identifier can be replaced by re-subscribing, and dropped', async () => {
     const c = await client(5);
     const got = collector(c);
