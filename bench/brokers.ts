@@ -132,8 +132,9 @@ export async function startBroker(name: BrokerName, o: StartOptions): Promise<Ru
         'allow_anonymous true',
         'persistence false',
         'set_tcp_nodelay true',
-        // Same offline-queue bound as Shoal's default maxQueuedMessages.
-        'max_queued_messages 1000',
+        // Not 1000 (its default): Mosquitto 2.0.11 then drops QoS 2 messages ("Outgoing messages
+        // are being dropped") with only 256 outstanding. The offline scenario queues 900 per session.
+        'max_queued_messages 10000',
         'log_dest stderr',
         'log_type error',
         'user root',

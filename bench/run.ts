@@ -228,7 +228,8 @@ async function main(): Promise<void> {
             const metrics = { ...out.metrics, ...runnerMetrics(s, out.samples, out.metrics), ...(s.derive?.(out.samples, out.metrics, cli.params) ?? {}) };
             rounds.push({ broker: b, round: r, metrics, notes: out.notes });
             const head = s.metrics[0]!;
-            console.log(`  [${tag}] ${head.label}: ${Math.round(metrics[head.key] ?? Number.NaN)} ${head.unit}` + (metrics.cpuUsPerMsg !== undefined ? `, ${metrics.cpuUsPerMsg.toFixed(2)} µs CPU/msg` : '') + ` (${((performance.now() - t0) / 1000).toFixed(1)} s)${out.notes.length ? ` — ${out.notes.join('; ')}` : ''}`);
+            if ((metrics.loadgenCores ?? 0) > 0.9) out.notes.push(`load generator used ${metrics.loadgenCores!.toFixed(2)} cores: it may be the bottleneck`);
+            console.log(`  [${tag}] ${head.label}: ${(metrics[head.key] ?? Number.NaN).toPrecision(4)} ${head.unit}` + (metrics.cpuUsPerMsg !== undefined ? `, ${metrics.cpuUsPerMsg.toFixed(2)} µs CPU/msg` : '') + ` (${((performance.now() - t0) / 1000).toFixed(1)} s)${out.notes.length ? ` — ${out.notes.join('; ')}` : ''}`);
           } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);
             rounds.push({ broker: b, round: r, metrics: {}, notes: [], error: msg });
