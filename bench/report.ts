@@ -58,12 +58,13 @@ export function formatTable(s: ScenarioDef, mode: string, med: Record<string, Me
     const vals = brokers.map((b) => med[b]?.[m.key]);
     if (vals.every((v) => v === undefined)) continue;
     const ratios = peers.map((p) => {
+      if (m.better === 'higher' && med[p]?.[m.key] === 0) return 'n/a';
       const r = ratio(med.shoal?.[m.key] ?? Number.NaN, med[p]?.[m.key] ?? Number.NaN, m.better);
       return Number.isNaN(r) ? '—' : `${r.toFixed(2)}×`;
     });
     lines.push(`| ${m.label} | ${m.unit} | ${vals.map((v) => fmt(v)).join(' | ')} | ${ratios.join(' | ')} |`);
   }
-  lines.push('', 'Ratios: > 1 means Shoal is better (throughput Shoal/peer; latency, memory and CPU peer/Shoal).');
+  lines.push('', 'Ratios: > 1 means Shoal is better (throughput Shoal/peer; latency, memory and CPU peer/Shoal); n/a: the peer delivered nothing.');
   return lines.join('\n');
 }
 
@@ -79,6 +80,10 @@ export function checkTargets(s: ScenarioDef, mode: string, med: Record<string, M
   const shoal = med.shoal ?? {};
   const pinned = mode === 'pinned';
   const cmp = (target: string, key: string, peer: string, min: number, better: 'higher' | 'lower'): void => {
+    if (better === 'higher' && med[peer]?.[key] === 0) {
+      out.push({ target, met: null, detail: `${peer} delivered nothing: feature unsupported` });
+      return;
+    }
     const r = ratio(shoal[key] ?? Number.NaN, med[peer]?.[key] ?? Number.NaN, better);
     out.push({ target, met: Number.isNaN(r) ? null : r >= min, detail: Number.isNaN(r) ? `${peer} not measured` : `${r.toFixed(2)}×` });
   };

@@ -67,6 +67,8 @@ export async function runFlow(ctx: LoadgenContext, s: FlowScenario): Promise<{ m
   ctx.progress(`${s.publishers} publishers, ${s.subscribers} subscribers connected; warming up ${warmupSec}s`);
   flow.start();
   await sleep(warmupSec * 1000);
+  const perSub = (): number[] => subs.map((c) => c.scanner.counts[3]!);
+  const s0 = perSub();
   const d0 = flow.delivered;
   const p0 = flow.published;
   const l0 = flow.lost;
@@ -76,6 +78,7 @@ export async function runFlow(ctx: LoadgenContext, s: FlowScenario): Promise<{ m
   const ticker = progressTicker(ctx, () => flow.delivered - d0, m0, durationSec);
   await sleep(durationSec * 1000);
   const d1 = flow.delivered;
+  const s1 = perSub();
   const p1 = flow.published;
   const l1 = flow.lost;
   const m1 = performance.now();
@@ -91,6 +94,8 @@ export async function runFlow(ctx: LoadgenContext, s: FlowScenario): Promise<{ m
     lost: l1 - l0,
     stalls: flow.stalls,
     subscribeMs,
+    // Least-served subscriber relative to the mean (1 = even; shared subscriptions should be near 1).
+    balance: subs.length > 1 ? Math.min(...s1.map((v, i) => v - s0[i]!)) / ((d1 - d0) / subs.length) : 1,
   };
   const notes: string[] = [];
   if (latency) {

@@ -99,8 +99,8 @@ export const qos2: ScenarioDef = {
 
 export const shared: ScenarioDef = {
   name: 'shared',
-  summary: 'QoS 0 shared subscription (MQTT 5): 16 publishers → 4 subscribers in $share/g/bench/s/#',
-  metrics: [delivered, lost],
+  summary: 'QoS 0 shared subscription: 16 publishers → 4 subscribers (MQTT 3.1.1) in $share/g/bench/s/#',
+  metrics: [delivered, { key: 'balance', label: 'least-served subscriber / mean', unit: 'ratio', better: 'higher' }, lost],
   timeoutSec: timeout,
   cpuPerMessage: cpu,
   run: (ctx) =>
@@ -114,7 +114,6 @@ export const shared: ScenarioDef = {
       fanOut: 1,
       window: 4096,
       batch: 32,
-      version: 5,
     }),
 };
 
