@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import { ShardSupervisor } from './actors/supervisor.js';
 import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionLimits } from './actors/session-types.js';
+import { Dispatcher, type DispatchTarget } from './broker/dispatch.js';
 import { RetainedMessages } from './broker/retained.js';
 import { sysMessages, type BrokerStats } from './broker/sys-topics.js';
 import { TicketBook } from './broker/tickets.js';
@@ -60,7 +61,7 @@ function forwardedProperties(p: IPublishPacket['properties']): ForwardedProperti
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-class ShoalNode implements ConnectionHandler {
+class ShoalNode implements ConnectionHandler, DispatchTarget {
   readonly events = new EventEmitter<NodeEvents>();
   private readonly router = new Router();
   private readonly byConnId = new Map<number, Connection>();
@@ -74,13 +75,14 @@ class ShoalNode implements ConnectionHandler {
   /** Inbound QoS 2 PUBLISH being routed: the session learns of it (and PUBREC goes) once durable. */
   private readonly routingQos2 = new Set<string>();
   private readonly tickets: TicketBook;
-  private readonly deliveries: Delivery[] = [];
+  private readonly dispatcher: Dispatcher;
+  /** Encoded QoS 0 bytes of the message being dispatched, shared by its direct deliveries. */
+  private encodeCache: PublishEncodeCache | null = null;
   private readonly retainedScratch: AppMessage[] = [];
   private nextConnId = 1;
   private closing = false;
   private readonly startedAt = Date.now();
   private readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0, bytesReceived: 0, bytesSent: 0, clientsMaximum: 0 };
-  readonly presence = { isOnline: (clientId: string): boolean => this.online.has(clientId) };
   private readonly connectionLimits: ConnectionLimits;
   supervisor!: ShardSupervisor;
 
@@ -98,6 +100,7 @@ class ShoalNode implements ConnectionHandler {
       maxWriteBufferBytes: config.maxWriteBufferBytes,
     };
     this.tickets = new TicketBook();
+    this.dispatcher = new Dispatcher(this.router, this);
   }
 
   accept(stream: import('node:stream').Duplex, remoteAddress: string): void {
@@ -250,32 +253,37 @@ class ShoalNode implements ConnectionHandler {
   publish(message: AppMessage, onDurable: ((matched: number) => void) | null): void {
     let retainedDone: Promise<void> | null = null;
     if (message.retain) retainedDone = this.retained.set(message); // [MQTT-3.3.1-5]
-    const out = this.deliveries;
-    out.length = 0;
-    const matched = this.router.match(message.topic, message.publisherId, message.qos, message.retain, this.presence, out);
-    const touched = onDurable === null ? null : new Set<number>();
-    let cache: PublishEncodeCache | null = null;
-    for (let i = 0; i < matched; i++) {
-      const d = out[i]!;
-      const conn = d.qos === 0 ? this.online.get(d.clientId) : undefined;
-      if (conn !== undefined) {
-        cache ??= new PublishEncodeCache(message);
-        this.sendPublish(conn, { message, qos: 0, dup: false, retain: d.retain, subscriptionIds: d.subscriptionIds }, cache);
-        continue;
-      }
-      this.supervisor.send(d.clientId, { type: 'deliver', message, qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds });
-      touched?.add(this.supervisor.shardFor(d.clientId));
-    }
+    this.encodeCache = null;
+    const matched = this.dispatcher.dispatch(message);
+    this.encodeCache = null;
     if (onDurable === null) return;
     const parts: Promise<void>[] = [];
     if (retainedDone !== null) parts.push(retainedDone);
-    for (const shard of touched!) parts.push(this.tickets.ticket(shard, (id) => this.supervisor.ticket(shard, id)));
+    for (const shard of this.dispatcher.touched) parts.push(this.tickets.ticket(shard, (id) => this.supervisor.ticket(shard, id)));
     if (parts.length === 0) onDurable(matched);
     else
       Promise.all(parts).then(
         () => onDurable(matched),
         (err: unknown) => this.log.error({ event: 'publish.durability.failed', topic: message.topic, err }, 'a message could not be stored; it is not acknowledged'),
       );
+  }
+
+  // DispatchTarget: the I/O behind the pure dispatcher.
+  isOnline(clientId: string): boolean {
+    return this.online.has(clientId);
+  }
+
+  sendDirect(clientId: string, message: AppMessage, d: Delivery): boolean {
+    const conn = this.online.get(clientId);
+    if (conn === undefined) return false;
+    this.encodeCache ??= new PublishEncodeCache(message);
+    this.sendPublish(conn, { message, qos: 0, dup: false, retain: d.retain, subscriptionIds: d.subscriptionIds }, this.encodeCache);
+    return true;
+  }
+
+  toSession(clientId: string, message: AppMessage, d: Delivery): number {
+    this.supervisor.send(clientId, { type: 'deliver', message, qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds });
+    return this.supervisor.shardFor(clientId);
   }
 
   private sendPublish(conn: Connection, p: Parameters<Connection['sendPublish']>[0], cache?: PublishEncodeCache): void {
