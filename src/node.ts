@@ -489,9 +489,11 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
       closed ??= (async () => {
         log.info({ event: 'node.stopping', reason }, 'stopping node');
         if (sysTimer !== null) clearInterval(sysTimer);
-        const listening = listener.close();
+        // Connections first: listener.close() destroys every socket at once, which would lose the
+        // DISCONNECT 0x8B owed to v5 clients (§4.13.2). shutdown() writes it synchronously and
+        // refuses new sockets; by the time storage is flushed the bytes have left.
         await node.shutdown();
-        await listening;
+        await listener.close();
         log.info({ event: 'node.stopped' }, 'node stopped');
         log.flush?.();
       })();
