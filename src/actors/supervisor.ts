@@ -34,6 +34,15 @@ interface ShardSlot {
   ready: { resolve: (e: SessionEffect[]) => void; reject: (e: Error) => void } | null;
 }
 
+/**
+ * Restored sessions' subscriptions before anything they route: a will due at restart must reach
+ * every restored subscriber [MQTT-3.1.2-8], also those of sessions (or shards) restored after
+ * the will's own session.
+ */
+function routesFirst(effects: SessionEffect[]): SessionEffect[] {
+  return [...effects.filter((e) => e.type === 'routes'), ...effects.filter((e) => e.type !== 'routes')];
+}
+
 /** FNV-1a: a stable client id → shard hash (the cluster will use the same function). */
 export function shardOf(clientId: string, shards: number): number {
   let h = 0x811c9dc5;
@@ -71,7 +80,7 @@ export class ShardSupervisor {
   /** Starts every shard; resolves with the effects that restore their sessions (routes, wills). */
   async start(): Promise<SessionEffect[]> {
     const restored = await Promise.all(Array.from({ length: this.opts.shards }, (_, i) => this.startShard(i)));
-    return restored.flat();
+    return routesFirst(restored.flat());
   }
 
   private startShard(index: number): Promise<SessionEffect[]> {
@@ -119,7 +128,7 @@ export class ShardSupervisor {
         this.opts.onShardFailure(index, m.message);
         // Restart: the new shard reloads what was committed; the node closes that shard's clients.
         void this.startShard(index).then(
-          (effects) => this.opts.onEffects(index, effects, []),
+          (effects) => this.opts.onEffects(index, routesFirst(effects), []),
           (err: unknown) => this.opts.onShardFailure(index, `restart failed: ${String(err)}`),
         );
         break;
