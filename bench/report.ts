@@ -59,6 +59,8 @@ export function formatTable(s: ScenarioDef, mode: string, med: Record<string, Me
     if (vals.every((v) => v === undefined)) continue;
     const ratios = peers.map((p) => {
       if (m.better === 'higher' && med[p]?.[m.key] === 0) return 'n/a';
+      // A count that is zero for Shoal (nothing lost) has no meaningful ratio.
+      if (m.better === 'lower' && med.shoal?.[m.key] === 0) return '—';
       const r = ratio(med.shoal?.[m.key] ?? Number.NaN, med[p]?.[m.key] ?? Number.NaN, m.better);
       return Number.isNaN(r) ? '—' : `${r.toFixed(2)}×`;
     });
