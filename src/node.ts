@@ -239,7 +239,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     const level = reason.kind === 'normal' || reason.kind === 'takeover' || reason.kind === 'server' ? 'info' : 'warn';
     this.log[level]({ event: 'client.disconnected', clientId, connId: conn.id, address: conn.remoteAddress, kind: reason.kind, reason: reasonName(reason.reasonCode), detail: reason.detail }, 'client disconnected');
     this.events.emit('client.disconnected', { clientId, connId: conn.id, reason });
-    if (!this.withSession.delete(conn.id) || clientId === null || this.closing) return;
+    if (!this.withSession.delete(conn.id) || clientId === null) return;
     const event = { type: 'disconnect' as const, connId: conn.id, kind: reason.kind };
     this.supervisor.send(clientId, reason.sessionExpiryIntervalSec === undefined ? event : { ...event, expiryIntervalSec: reason.sessionExpiryIntervalSec });
   }
@@ -436,11 +436,29 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   }
 
   /** Stops accepting, tells v5 clients 0x8B, flushes storage. Sessions stay as they were. */
+  /**
+   * Stops accepting, closes every client (v5: 0x8B), lets their sessions see the close — the
+   * server closed the connection without a DISCONNECT, so wills are published [MQTT-3.1.2-8] and
+   * clean sessions end — waits until what that caused is routed and durable, then closes storage.
+   */
   async shutdown(): Promise<void> {
     this.closing = true;
     for (const conn of [...this.byConnId.values()]) conn.close(ReasonCode.ServerShuttingDown, 'server shutting down', 'server');
+    // Two barriers: the first returns the disconnects' effects (wills to route); routing them
+    // sends deliveries, which the second makes durable.
+    await this.barrier();
+    await this.barrier();
     await this.supervisor.close();
     await this.retained.close();
+  }
+
+  /** Resolves once every shard has committed and returned the effects of all events sent so far. */
+  private barrier(): Promise<void> {
+    const all: Promise<void>[] = [];
+    for (let shard = 0; shard < this.supervisor.shardCount; shard++) {
+      all.push(this.tickets.ticket(shard, (id) => this.supervisor.ticket(shard, id)));
+    }
+    return Promise.all(all).then(() => undefined);
   }
 }
 

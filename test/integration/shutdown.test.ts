@@ -120,7 +120,7 @@ describe('graceful shutdown', { timeout: 30_000 }, () => {
     }
   });
 
-  it('publishes, at the next start, the will of a persistent session that was connected at shutdown', async () => {
+  it('publishes at shutdown the wills of connected clients, persistent and clean [MQTT-3.1.2-8]; an offline subscriber gets them after restart', async () => {
     const dataDir = tempDir();
     dirs.push(dataDir);
     let node = await start(dataDir);
@@ -133,15 +133,18 @@ describe('graceful shutdown', { timeout: 30_000 }, () => {
     await watcher.client.endAsync();
     const dying = await WireClient.connect(node.handle.mqtt.port, 4);
     await dying.handshake({ clientId: dyingId, clean: false, will: { topic: 'sd/will', payload: Buffer.from('gone with the node'), qos: 1, retain: false } });
+    const dyingClean = await WireClient.connect(node.handle.mqtt.port, 4);
+    await dyingClean.handshake({ clientId: idOnShard('sd-clean-', 0), clean: true, will: { topic: 'sd/will', payload: Buffer.from('clean gone too'), qos: 1, retain: false } });
     await node.handle.close('restart');
     dying.destroy();
+    dyingClean.destroy();
 
     node = await start(dataDir);
     const back = await openClient(node.url, { protocolVersion: 4, clientId: watcherId, clean: false });
     try {
       assert.equal(back.connack.sessionPresent, true);
-      const [m] = await back.msgs.until(1);
-      assert.equal(m!.payload, 'gone with the node');
+      const got = await back.msgs.until(2);
+      assert.deepEqual(got.map((m) => m.payload).sort(), ['clean gone too', 'gone with the node']);
     } finally {
       await back.client.endAsync();
     }
