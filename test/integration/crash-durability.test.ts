@@ -82,6 +82,7 @@ class RawClient {
   private constructor(
     readonly socket: net.Socket,
     readonly version: 4 | 5,
+    readonly url: string,
   ) {
     this.parser = mqttPacket.parser({ protocolVersion: version });
     this.parser.on('packet', (p: Packet) => {
@@ -99,7 +100,7 @@ class RawClient {
   static async connect(port: number, version: 4 | 5, clientId: string, over: Partial<IConnectPacket> = {}): Promise<{ client: RawClient; connack: IConnackPacket }> {
     const socket = net.connect({ host: '127.0.0.1', port });
     await withTimeout(new Promise<void>((ok, fail) => socket.once('connect', ok).once('error', fail)), 5000, () => 'TCP connect');
-    const client = new RawClient(socket, version);
+    const client = new RawClient(socket, version, `mqtt://127.0.0.1:${port}`);
     const persistence: Partial<IConnectPacket> = version === 5 ? { clean: false, properties: { sessionExpiryInterval: SESSION_NEVER_EXPIRES } } : { clean: false };
     client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clientId, keepalive: 0, ...persistence, ...over } as IConnectPacket);
     const connack = (await client.waitFor((p) => p.cmd === 'connack', 'CONNACK')) as IConnackPacket;
@@ -128,6 +129,22 @@ class RawClient {
 
   destroy(): void {
     this.socket.destroy();
+  }
+}
+
+/** Publishes a QoS 2 marker to the raw subscriber's topic and completes the exchange on its side. */
+async function publisher2Marker(client: RawClient, v: 4 | 5): Promise<void> {
+  client.onPacket = (p) => {
+    if (p.cmd === 'publish') client.send({ cmd: 'pubrec', messageId: p.messageId! });
+    if (p.cmd === 'pubrel') client.send({ cmd: 'pubcomp', messageId: p.messageId! });
+  };
+  const port = Number(new URL(client.url).port);
+  const pub = await mqttClient(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: `crash-q2-out-marker-v${v}` });
+  try {
+    await pub.publishAsync(`crash/q2out/v${v}`, `after-v${v}`, { qos: 2 });
+    await client.waitFor((p) => p.cmd === 'publish' && p.payload.toString() === `after-v${v}`, 'the marker');
+  } finally {
+    pub.end(true);
   }
 }
 
@@ -356,6 +373,22 @@ describe('kill -9 durability (broker as a child process)', () => {
     await sub.subscribeAsync('crash/q2/#', { qos: 2 });
     await sub.endAsync();
 
+    // Outbound QoS 2 half-way: a subscriber got the PUBLISH, answered PUBREC, got PUBREL and
+    // withholds PUBCOMP when the broker dies.
+    const halfway = new Map<4 | 5, RawClient>();
+    for (const v of [4, 5] as const) {
+      const { client } = await RawClient.connect(broker.port, v, `crash-q2-out-v${v}`);
+      raws.push(client);
+      halfway.set(v, client);
+      client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `crash/q2out/v${v}`, qos: 2 }] });
+      await client.waitFor((p) => p.cmd === 'suback', 'SUBACK');
+      await publisher.publishAsync(`crash/q2out/v${v}`, `out-v${v}`, { qos: 2 });
+      const pub = (await client.waitFor((p) => p.cmd === 'publish', 'PUBLISH')) as IPublishPacket;
+      client.send({ cmd: 'pubrec', messageId: pub.messageId! });
+      const pubrel = await client.waitFor((p) => p.cmd === 'pubrel', 'PUBREL');
+      assert.equal(pubrel.messageId, pub.messageId);
+    }
+
     // QoS 2 publishers (v5 and 3.1.1) get PUBREC, then the broker dies before their PUBREL.
     const pubs = new Map<4 | 5, RawClient>();
     for (const v of [4, 5] as const) {
@@ -369,6 +402,19 @@ describe('kill -9 durability (broker as a child process)', () => {
     }
     await restart();
     closeClients();
+
+    // The half-way outbound QoS 2 exchange resumes with PUBREL, not a second PUBLISH [MQTT-4.4.0-1].
+    for (const v of [4, 5] as const) {
+      const before = halfway.get(v)!.packets.find((p) => p.cmd === 'publish')!;
+      const { client, connack } = await RawClient.connect(broker.port, v, `crash-q2-out-v${v}`);
+      raws.push(client);
+      assert.equal(connack.sessionPresent, true);
+      const pubrel = await client.waitFor((p) => p.cmd === 'pubrel', 'PUBREL resent after restart');
+      assert.equal(pubrel.messageId, before.messageId);
+      client.send({ cmd: 'pubcomp', messageId: pubrel.messageId! });
+      await publisher2Marker(client, v);
+      assert.deepEqual(client.packets.filter((p) => p.cmd === 'publish').map((p) => (p as IPublishPacket).payload.toString()), [`after-v${v}`], 'the message itself was not sent again');
+    }
 
     // Retained state after restart.
     const retained: IPublishPacket[] = [];
