@@ -194,6 +194,18 @@ describe('bad input over TCP: only the offending client is closed', () => {
     await bystanderUnaffected('garbage-after-connect');
   });
 
+  it('garbage in the same write as the CONNECT: CONNACK, then DISCONNECT 0x81', async () => {
+    const c = await raw();
+    const closed = nextClose('bad-garbage-same-write');
+    const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'bad-garbage-same-write', clean: true, keepalive: 0 }, { protocolVersion: 5 });
+    c.raw(Buffer.concat([connect, Buffer.from([0x00, 0x00, 0xff])]));
+    const connack = await c.next('CONNACK');
+    assert.equal(connack.cmd, 'connack', 'bytes after CONNECT wait for the CONNACK [MQTT-3.1.4-5]');
+    await expectDisconnect(c, ReasonCode.MalformedPacket);
+    assert.equal((await closed).reasonCode, ReasonCode.MalformedPacket);
+    await bystanderUnaffected('garbage-same-write');
+  });
+
   it('a truncated packet then close: nothing is published', async () => {
     const c = await raw();
     await c.handshake('bad-truncated');
@@ -350,6 +362,27 @@ describe('bad input over TCP: only the offending client is closed', () => {
     const reason = await closed;
     assert.match(reason.detail, /no CONNECT/);
     await bystanderUnaffected('connect-timeout');
+  });
+
+  it('a client that trickles a CONNECT and never finishes it is closed after the CONNECT timeout', async () => {
+    const closed = nextClose(null);
+    const c = await raw();
+    const started = Date.now();
+    const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'slowloris', clean: true, keepalive: 0 }, { protocolVersion: 5 });
+    let i = 0;
+    // One byte every 50 ms (arriving data must not extend the deadline), never the last one.
+    const trickle = setInterval(() => {
+      if (i < connect.length - 1 && !c.socket.destroyed) c.raw(connect.subarray(i, ++i));
+    }, 50);
+    try {
+      await c.waitClosed(CONNECT_TIMEOUT_MS + 3000);
+    } finally {
+      clearInterval(trickle);
+    }
+    const elapsed = c.closedAt - started;
+    assert.ok(elapsed < CONNECT_TIMEOUT_MS + 2500, `closed after ${elapsed} ms`);
+    assert.match((await closed).detail, /no CONNECT/);
+    await bystanderUnaffected('slowloris');
   });
 
   it('200 connections dropped mid-CONNECT: the node stays up and memory returns near baseline', async () => {
