@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import type { IConnackPacket, IConnectPacket, IPubcompPacket, IPublishPacket, Packet } from 'mqtt-packet';
+import { shardOf } from '../../src/actors/supervisor.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { startProcessNode, type ProcessNode } from '../helpers/process-node.js';
 
@@ -286,6 +287,46 @@ describe('kill -9 durability (broker as a child process)', () => {
       const extra = got.filter((p) => !ackedAtKill.has(idOf(p))).length;
       console.log(`${opts.clientId}: ${ackedAtKill.size} acknowledged before the kill (${inFlight} in flight) all delivered; ${before.size} before, ${got.length} after restart (${extra} not acknowledged to the publisher)`);
       for (const p of got) if (before.has(idOf(p))) assert.equal(p.dup, true, `${opts.clientId}: id ${idOf(p)} again, so DUP=1`);
+    }
+    closeClients();
+  });
+
+  it('the will of a persistent session connected at kill -9 is published after restart, to subscribers on every shard', async () => {
+    // Client ids on each of the 2 shards, so a will and a subscription are restored by
+    // different shards in both orders.
+    const onShard = (prefix: string, shard: number): string => {
+      for (let i = 0; ; i++) if (shardOf(`${prefix}-${i}`, 2) === shard) return `${prefix}-${i}`;
+    };
+    const subs = [0, 1].map((shard) => ({ protocolVersion: 5, clean: false, clientId: onShard('crash-will-sub', shard), properties: { sessionExpiryInterval: SESSION_NEVER_EXPIRES } }) as const);
+    for (const o of subs) {
+      const c = await mqttClient(broker.url, o);
+      await c.subscribeAsync('crash/will/#', { qos: 1 });
+      await c.endAsync();
+    }
+    const willers = [
+      { protocolVersion: 5, clean: false, clientId: onShard('crash-will-v5', 0), properties: { sessionExpiryInterval: 300 } },
+      { protocolVersion: 4, clean: false, clientId: onShard('crash-will-v4', 1) },
+    ] as const;
+    for (const o of willers) {
+      const c = await mqttClient(broker.url, { ...o, will: { topic: `crash/will/${o.clientId}`, payload: Buffer.from(`gone-${o.clientId}`), qos: 1, retain: false } });
+      c.on('error', () => {});
+      clients.push(c);
+    }
+    await restart();
+    closeClients();
+    for (const o of subs) {
+      const got: IPublishPacket[] = [];
+      const c = await mqttClient(broker.url, o, (p) => got.push(p));
+      clients.push(c);
+      await withTimeout(
+        new Promise<void>((resolve) => {
+          const check = (): void => (got.length >= willers.length ? resolve() : void setImmediate(check));
+          check();
+        }),
+        10_000,
+        () => `${o.clientId}: both wills (got ${got.map((p) => p.topic).join(',')})`,
+      );
+      assert.deepEqual(got.map((p) => p.payload.toString()).sort(), willers.map((w) => `gone-${w.clientId}`).sort());
     }
     closeClients();
   });
