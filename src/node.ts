@@ -67,6 +67,14 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   private readonly byConnId = new Map<number, Connection>();
   /** Connections that got CONNACK, by client id: the QoS 0 fast path and shared-group presence. */
   private readonly online = new Map<string, Connection>();
+  /**
+   * Connections the QoS 0 fast path may write to directly: the session said it has no QoS 0
+   * backlog ('flow' effect) and a ticket round trip confirmed that nothing sent to the actor
+   * before is still on its way back (else a direct write could overtake it [MQTT-4.6.0-6]).
+   */
+  private readonly direct = new Map<string, Connection>();
+  /** Per connection: bumped on every 'flow' change, so a stale confirmation is ignored. */
+  private readonly flowEpoch = new Map<number, number>();
   /** Connections whose CONNECT reached a session actor (so their close must, too). */
   private readonly withSession = new Set<number>();
   private readonly sessions = new Set<string>();
@@ -236,6 +244,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.byConnId.delete(conn.id);
     const clientId = conn.clientId;
     if (clientId !== null && this.online.get(clientId) === conn) this.online.delete(clientId);
+    if (clientId !== null && this.direct.get(clientId) === conn) this.direct.delete(clientId);
+    this.flowEpoch.delete(conn.id);
     const level = reason.kind === 'normal' || reason.kind === 'takeover' || reason.kind === 'server' ? 'info' : 'warn';
     this.log[level]({ event: 'client.disconnected', clientId, connId: conn.id, address: conn.remoteAddress, kind: reason.kind, reason: reasonName(reason.reasonCode), detail: reason.detail }, 'client disconnected');
     this.events.emit('client.disconnected', { clientId, connId: conn.id, reason });
@@ -274,7 +284,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   }
 
   sendDirect(clientId: string, message: AppMessage, d: Delivery): boolean {
-    const conn = this.online.get(clientId);
+    const conn = this.direct.get(clientId);
     if (conn === undefined) return false;
     this.encodeCache ??= new PublishEncodeCache(message);
     this.sendPublish(conn, { message, qos: 0, dup: false, retain: d.retain, subscriptionIds: d.subscriptionIds }, this.encodeCache);
@@ -319,6 +329,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         this.events.emit('client.connected', { clientId: e.clientId, connId: e.connId, sessionPresent: e.sessionPresent });
         return;
       }
+      case 'flow':
+        this.setFlow(e.connId, e.clientId, e.direct);
+        return;
       case 'publish': {
         const conn = this.byConnId.get(e.connId);
         if (conn !== undefined && conn.state === 'open') this.sendPublish(conn, e.publish);
@@ -363,6 +376,21 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         this.events.emit('session.event', { name: e.name, clientId: e.clientId, detail: e.detail });
         return;
     }
+  }
+
+  private setFlow(connId: number, clientId: string, direct: boolean): void {
+    const conn = this.byConnId.get(connId);
+    if (conn === undefined || conn.state === 'closed') return;
+    const epoch = (this.flowEpoch.get(connId) ?? 0) + 1;
+    this.flowEpoch.set(connId, epoch);
+    if (!direct) {
+      if (this.direct.get(clientId) === conn) this.direct.delete(clientId);
+      return;
+    }
+    const shard = this.supervisor.shardFor(clientId);
+    void this.tickets.ticket(shard, (id) => this.supervisor.ticket(shard, id)).then(() => {
+      if (this.flowEpoch.get(connId) === epoch && conn.state === 'open' && this.online.get(clientId) === conn) this.direct.set(clientId, conn);
+    });
   }
 
   private continueQos2(connId: number, clientId: string, packetId: number, duplicate: boolean): void {

@@ -96,6 +96,12 @@ export interface RetainedRequest {
 
 export type SessionEffect =
   | { type: 'connack'; connId: number; clientId: string; sessionPresent: boolean }
+  /**
+   * Whether QoS 0 messages may bypass this actor and be written to the connection directly (the
+   * node's fast path): only while no QoS 0 message waits in the queue, so the fast path cannot
+   * overtake one [MQTT-4.6.0-6]. Emitted after every connect and on every change.
+   */
+  | { type: 'flow'; connId: number; clientId: string; direct: boolean }
   | { type: 'publish'; connId: number; publish: OutgoingPublishSpec }
   | { type: 'packet'; connId: number; packet: AckPacket }
   | { type: 'close'; connId: number; reasonCode: number; detail: string }

@@ -73,6 +73,32 @@ export function handleSession(
   limits: SessionLimits,
   out: SessionOutput,
 ): SessionState | null {
+  const connBefore = state?.connId ?? null;
+  const backlogBefore = connBefore !== null && hasQos0Backlog(state!);
+  const after = handleEvent(state, event, now, limits, out);
+  if (after !== null && after.connId !== null) {
+    const backlog = hasQos0Backlog(after);
+    if (event.type === 'connect' || after.connId !== connBefore || backlog !== backlogBefore) {
+      out.effects.push({ type: 'flow', connId: after.connId, clientId: after.clientId, direct: !backlog });
+    }
+  }
+  return after;
+}
+
+/** A QoS 0 message waits in the queue (behind a full QoS 1/2 window). */
+function hasQos0Backlog(s: SessionState): boolean {
+  if (s.queue.length === 0) return false;
+  for (const m of s.queue) if (m.qos === 0) return true;
+  return false;
+}
+
+function handleEvent(
+  state: SessionState | null,
+  event: SessionEvent,
+  now: number,
+  limits: SessionLimits,
+  out: SessionOutput,
+): SessionState | null {
   if (event.type === 'connect') return connect(state, event, now, limits, out);
   if (state === null) return null; // late event for a session that has ended
   switch (event.type) {
