@@ -372,7 +372,13 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         this.continueQos2(e.connId, e.clientId, e.packetId, e.duplicate);
         return;
       case 'event':
-        this.log.info({ event: e.name, clientId: e.clientId }, e.detail);
+        if (e.name === 'session.queue.drop') {
+          // Counted with the connection-level drops in $SYS/broker/publish/messages/dropped.
+          this.counters.messagesDropped++;
+          this.log.warn({ event: e.name, clientId: e.clientId }, e.detail);
+        } else {
+          this.log.info({ event: e.name, clientId: e.clientId }, e.detail);
+        }
         this.events.emit('session.event', { name: e.name, clientId: e.clientId, detail: e.detail });
         return;
     }

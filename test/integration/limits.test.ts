@@ -119,6 +119,7 @@ describe('offline queue limits', () => {
     await offlineSubscriber(opts, 'lq/t');
     const pub = await client();
     const send = (payload: string, qos: 0 | 1) => pub.publishAsync('lq/t', payload, { qos });
+    const droppedBefore = node.handle.stats().messagesDropped;
     await send('a0', 0);
     await send('b1', 1);
     await send('c0', 0);
@@ -136,6 +137,8 @@ describe('offline queue limits', () => {
     assert.match(dropsOf(clientId)[2]!.detail, /new QoS 1/);
     assert.match(dropsOf(clientId)[3]!.detail, /new QoS 0/);
     assert.equal(dropLogsOf(clientId).length, 4, 'a log line per drop');
+    assert.equal(dropLogsOf(clientId)[0]!.level, 'warn');
+    assert.equal(node.handle.stats().messagesDropped - droppedBefore, 4, 'a counter per drop ($SYS/broker/publish/messages/dropped)');
     const { got } = await resumingClient({ ...opts, properties: { sessionExpiryInterval: 0 } });
     await got.until(5);
     await pub.publishAsync('lq/t', 'fence', { qos: 1 });
