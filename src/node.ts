@@ -12,7 +12,8 @@ import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionLimits } from '.
 import { Dispatcher, type DispatchTarget } from './broker/dispatch.js';
 import { RetainedMessages } from './broker/retained.js';
 import { sysMessages, type BrokerStats } from './broker/sys-topics.js';
-import { TicketBook } from './broker/tickets.js';
+import { FastPath } from './broker/fast-path.js';
+import { TicketBook, TurnTickets, type PendingAck } from './broker/tickets.js';
 import type { ShoalConfig } from './config/options.js';
 import { createLogger, type Logger } from './log.js';
 import type { ConnectAccepted } from './protocol/connect.js';
@@ -61,20 +62,28 @@ function forwardedProperties(p: IPublishPacket['properties']): ForwardedProperti
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** An inbound QoS 1 PUBLISH (PUBACK) or QoS 2 PUBLISH (PUBREC via its session) waiting to be acknowledged. */
+interface InboundAck extends PendingAck {
+  kind: 'puback' | 'pubrec';
+  conn: Connection;
+  packetId: number;
+  matched: number;
+  done: boolean;
+}
+
 class ShoalNode implements ConnectionHandler, DispatchTarget {
   readonly events = new EventEmitter<NodeEvents>();
   private readonly router = new Router();
   private readonly byConnId = new Map<number, Connection>();
   /** Connections that got CONNACK, by client id: the QoS 0 fast path and shared-group presence. */
   private readonly online = new Map<string, Connection>();
-  /**
-   * Connections the QoS 0 fast path may write to directly: the session said it has no QoS 0
-   * backlog ('flow' effect) and a ticket round trip confirmed that nothing sent to the actor
-   * before is still on its way back (else a direct write could overtake it [MQTT-4.6.0-6]).
-   */
-  private readonly direct = new Map<string, Connection>();
-  /** Per connection: bumped on every 'flow' change, so a stale confirmation is ignored. */
-  private readonly flowEpoch = new Map<number, number>();
+  /** Connections the QoS 0 fast path may write to (see src/broker/fast-path.ts). */
+  private readonly fastPath: FastPath;
+  /** Sessions with Session Expiry > 0: only their QoS 1/2 copies make a PUBACK wait for a commit. */
+  private readonly persistent = new Set<string>();
+  /** Per connection, inbound QoS 1/2 acks in PUBLISH order: sent in that order [MQTT-4.6.0-2]. */
+  private readonly ackQueues = new Map<number, InboundAck[]>();
+  private readonly turnTickets: TurnTickets<InboundAck>;
   /** Connections whose CONNECT reached a session actor (so their close must, too). */
   private readonly withSession = new Set<number>();
   private readonly sessions = new Set<string>();
@@ -109,6 +118,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     };
     this.tickets = new TicketBook();
     this.dispatcher = new Dispatcher(this.router, this);
+    const sendTicket = (shard: number, id: number): void => this.supervisor.ticket(shard, id);
+    this.turnTickets = new TurnTickets<InboundAck>(this.tickets, sendTicket, (ack) => this.ackPartDone(ack));
+    this.fastPath = new FastPath(this.tickets, (clientId, id) => sendTicket(this.supervisor.shardFor(clientId), id), () => this.supervisor.requestFlush());
   }
 
   accept(stream: import('node:stream').Duplex, remoteAddress: string): void {
@@ -143,6 +155,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       if (props?.messageExpiryInterval !== undefined) will.messageExpirySec = props.messageExpiryInterval;
     }
     this.withSession.add(conn.id);
+    if (expiryIntervalSec > 0) this.persistent.add(clientId);
+    else this.persistent.delete(clientId);
     this.supervisor.send(clientId, {
       type: 'connect',
       connId: conn.id,
@@ -187,12 +201,36 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       this.publish(message, null);
       return;
     }
-    const packetId = packet.messageId!;
-    this.publish(message, (matched) => {
+    this.publish(message, this.inboundAck(conn, 'puback', packet.messageId!));
+  }
+
+  private inboundAck(conn: Connection, kind: InboundAck['kind'], packetId: number): InboundAck {
+    const ack: InboundAck = { kind, conn, packetId, remaining: 0, matched: 0, done: false };
+    let queue = this.ackQueues.get(conn.id);
+    if (queue === undefined) this.ackQueues.set(conn.id, (queue = []));
+    queue.push(ack);
+    return ack;
+  }
+
+  private ackPartDone(ack: InboundAck): void {
+    if (--ack.remaining > 0) return;
+    ack.done = true;
+    const queue = this.ackQueues.get(ack.conn.id);
+    if (queue === undefined) return; // the connection closed
+    while (queue.length > 0 && queue[0]!.done) this.sendAck(queue.shift()!);
+  }
+
+  private sendAck(ack: InboundAck): void {
+    const { conn, packetId } = ack;
+    if (ack.kind === 'puback') {
       if (conn.state === 'closed') return;
-      const reasonCode = matched === 0 && conn.protocolVersion === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+      const reasonCode = ack.matched === 0 && conn.protocolVersion === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
       conn.send(reasonCode === 0 ? { cmd: 'puback', messageId: packetId } : { cmd: 'puback', messageId: packetId, reasonCode });
-    });
+      return;
+    }
+    this.routingQos2.delete(`${conn.id}:${packetId}`);
+    const reasonCode = ack.matched === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+    this.supervisor.send(conn.clientId!, { type: 'qos2Routed', connId: conn.id, packetId, reasonCode });
   }
 
   onControl(conn: Connection, packet: Packet): void {
@@ -244,8 +282,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.byConnId.delete(conn.id);
     const clientId = conn.clientId;
     if (clientId !== null && this.online.get(clientId) === conn) this.online.delete(clientId);
-    if (clientId !== null && this.direct.get(clientId) === conn) this.direct.delete(clientId);
-    this.flowEpoch.delete(conn.id);
+    this.fastPath.remove(conn);
+    this.ackQueues.delete(conn.id);
     const level = reason.kind === 'normal' || reason.kind === 'takeover' || reason.kind === 'server' ? 'info' : 'warn';
     this.log[level]({ event: 'client.disconnected', clientId, connId: conn.id, address: conn.remoteAddress, kind: reason.kind, reason: reasonName(reason.reasonCode), detail: reason.detail }, 'client disconnected');
     this.events.emit('client.disconnected', { clientId, connId: conn.id, reason });
@@ -260,22 +298,24 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
    * Routes one message to every matching session. `onDurable(matched)` runs once every session
    * that keeps state for it has it durably (the PUBACK/PUBREC point), and the retained store too.
    */
-  publish(message: AppMessage, onDurable: ((matched: number) => void) | null): void {
-    let retainedDone: Promise<void> | null = null;
-    if (message.retain) retainedDone = this.retained.set(message); // [MQTT-3.3.1-5]
+  publish(message: AppMessage, ack: InboundAck | null): void {
+    if (message.retain) {
+      const stored = this.retained.set(message); // [MQTT-3.3.1-5]
+      if (ack !== null) ack.remaining++;
+      stored.then(
+        () => ack !== null && this.ackPartDone(ack),
+        (err: unknown) => this.log.error({ event: 'retained.store.failed', topic: message.topic, err }, 'a retained message could not be stored; it is not acknowledged'),
+      );
+    }
     this.encodeCache = null;
     const matched = this.dispatcher.dispatch(message);
     this.encodeCache = null;
-    if (onDurable === null) return;
-    const parts: Promise<void>[] = [];
-    if (retainedDone !== null) parts.push(retainedDone);
-    for (const shard of this.dispatcher.touched) parts.push(this.tickets.ticket(shard, (id) => this.supervisor.ticket(shard, id)));
-    if (parts.length === 0) onDurable(matched);
-    else
-      Promise.all(parts).then(
-        () => onDurable(matched),
-        (err: unknown) => this.log.error({ event: 'publish.durability.failed', topic: message.topic, err }, 'a message could not be stored; it is not acknowledged'),
-      );
+    if (ack === null) return;
+    ack.matched = matched;
+    for (const shard of this.dispatcher.touched) this.turnTickets.add(shard, ack);
+    // Hold one part while the others are registered, then release it: completes now if none.
+    ack.remaining++;
+    this.ackPartDone(ack);
   }
 
   // DispatchTarget: the I/O behind the pure dispatcher.
@@ -284,16 +324,19 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   }
 
   sendDirect(clientId: string, message: AppMessage, d: Delivery): boolean {
-    const conn = this.direct.get(clientId);
+    const conn = this.fastPath.connection(clientId);
     if (conn === undefined) return false;
     this.encodeCache ??= new PublishEncodeCache(message);
     this.sendPublish(conn, { message, qos: 0, dup: false, retain: d.retain, subscriptionIds: d.subscriptionIds }, this.encodeCache);
     return true;
   }
 
-  toSession(clientId: string, message: AppMessage, d: Delivery): number {
+  toSession(clientId: string, message: AppMessage, d: Delivery): number | null {
     this.supervisor.send(clientId, { type: 'deliver', message, qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds });
-    return this.supervisor.shardFor(clientId);
+    this.fastPath.sentToActor(clientId);
+    // A QoS 1/2 copy for a persistent session is stored by its shard: the publisher's ack waits
+    // for that commit. Other copies live in memory only, so waiting would buy nothing.
+    return d.qos > 0 && this.persistent.has(clientId) ? this.supervisor.shardFor(clientId) : null;
   }
 
   private sendPublish(conn: Connection, p: Parameters<Connection['sendPublish']>[0], cache?: PublishEncodeCache): void {
@@ -329,9 +372,11 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         this.events.emit('client.connected', { clientId: e.clientId, connId: e.connId, sessionPresent: e.sessionPresent });
         return;
       }
-      case 'flow':
-        this.setFlow(e.connId, e.clientId, e.direct);
+      case 'flow': {
+        const conn = this.byConnId.get(e.connId);
+        if (conn !== undefined && conn.state !== 'closed') this.fastPath.flow(conn, e.clientId, e.direct);
         return;
+      }
       case 'publish': {
         const conn = this.byConnId.get(e.connId);
         if (conn !== undefined && conn.state === 'open') this.sendPublish(conn, e.publish);
@@ -357,6 +402,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       }
       case 'routes':
         if (e.removeAll) {
+          this.persistent.delete(e.clientId);
           this.router.removeSession(e.clientId);
           this.sessions.delete(e.clientId);
           return;
@@ -384,21 +430,6 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     }
   }
 
-  private setFlow(connId: number, clientId: string, direct: boolean): void {
-    const conn = this.byConnId.get(connId);
-    if (conn === undefined || conn.state === 'closed') return;
-    const epoch = (this.flowEpoch.get(connId) ?? 0) + 1;
-    this.flowEpoch.set(connId, epoch);
-    if (!direct) {
-      if (this.direct.get(clientId) === conn) this.direct.delete(clientId);
-      return;
-    }
-    const shard = this.supervisor.shardFor(clientId);
-    void this.tickets.ticket(shard, (id) => this.supervisor.ticket(shard, id)).then(() => {
-      if (this.flowEpoch.get(connId) === epoch && conn.state === 'open' && this.online.get(clientId) === conn) this.direct.set(clientId, conn);
-    });
-  }
-
   private continueQos2(connId: number, clientId: string, packetId: number, duplicate: boolean): void {
     const key = `${connId}:${packetId}`;
     const message = this.pendingQos2.get(key);
@@ -411,12 +442,10 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       if (conn !== undefined && conn.state === 'open') conn.send({ cmd: 'pubrec', messageId: packetId });
       return;
     }
+    const conn = this.byConnId.get(connId);
+    if (conn === undefined || conn.clientId !== clientId) return; // closed: the client resends
     this.routingQos2.add(key);
-    this.publish(message, (matched) => {
-      this.routingQos2.delete(key);
-      const reasonCode = matched === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
-      this.supervisor.send(clientId, { type: 'qos2Routed', connId, packetId, reasonCode });
-    });
+    this.publish(message, this.inboundAck(conn, 'pubrec', packetId));
   }
 
   /** Retained messages for new subscriptions, flagged retain [MQTT-3.3.1-8]. */
@@ -451,6 +480,18 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       subscriptions: this.router.subscriptionCount,
       retained: this.retained.size,
     };
+  }
+
+  /** Before the supervisor posts this turn's batches: tickets go after the turn's deliveries. */
+  flushTurn(): void {
+    this.turnTickets.flush();
+    this.fastPath.flush();
+  }
+
+  /** Sessions restored from storage are persistent (only those are stored). */
+  restored(effects: SessionEffect[]): void {
+    for (const e of effects) if (e.type === 'routes' && !e.removeAll) this.persistent.add(e.clientId);
+    this.onEffects(-1, effects, []);
   }
 
   /**
@@ -490,7 +531,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   private barrier(): Promise<void> {
     const all: Promise<void>[] = [];
     for (let shard = 0; shard < this.supervisor.shardCount; shard++) {
-      all.push(this.tickets.ticket(shard, (id) => this.supervisor.ticket(shard, id)));
+      all.push(this.tickets.ticket((id) => this.supervisor.ticket(shard, id)));
     }
     return Promise.all(all).then(() => undefined);
   }
@@ -519,13 +560,15 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
     storageSync: config.storageSync,
     limits,
     onEffects: node.onEffects,
+    onFlush: () => node.flushTurn(),
+    onRestored: (_shard, effects) => node.restored(effects),
     onShardFailure: (shard, message) => {
       log.error({ event: 'shard.failed', shard, message }, 'shard failed; restarting it from storage and closing its clients');
       node.closeShardClients(shard, message);
     },
   });
   const restored = await node.supervisor.start();
-  node.onEffects(-1, restored, []);
+  node.restored(restored);
   log.info({ event: 'node.restored', retained: retainedCount, subscriptions: node.stats().subscriptions }, 'storage loaded');
   const listener = await listenTcp(config.listen, (stream, remote) => node.accept(stream, remote));
   const sysTimer = config.sysIntervalSec > 0 ? setInterval(() => node.publishSys(), config.sysIntervalSec * 1000) : null;

@@ -13,6 +13,10 @@ export interface SupervisorOptions {
   limits: SessionLimits;
   /** Effects of one shard, in order; tickets whose events are durable. */
   onEffects(shard: number, effects: SessionEffect[], tickets: number[]): void;
+  /** The sessions a restarted shard reloaded from storage, as effects (default: onEffects). */
+  onRestored?(shard: number, effects: SessionEffect[]): void;
+  /** Called right before each turn's batches are posted: last chance to add tickets to them. */
+  onFlush?(): void;
   /** A shard failed (storage error, crash); the supervisor restarts it. */
   onShardFailure(shard: number, message: string): void;
 }
@@ -128,7 +132,7 @@ export class ShardSupervisor {
         this.opts.onShardFailure(index, m.message);
         // Restart: the new shard reloads what was committed; the node closes that shard's clients.
         void this.startShard(index).then(
-          (effects) => this.opts.onEffects(index, routesFirst(effects), []),
+          (effects) => (this.opts.onRestored ?? ((i, e) => this.opts.onEffects(i, e, [])))(index, routesFirst(effects)),
           (err: unknown) => this.opts.onShardFailure(index, `restart failed: ${String(err)}`),
         );
         break;
@@ -158,7 +162,15 @@ export class ShardSupervisor {
     }
   }
 
+  /** Makes sure a flush (and so the onFlush hook) runs this turn even if nothing is queued. */
+  requestFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
+  }
+
   private readonly flush = (): void => {
+    this.opts.onFlush?.(); // may add tickets: flushScheduled is still true, so no second flush
     this.flushScheduled = false;
     for (const slot of this.slots) {
       if (slot.batch.length === 0) continue;

@@ -8,13 +8,16 @@ import type { Presence, Router } from '../routing/router.js';
 export interface DispatchTarget extends Presence {
   /** QoS 0 fast path: writes to the client's open connection; false when it has none. */
   sendDirect(clientId: string, message: AppMessage, delivery: Delivery): boolean;
-  /** Hands the delivery to the client's session actor; returns the shard that owns it. */
-  toSession(clientId: string, message: AppMessage, delivery: Delivery): number;
+  /**
+   * Hands the delivery to the client's session actor. Returns the shard whose commit an
+   * acknowledgement of this message must wait for, or null when the copy is not stored.
+   */
+  toSession(clientId: string, message: AppMessage, delivery: Delivery): number | null;
 }
 
 export class Dispatcher {
   private readonly deliveries: Delivery[] = [];
-  /** Shards that got a delivery in the last dispatch (reused between calls). */
+  /** Shards that store a copy of the last dispatched message (reused between calls). */
   readonly touched = new Set<number>();
 
   constructor(
@@ -34,7 +37,8 @@ export class Dispatcher {
       // level (MQTT 4.6); a QoS 0 message still queued behind a full QoS 1/2 window from the
       // client's offline time can be overtaken by a new direct one.
       if (d.qos === 0 && this.target.sendDirect(d.clientId, message, d)) continue;
-      this.touched.add(this.target.toSession(d.clientId, message, d));
+      const shard = this.target.toSession(d.clientId, message, d);
+      if (shard !== null) this.touched.add(shard);
     }
     return matched;
   }

@@ -1,12 +1,13 @@
-// Durability tickets: a publish that must be acknowledged only once stored asks each shard it
-// touched for a ticket; the shard answers after the events before the ticket are committed.
+// Durability tickets. A shard answers a ticket once every event sent to it before the ticket is
+// committed and its effects returned. Publishes that must be acknowledged only once stored share
+// one ticket per shard per event-loop turn (TurnTickets), not one each.
 
 export class TicketBook {
   private nextId = 1;
   private readonly waiting = new Map<number, () => void>();
 
   /** Registers a ticket and hands its id to `send`; resolves when `done(id)` is called. */
-  ticket(_shard: number, send: (id: number) => void): Promise<void> {
+  ticket(send: (id: number) => void): Promise<void> {
     const id = this.nextId++;
     const p = new Promise<void>((resolve) => this.waiting.set(id, resolve));
     send(id);
@@ -22,5 +23,38 @@ export class TicketBook {
 
   get pending(): number {
     return this.waiting.size;
+  }
+}
+
+/** A publish waiting to be acknowledged: `remaining` parts (shards, retained store) to go. */
+export interface PendingAck {
+  remaining: number;
+}
+
+/** Collects, per shard, the acks that wait for that shard during the current turn. */
+export class TurnTickets<A extends PendingAck> {
+  private readonly byShard = new Map<number, A[]>();
+
+  constructor(
+    private readonly tickets: TicketBook,
+    private readonly sendTicket: (shard: number, id: number) => void,
+    private readonly partDone: (ack: A) => void,
+  ) {}
+
+  add(shard: number, ack: A): void {
+    let list = this.byShard.get(shard);
+    if (list === undefined) this.byShard.set(shard, (list = []));
+    list.push(ack);
+    ack.remaining++;
+  }
+
+  /** Right before the supervisor flushes the turn's batches: the ticket goes after them. */
+  flush(): void {
+    for (const [shard, acks] of this.byShard) {
+      void this.tickets.ticket((id) => this.sendTicket(shard, id)).then(() => {
+        for (const ack of acks) this.partDone(ack);
+      });
+    }
+    this.byShard.clear();
   }
 }

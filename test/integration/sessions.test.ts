@@ -387,8 +387,9 @@ describe('inflight window', { timeout: 20_000 }, () => {
   });
 
   it('disconnects a v5 publisher that exceeds our Receive Maximum with 0x93 [MQTT-3.3.4-7]', async () => {
-    // A subscriber makes the PUBACKs wait for its shard's commit, so all three are outstanding.
-    const sub = await connect(node.url, { protocolVersion: 5, clientId: 'rm-subscriber' });
+    // A persistent subscriber makes the PUBACKs wait for its shard's commit, so all three are
+    // outstanding (copies for non-persistent sessions are acknowledged at once).
+    const sub = await connect(node.url, { protocolVersion: 5, clientId: 'rm-subscriber', clean: false, properties: { sessionExpiryInterval: 60 } });
     await sub.subscribeAsync('flood/t', { qos: 1 });
     const w = await WireClient.connect(node.handle.mqtt.port, 5);
     try {
