@@ -136,8 +136,56 @@ export interface DecoderOptions {
  * (which learns the protocol level from the CONNECT it parses, so later v5 properties decode).
  * `pause()` keeps the unprocessed bytes until `resume()`; `stop()` drops everything.
  */
+/**
+ * mqtt-packet parsers shared by every connection of this thread, one per protocol level (a
+ * parser per connection costs ~2.6 KB, and keeps the whole CONNECT packet as its settings).
+ * Sharing is safe because a parser only ever gets one complete frame and parses it
+ * synchronously; a parser left with state after a failure is replaced.
+ */
+class SharedParser {
+  private parser: ReturnType<typeof mqttPacket.parser>;
+  private parsed: Packet | null = null;
+  private error: unknown = null;
+
+  constructor(private readonly protocolVersion: ProtocolVersion | null) {
+    this.parser = this.create(); // in the body: parameter properties are set by now
+  }
+
+  private create(): ReturnType<typeof mqttPacket.parser> {
+    const parser = this.protocolVersion === null ? mqttPacket.parser() : mqttPacket.parser({ protocolVersion: this.protocolVersion });
+    parser.on('packet', (p: Packet) => (this.parsed = p));
+    parser.on('error', (e: unknown) => (this.error = e ?? new Error('unknown parse error')));
+    return parser;
+  }
+
+  /** Parses one complete frame: the packet, or an error. */
+  parse(frame: Buffer): { packet: Packet } | { error: unknown } {
+    this.parsed = null;
+    this.error = null;
+    let left = 0;
+    try {
+      left = this.parser.parse(frame);
+    } catch (e) {
+      this.error = e;
+    }
+    const packet = this.parsed;
+    const error = this.error;
+    this.parsed = null;
+    this.error = null;
+    // A CONNECT makes mqtt-packet adopt the packet as its settings; other failures may leave
+    // bytes or state behind. Either way the next frame gets a fresh parser.
+    if (this.protocolVersion === null || error !== null || packet === null || left !== 0) this.parser = this.create();
+    if (error !== null || packet === null || left !== 0) return { error: error ?? new Error('packet does not match its length') };
+    return { packet };
+  }
+}
+
+const connectParser = new SharedParser(null);
+const levelParsers: Record<ProtocolVersion, SharedParser> = { 3: new SharedParser(3), 4: new SharedParser(4), 5: new SharedParser(5) };
+
 export class PacketDecoder {
-  private readonly parser = mqttPacket.parser();
+  /** Set from the CONNECT: the level every later frame is parsed at. */
+  private protocolVersion: ProtocolVersion | null = null;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Total size of the frame being collected in `pending`, 0 while its header is incomplete. */
@@ -146,20 +194,11 @@ export class PacketDecoder {
   private stopped = false;
   private processing = false;
   private framesSeen = 0;
-  private parsed: Packet | null = null;
-  private parseError: unknown = null;
 
   constructor(
     private readonly opts: DecoderOptions,
     private readonly sink: DecoderSink,
-  ) {
-    this.parser.on('packet', (p: Packet) => {
-      this.parsed = p;
-    });
-    this.parser.on('error', (e: unknown) => {
-      this.parseError = e ?? new Error('unknown parse error');
-    });
-  }
+  ) {}
 
   /** Bytes received but not yet decoded (a partial frame, or everything since `pause()`). */
   get bufferedBytes(): number {
@@ -264,20 +303,16 @@ export class PacketDecoder {
         return;
       }
     }
-    this.parsed = null;
-    this.parseError = null;
-    let left = 0;
-    try {
-      left = this.parser.parse(frame);
-    } catch (e) {
-      this.parseError = e;
-    }
-    const packet = this.parsed as Packet | null;
-    if (this.parseError !== null || packet === null || left !== 0) {
-      const why = this.parseError instanceof Error ? this.parseError.message : 'packet does not match its length';
+    // Before the CONNECT, and for a second CONNECT, the connect parser (its level comes from the packet).
+    const parser = this.protocolVersion === null || type === PacketType.CONNECT ? connectParser : levelParsers[this.protocolVersion];
+    const result = parser.parse(frame);
+    if ('error' in result) {
+      const why = result.error instanceof Error ? result.error.message : 'packet does not match its length';
       this.fail(ReasonCode.MalformedPacket, `malformed ${packetTypeName(type)}: ${why}`);
       return;
     }
+    const packet = result.packet;
+    if (packet.cmd === 'connect' && this.protocolVersion === null) this.protocolVersion = (packet.protocolVersion ?? 4) as ProtocolVersion;
     if (packet.cmd === 'publish' && packet.topic.includes('\ufffd')) {
       // mqtt-packet decodes ill-formed UTF-8 into U+FFFD; look at the raw bytes [MQTT-1.5.4-1].
       const len = frame.readUInt16BE(headerLength);
