@@ -115,7 +115,7 @@ export class Connection {
   private inAliases: InboundTopicAliases;
   private outAliases: OutboundTopicAliases | null = null;
   /** Packet ids of inbound QoS 1/2 publishes not yet acknowledged by us (Receive Maximum). */
-  private readonly unacked = new Set<number>();
+  private unacked: Set<number> | null = null; // created on the first inbound QoS 1/2 PUBLISH
 
   constructor(
     readonly stream: Duplex,
@@ -217,7 +217,7 @@ export class Connection {
     if (this.write(buf) && out.messageId !== undefined) {
       // Receive Maximum accounting: these answers end an inbound QoS 1/2 exchange (§4.9).
       if (out.cmd === 'puback' || out.cmd === 'pubcomp' || (out.cmd === 'pubrec' && (out.reasonCode ?? 0) >= 0x80)) {
-        this.unacked.delete(out.messageId);
+        this.unacked?.delete(out.messageId);
       }
     }
   }
@@ -353,15 +353,16 @@ export class Connection {
     const id = packet.messageId;
     // Only v5 clients were told a Receive Maximum; a 3.1.1 client's inflight window is bounded by
     // the session (which acknowledges in order) rather than by disconnecting it.
-    if (packet.qos > 0 && id !== undefined && this.protocolVersion === 5 && !this.unacked.has(id)) {
+    const unacked = packet.qos > 0 && this.protocolVersion === 5 ? (this.unacked ??= new Set()) : null;
+    if (unacked !== null && id !== undefined && !unacked.has(id)) {
       // A retransmission of an id still unacknowledged is not a new message; it does not count.
-      if (this.unacked.size >= this.limits.receiveMaximum) {
+      if (unacked.size >= this.limits.receiveMaximum) {
         throw new ProtocolViolation(
           ReasonCode.ReceiveMaximumExceeded,
           `more than ${this.limits.receiveMaximum} unacknowledged QoS 1/2 publishes`,
         ); // [MQTT-3.3.4-7]
       }
-      this.unacked.add(id);
+      unacked.add(id);
     }
     this.handler.onPublish(this, packet);
   }

@@ -11,16 +11,17 @@ import { ProtocolViolation } from './errors.js';
 
 /** Topic aliases a client defines towards us (client → server direction, §3.3.2.3.4). */
 export class InboundTopicAliases {
-  private readonly topics = new Map<number, string>();
+  /** Created on the first alias: most connections never use one (idle memory per connection). */
+  private topics: Map<number, string> | null = null;
 
   constructor(readonly maximum: number) {}
 
   get(alias: number): string | undefined {
-    return this.topics.get(alias);
+    return this.topics?.get(alias);
   }
 
   set(alias: number, topic: string): void {
-    this.topics.set(alias, topic);
+    (this.topics ??= new Map()).set(alias, topic);
   }
 }
 

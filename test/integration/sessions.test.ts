@@ -338,8 +338,9 @@ describe('inflight window', { timeout: 20_000 }, () => {
   async function windowOf(w: WireClient, topic: string): Promise<void> {
     w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
     assert.equal((await w.next()).cmd, 'suback');
-    // PUBACK to the publisher comes after the subscriber's session has taken each message. One at
-    // a time: MQTT.js does not hold back for our Receive Maximum (2 here) by itself.
+    // The subscriber's session is persistent, so the PUBACK to the publisher comes after that
+    // session has taken (and stored) each message. One at a time: MQTT.js does not hold back for
+    // our Receive Maximum (2 here) by itself.
     for (const i of [1, 2, 3, 4, 5]) await pub.publishAsync(topic, `m${i}`, { qos: 1 });
     let outstanding = publishes(await settle(w));
     assert.deepEqual(outstanding.map((p) => p.payload.toString()), ['m1', 'm2'], 'at most 2 unacknowledged');
@@ -358,7 +359,7 @@ describe('inflight window', { timeout: 20_000 }, () => {
   it('sends at most maxInflight QoS 1 messages unacknowledged; the rest follow the PUBACKs', async () => {
     const w = await WireClient.connect(node.handle.mqtt.port, 4);
     try {
-      await w.handshake({ clientId: 'window-server', clean: true });
+      await w.handshake({ clientId: 'window-server', clean: false });
       await windowOf(w, 'win/server');
     } finally {
       w.destroy();
@@ -370,7 +371,7 @@ describe('inflight window', { timeout: 20_000 }, () => {
     const p = await connect(roomy.url, { protocolVersion: 5, clientId: 'rm-publisher' });
     const w = await WireClient.connect(roomy.handle.mqtt.port, 5);
     try {
-      await w.handshake({ clientId: 'window-client', clean: true, properties: { receiveMaximum: 2 } });
+      await w.handshake({ clientId: 'window-client', clean: false, properties: { receiveMaximum: 2, sessionExpiryInterval: 60 } });
       const saved = pub;
       pub = p;
       try {
