@@ -17,7 +17,7 @@ import { TicketBook, TurnTickets, type PendingAck } from './broker/tickets.js';
 import type { ShoalConfig } from './config/options.js';
 import { createLogger, type Logger } from './log.js';
 import type { ConnectAccepted } from './protocol/connect.js';
-import type { AppMessage, Delivery, ForwardedProperties, QoS, SubscriptionOptions, WillMessage } from './protocol/message.js';
+import { compactMessage, type AppMessage, type Delivery, type ForwardedProperties, type QoS, type SubscriptionOptions, type WillMessage } from './protocol/message.js';
 import { ReasonCode, reasonName } from './protocol/reason-codes.js';
 import { Router } from './routing/router.js';
 import { MemoryRetainedStore } from './storage/memory-retained-store.js';
@@ -95,6 +95,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   private readonly dispatcher: Dispatcher;
   /** Encoded QoS 0 bytes of the message being dispatched, shared by its direct deliveries. */
   private encodeCache: PublishEncodeCache | null = null;
+  /** The message being dispatched, with its bytes in buffers of their own (see compactMessage). */
+  private compactMessage: AppMessage | null = null;
   private readonly retainedScratch: AppMessage[] = [];
   private nextConnId = 1;
   private closing = false;
@@ -151,7 +153,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       };
       const fp = forwardedProperties(props as IPublishPacket['properties']);
       if (fp) message.properties = fp;
-      will = { message, delaySec: props?.willDelayInterval ?? 0 };
+      will = { message: compactMessage(message), delaySec: props?.willDelayInterval ?? 0 };
       if (props?.messageExpiryInterval !== undefined) will.messageExpirySec = props.messageExpiryInterval;
     }
     this.withSession.add(conn.id);
@@ -308,8 +310,10 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       );
     }
     this.encodeCache = null;
+    this.compactMessage = null;
     const matched = this.dispatcher.dispatch(message);
     this.encodeCache = null;
+    this.compactMessage = null;
     if (ack === null) return;
     ack.matched = matched;
     for (const shard of this.dispatcher.touched) this.turnTickets.add(shard, ack);
@@ -332,7 +336,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   }
 
   toSession(clientId: string, message: AppMessage, d: Delivery): number | null {
-    this.supervisor.send(clientId, { type: 'deliver', message, qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds });
+    const compact = (this.compactMessage ??= compactMessage(message));
+    this.supervisor.send(clientId, { type: 'deliver', message: compact, qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds });
     this.fastPath.sentToActor(clientId);
     // A QoS 1/2 copy for a persistent session is stored by its shard: the publisher's ack waits
     // for that commit. Other copies live in memory only, so waiting would buy nothing.

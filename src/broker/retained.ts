@@ -1,7 +1,7 @@
 // Retained messages of the node: an in-memory index over the durable RetainedStore. Writes are
 // group-committed once per event-loop turn; `set` returns when its change is durable, so a QoS 1/2
 // retained PUBLISH is acknowledged only after that.
-import type { AppMessage } from '../protocol/message.js';
+import { compactMessage, type AppMessage } from '../protocol/message.js';
 import type { RetainedStore } from '../storage/types.js';
 
 /** MQTT 4.7 matching of one concrete topic against one filter (no `$share/` prefix). */
@@ -47,6 +47,7 @@ export class RetainedMessages {
    */
   set(message: AppMessage): Promise<void> {
     const remove = message.payload.byteLength === 0;
+    if (!remove) message = compactMessage(message); // kept for long: not a view into a socket buffer
     if (remove) this.byTopic.delete(message.topic);
     else this.byTopic.set(message.topic, message);
     this.changes.push({ topic: message.topic, message: remove ? null : message });

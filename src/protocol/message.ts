@@ -62,3 +62,15 @@ export interface WillMessage {
 export function remainingExpirySec(expiresAt: number, now: number): number {
   return Math.max(1, Math.ceil((expiresAt - now) / 1000));
 }
+
+/**
+ * A copy of `m` whose payload and correlation data own exactly their bytes. Parsed packets are
+ * views into the socket's read buffer (64 KiB): postMessage clones a view's whole underlying
+ * ArrayBuffer, and a stored view keeps the whole buffer alive. Use before either.
+ */
+export function compactMessage(m: AppMessage): AppMessage {
+  const payload = new Uint8Array(m.payload); // copies into a new, exactly sized ArrayBuffer
+  const cd = m.properties?.correlationData;
+  if (cd === undefined) return { ...m, payload };
+  return { ...m, payload, properties: { ...m.properties, correlationData: new Uint8Array(cd) } };
+}
