@@ -104,3 +104,17 @@ export function collector(client: MqttClient): { messages: Received[]; until(n: 
     },
   };
 }
+
+/**
+ * Connects an MQTT.js client with a collector attached before CONNECT, so messages a resumed
+ * session sends right after CONNACK are counted.
+ */
+export async function connectCollecting(url: string, opts: IClientOptions = {}): Promise<{ c: MqttClient; got: ReturnType<typeof collector> }> {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  const got = collector(c);
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', reject);
+  });
+  return { c, got };
+}

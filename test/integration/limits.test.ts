@@ -3,11 +3,11 @@
 // new message dropped; every drop is a 'session.queue.drop' event and a log line).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Packet } from 'mqtt-packet';
 import type { NodeEvents } from '../../src/node.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
-import { collector, connect, removeDir, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { collector, connect, removeDir, startTestNode, waitFor, type TestNode, connectCollecting } from '../helpers/node.js';
 import { WireClient } from '../unit/transport/wire.js';
 
 const MAX_SUBSCRIPTIONS = 3;
@@ -28,14 +28,9 @@ async function client(opts: IClientOptions = {}): Promise<MqttClient> {
 
 /** Connects with a collector attached before CONNECT: messages resumed right after CONNACK count. */
 async function resumingClient(opts: IClientOptions): Promise<{ c: MqttClient; got: ReturnType<typeof collector> }> {
-  const c = mqtt.connect(node.url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-  clients.push(c);
-  const got = collector(c);
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', reject);
-  });
-  return { c, got };
+  const r = await connectCollecting(node.url, { protocolVersion: 5, ...opts });
+  clients.push(r.c);
+  return r;
 }
 
 async function wire(protocolVersion: 4 | 5, clientId: string): Promise<WireClient> {

@@ -3,10 +3,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
-import { collector, connect, removeDir, startTestNode, type TestNode } from '../helpers/node.js';
+import { collector, connect, removeDir, startTestNode, type TestNode, connectCollecting } from '../helpers/node.js';
 import { WireClient } from '../unit/transport/wire.js';
 
 const MAX_TOPIC_ALIAS = 4;
@@ -24,14 +24,9 @@ async function client(opts: IClientOptions = {}): Promise<MqttClient> {
 
 /** Connects with a collector attached before CONNECT: messages resumed right after CONNACK count. */
 async function resumingClient(opts: IClientOptions): Promise<{ c: MqttClient; got: ReturnType<typeof collector> }> {
-  const c = mqtt.connect(node.url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-  clients.push(c);
-  const got = collector(c);
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', reject);
-  });
-  return { c, got };
+  const r = await connectCollecting(node.url, { protocolVersion: 5, ...opts });
+  clients.push(r.c);
+  return r;
 }
 
 async function wire(clientId: string, over: Record<string, unknown> = {}): Promise<{ w: WireClient; connack: Packet }> {

@@ -2,8 +2,8 @@
 // message, round-robin over online members, several groups, 3.1.1 members, no retained messages.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { collector, connect, removeDir, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { collector, connect, removeDir, startTestNode, waitFor, type TestNode, connectCollecting } from '../helpers/node.js';
 import type { NodeEvents } from '../../src/node.js';
 
 let node: TestNode;
@@ -18,15 +18,10 @@ async function client(opts: IClientOptions = {}): Promise<MqttClient> {
 type Collected = ReturnType<typeof collector>;
 
 /** Connects with a collector attached before CONNECT: messages resumed right after CONNACK count. */
-async function resumingClient(opts: IClientOptions): Promise<{ c: MqttClient; got: Collected }> {
-  const c = mqtt.connect(node.url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-  clients.push(c);
-  const got = collector(c);
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', reject);
-  });
-  return { c, got };
+async function resumingClient(opts: IClientOptions): Promise<{ c: MqttClient; got: ReturnType<typeof collector> }> {
+  const r = await connectCollecting(node.url, { protocolVersion: 5, ...opts });
+  clients.push(r.c);
+  return r;
 }
 
 async function publishN(pub: MqttClient, topic: string, n: number, prefix = 'm'): Promise<string[]> {
