@@ -1,10 +1,13 @@
 // RetainedStore on the node's own SQLite file (retained.db): one row per topic, each apply() one
-// write transaction. Pragmas, durability and schema versioning as in sqlite-db.ts.
+// write transaction. Pragmas, durability and schema versioning as in sqlite-db.ts. A run of puts
+// is a few multi-row INSERTs and a run of deletes one DELETE, not one statement per change: each
+// statement run is a hop to libuv's thread pool.
 import type { AppMessage } from '../protocol/message.js';
 import { StorageError } from './errors.js';
 import { checkRetainedChange, retainedOperation, type RetainedChange } from './memory-retained-store.js';
 import { inWriteTransaction, RollbackFailedError, SerialQueue, SqliteDb, type Migrations, type SqliteOptions, type SqliteStatement, type SqlValue } from './sqlite-db.js';
 import { decodeMessage, encodeMessage, messageColumns } from './sqlite-message-codec.js';
+import { MultiRowInsert } from './sqlite-multi-row.js';
 import type { BeforeChangeHook } from './store-hooks.js';
 import type { RetainedStore } from './types.js';
 
@@ -23,6 +26,9 @@ const MIGRATIONS: Migrations = [
 
 export const RETAINED_SCHEMA_VERSION = MIGRATIONS.length;
 
+/** 64 rows x 8 columns: well below SQLite's limit of 32766 bound parameters. */
+const MAX_ROWS_PER_INSERT = 64;
+
 export class SqliteRetainedStore implements RetainedStore {
   private readonly queue = new SerialQueue();
   private closing: Promise<void> | null = null;
@@ -31,7 +37,7 @@ export class SqliteRetainedStore implements RetainedStore {
   private constructor(
     readonly file: string,
     private readonly db: SqliteDb,
-    private readonly put: SqliteStatement,
+    private readonly put: MultiRowInsert,
     private readonly del: SqliteStatement,
     private readonly beforeChange: BeforeChangeHook | undefined,
   ) {}
@@ -42,9 +48,9 @@ export class SqliteRetainedStore implements RetainedStore {
     try {
       await db.migrate(MIGRATIONS);
       const cols = messageColumns('');
-      const put = await db.prepare(`INSERT OR REPLACE INTO retained (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
-      prepared.push(put);
-      const del = await db.prepare('DELETE FROM retained WHERE topic = ?');
+      const put = new MultiRowInsert(db, `INSERT OR REPLACE INTO retained (${cols.join(', ')})`, cols.length, MAX_ROWS_PER_INSERT);
+      // One bound JSON array of topics for the whole run.
+      const del = await db.prepare('DELETE FROM retained WHERE topic IN (SELECT value FROM json_each(?))');
       prepared.push(del);
       return new SqliteRetainedStore(file, db, put, del, options.beforeChange);
     } catch (err) {
@@ -68,25 +74,40 @@ export class SqliteRetainedStore implements RetainedStore {
 
   apply(changes: readonly RetainedChange[]): Promise<void> {
     // Encoded (and the bytes copied) now, so later mutation by the caller cannot leak in.
-    const plan: { change: RetainedChange; stmt: SqliteStatement; params: SqlValue[] }[] = [];
-    for (const change of changes) {
-      try {
-        checkRetainedChange(change);
-        plan.push(change.message === null ? { change, stmt: this.del, params: [change.topic] } : { change, stmt: this.put, params: encodeMessage(change.message) });
-      } catch (cause) {
-        return Promise.reject(new StorageError('invalid change', { file: this.file, operation: retainedOperation(change), cause }));
+    const batch = [...changes];
+    const units: Unit[] = [];
+    let i = 0;
+    while (i < changes.length) {
+      const isPut = changes[i]!.message !== null;
+      const rows: SqlValue[][] = [];
+      const topics: string[] = [];
+      const first = i;
+      for (; i < changes.length && (changes[i]!.message !== null) === isPut; i++) {
+        const change = changes[i]!;
+        try {
+          checkRetainedChange(change);
+          if (change.message === null) topics.push(change.topic);
+          else rows.push(encodeMessage(change.message));
+        } catch (cause) {
+          return Promise.reject(new StorageError('invalid change', { file: this.file, operation: retainedOperation(change), cause }));
+        }
       }
+      const steps: (() => Promise<void>)[] = isPut
+        ? this.put.chunk(rows).map((c) => () => this.put.run(c.rows, c.params))
+        : [() => this.del.run([JSON.stringify(topics)])];
+      units.push({ first, count: i - first, steps });
     }
     return this.enqueue('apply', async () => {
-      if (plan.length === 0) return;
+      if (units.length === 0) return;
       let operation = 'begin';
       try {
         await inWriteTransaction(this.db, async () => {
-          for (let i = 0; i < plan.length; i++) {
-            const { change, stmt, params } = plan[i]!;
-            operation = retainedOperation(change);
-            this.beforeChange?.(change, i);
-            await stmt.run(params);
+          for (const unit of units) {
+            for (let k = unit.first; k < unit.first + unit.count; k++) {
+              operation = retainedOperation(batch[k]!);
+              this.beforeChange?.(batch[k]!, k);
+            }
+            for (const step of unit.steps) await step();
           }
           operation = 'commit';
         });
@@ -119,4 +140,11 @@ export class SqliteRetainedStore implements RetainedStore {
       return task();
     });
   }
+}
+
+/** Changes `first .. first + count - 1` (all puts or all deletes), written by `steps`. */
+interface Unit {
+  first: number;
+  count: number;
+  steps: (() => Promise<void>)[];
 }

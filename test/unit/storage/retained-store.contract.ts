@@ -68,6 +68,24 @@ export function retainedStoreContract(name: string, factory: RetainedStoreFactor
       assert.deepEqual(await load(store), toPlain([rich, retained('b', [2], { qos: 0, properties: {} }), retained('d', [2])]));
     }));
 
+  test(`${name}: long runs of puts and deletes keep change order, a repeated topic ends with the later change`, () =>
+    withStore(factory, async (store) => {
+      const changes: { topic: string; message: AppMessage | null }[] = [];
+      // 100 puts (more than one multi-row INSERT), with topic t/3 put twice in the run.
+      for (let i = 0; i < 100; i++) changes.push({ topic: `t/${i}`, message: retained(`t/${i}`, [i]) });
+      changes.splice(50, 0, { topic: 't/3', message: retained('t/3', [3, 3]) });
+      // A run of deletes, one of a topic that is not there, then t/5 put again after its delete.
+      for (let i = 0; i < 10; i++) changes.push({ topic: `t/${i}`, message: null });
+      changes.push({ topic: 'nope', message: null });
+      changes.push({ topic: 't/5', message: retained('t/5', [5, 5]) });
+      await store.apply(changes);
+      const out = await load(store);
+      assert.deepEqual(out.map((m) => m.topic), ['t/5', ...Array.from({ length: 90 }, (_, i) => `t/${i + 10}`)].sort());
+      assert.deepEqual(out.find((m) => m.topic === 't/5'), toPlain(retained('t/5', [5, 5])));
+      await store.apply([{ topic: 't/3', message: retained('t/3', [3, 3]) }, { topic: 't/3', message: null }]);
+      assert.equal((await load(store)).some((m) => m.topic === 't/3'), false);
+    }));
+
   test(`${name}: a change whose message carries another topic is refused`, () =>
     withStore(factory, async (store) => {
       await assert.rejects(store.apply([{ topic: 'x', message: retained('x', []) }, { topic: 'y', message: retained('z', []) }]), (err: unknown) => err instanceof StorageError && err.operation === 'put');
