@@ -13,7 +13,7 @@ import type {
   ISubackPacket,
   Packet,
 } from 'mqtt-packet';
-import { PacketDecoder, encodePacket } from '../protocol/codec.js';
+import { PacketDecoder, encodePacket, type DecoderOptions, type DecoderSink } from '../protocol/codec.js';
 import type { ConnectAccepted } from '../protocol/connect.js';
 import { isProtocolViolationCode, validateConnect } from '../protocol/connect.js';
 import type { ProtocolVersion } from '../protocol/message.js';
@@ -80,7 +80,44 @@ const CORK_FLUSH_BYTES = 64 * 1024;
 
 type State = 'connecting' | 'open' | 'closed';
 
-export class Connection {
+// Idle memory per connection: the stream listeners below are shared functions that find their
+// Connection through this property of the stream, rather than four closures (and a context) per
+// connection; likewise the decoder's sink is the Connection itself and its options are shared.
+const kConnection = Symbol('shoal.connection');
+type ConnectionStream = Duplex & { [kConnection]?: Connection };
+
+function onStreamData(this: ConnectionStream, chunk: Buffer | string): void {
+  this[kConnection]?.onStreamData(chunk);
+}
+
+function onStreamError(this: ConnectionStream, err: NodeJS.ErrnoException): void {
+  this[kConnection]?.onStreamError(err);
+}
+
+function onStreamEnd(this: ConnectionStream): void {
+  this[kConnection]?.onStreamEnd();
+}
+
+function onStreamClose(this: ConnectionStream): void {
+  this[kConnection]?.onStreamClose();
+}
+
+function uncorkConnection(conn: Connection): void {
+  conn.uncork();
+}
+
+const decoderOptionsByLimits = new WeakMap<ConnectionLimits, DecoderOptions>();
+
+function decoderOptions(limits: ConnectionLimits): DecoderOptions {
+  let opts = decoderOptionsByLimits.get(limits);
+  if (opts === undefined) {
+    opts = { maxPacketSize: limits.maxPacketSize, firstMustBeConnect: true };
+    decoderOptionsByLimits.set(limits, opts);
+  }
+  return opts;
+}
+
+export class Connection implements DecoderSink {
   clientId: string | null = null;
   protocolVersion: ProtocolVersion = 4;
   state: State = 'connecting';
@@ -112,7 +149,7 @@ export class Connection {
   private graceTimer: NodeJS.Timeout | null = null;
   private corked = false;
   private corkedBytes = 0;
-  private inAliases: InboundTopicAliases;
+  private inAliases: InboundTopicAliases | null = null; // created on the first inbound PUBLISH
   private outAliases: OutboundTopicAliases | null = null;
   /** Packet ids of inbound QoS 1/2 publishes not yet acknowledged by us (Receive Maximum). */
   private unacked: Set<number> | null = null; // created on the first inbound QoS 1/2 PUBLISH
@@ -124,28 +161,44 @@ export class Connection {
     readonly id: number,
     readonly remoteAddress: string,
   ) {
-    this.inAliases = new InboundTopicAliases(limits.topicAliasMaximum);
-    this.decoder = new PacketDecoder(
-      { maxPacketSize: limits.maxPacketSize, firstMustBeConnect: true },
-      { onPacket: (p, size) => this.onPacket(p, size), onError: (code, detail) => this.onDecodeError(code, detail) },
-    );
+    this.decoder = new PacketDecoder(decoderOptions(limits), this);
     this.connectTimer = setTimeout(() => {
       this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.KeepAliveTimeout, detail: `no CONNECT within ${limits.connectTimeoutMs} ms` }, false);
     }, limits.connectTimeoutMs);
     this.connectTimer.unref();
 
-    stream.on('data', (chunk: Buffer | string) => this.onData(chunk));
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.UnspecifiedError, detail: `stream error: ${err.code ?? err.message}` }, false);
-      stream.destroy();
-    });
-    stream.on('end', () => {
-      this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.UnspecifiedError, detail: 'client closed the connection without DISCONNECT' }, false);
-    });
-    stream.on('close', () => {
-      this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.UnspecifiedError, detail: 'connection lost without DISCONNECT' }, false);
-      if (this.graceTimer !== null) clearTimeout(this.graceTimer);
-    });
+    (stream as ConnectionStream)[kConnection] = this;
+    stream.on('data', onStreamData);
+    stream.on('error', onStreamError);
+    stream.on('end', onStreamEnd);
+    stream.on('close', onStreamClose);
+  }
+
+  // ---- stream events (internal: called by the shared listeners above) ----
+
+  /** @internal */
+  onStreamData(chunk: Buffer | string): void {
+    if (this.state === 'closed') return;
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.stats.bytesReceived += buf.length;
+    this.decoder.push(buf);
+  }
+
+  /** @internal */
+  onStreamError(err: NodeJS.ErrnoException): void {
+    this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.UnspecifiedError, detail: `stream error: ${err.code ?? err.message}` }, false);
+    this.stream.destroy();
+  }
+
+  /** @internal */
+  onStreamEnd(): void {
+    this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.UnspecifiedError, detail: 'client closed the connection without DISCONNECT' }, false);
+  }
+
+  /** @internal */
+  onStreamClose(): void {
+    this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.UnspecifiedError, detail: 'connection lost without DISCONNECT' }, false);
+    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
   }
 
   /** Sends CONNACK 0 and opens the connection. Does nothing when it closed in the meantime. */
@@ -266,14 +319,8 @@ export class Connection {
 
   // ---- inbound ----
 
-  private onData(chunk: Buffer | string): void {
-    if (this.state === 'closed') return;
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.stats.bytesReceived += buf.length;
-    this.decoder.push(buf);
-  }
-
-  private onDecodeError(reasonCode: number, detail: string): void {
+  /** @internal DecoderSink: the stream is unusable. */
+  onError(reasonCode: number, detail: string): void {
     if (reasonCode === ReasonCode.UnsupportedProtocolVersion && !this.connectSeen) {
       // The level is unknown, so answer in the 3.1.1 format every level can read [MQTT-3.1.2-2].
       this.write(Buffer.from([0x20, 0x02, 0x00, 0x01]));
@@ -281,7 +328,8 @@ export class Connection {
     this.close(reasonCode, detail, 'abnormal');
   }
 
-  private onPacket(packet: Packet, size: number): void {
+  /** @internal DecoderSink: one complete packet. */
+  onPacket(packet: Packet, size: number): void {
     if (this.state === 'closed') return;
     this.stats.packetsReceived++;
     this.keepaliveTimer?.refresh();
@@ -349,7 +397,7 @@ export class Connection {
   }
 
   private onPublishPacket(packet: IPublishPacket): void {
-    checkPublish(packet, this.protocolVersion, this.inAliases);
+    checkPublish(packet, this.protocolVersion, (this.inAliases ??= new InboundTopicAliases(this.limits.topicAliasMaximum)));
     const id = packet.messageId;
     // Only v5 clients were told a Receive Maximum; a 3.1.1 client's inflight window is bounded by
     // the session (which acknowledges in order) rather than by disconnecting it.
@@ -435,7 +483,7 @@ export class Connection {
       this.corked = true;
       this.corkedBytes = 0;
       this.stream.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(uncorkConnection, this);
     }
     this.stream.write(buf);
     this.corkedBytes += buf.length;
@@ -447,11 +495,12 @@ export class Connection {
     return true;
   }
 
-  private readonly uncork = (): void => {
+  /** @internal Ends the cork of this event-loop turn. */
+  uncork(): void {
     if (!this.corked) return;
     this.corked = false;
     this.stream.uncork();
-  };
+  }
 
   private closeWith(reason: CloseReason, sendDisconnect: boolean): void {
     if (this.state === 'closed') return;

@@ -21,10 +21,14 @@ export async function listenTcp(
   onStream: (s: Duplex, remoteAddress: string) => void,
 ): Promise<TcpListener> {
   const sockets = new Set<net.Socket>();
+  // One listener function for every socket ('close' fires once): no once() wrapper per socket.
+  const untrack = function (this: net.Socket): void {
+    sockets.delete(this);
+  };
   // noDelay: MQTT packets are small and latency-sensitive; batching happens in Connection (cork).
   const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('close', untrack);
     const remote = socket.remoteFamily === 'IPv6' ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
     onStream(socket, remote);
   });
