@@ -19,6 +19,7 @@ import { isProtocolViolationCode, validateConnect } from '../protocol/connect.js
 import type { ProtocolVersion } from '../protocol/message.js';
 import { ReasonCode, connackCodeForV3, reasonName, subackCodeForV3 } from '../protocol/reason-codes.js';
 import { ConnectionStateError, PacketEncodeError, ProtocolViolation } from './errors.js';
+import { DeadlineWheel, type DeadlineTarget } from './deadline-wheel.js';
 import { InboundTopicAliases, checkPacket, checkPublish } from './inbound-checks.js';
 import type { OutgoingPublish, PublishEncodeCache, SendResult, TopicAliasUse } from './publish-encoder.js';
 import { OutboundTopicAliases, encodePublish, expiryToSend, publishCacheKey } from './publish-encoder.js';
@@ -106,6 +107,12 @@ function uncorkConnection(conn: Connection): void {
   conn.uncork();
 }
 
+/**
+ * Connect and keepalive deadlines of every connection of this thread: one 100 ms interval while
+ * any connection waits, instead of two Timeouts per connection and a refresh per packet.
+ */
+const deadlines = new DeadlineWheel(100);
+
 const decoderOptionsByLimits = new WeakMap<ConnectionLimits, DecoderOptions>();
 
 function decoderOptions(limits: ConnectionLimits): DecoderOptions {
@@ -117,7 +124,7 @@ function decoderOptions(limits: ConnectionLimits): DecoderOptions {
   return opts;
 }
 
-export class Connection implements DecoderSink {
+export class Connection implements DecoderSink, DeadlineTarget {
   clientId: string | null = null;
   protocolVersion: ProtocolVersion = 4;
   state: State = 'connecting';
@@ -144,8 +151,10 @@ export class Connection implements DecoderSink {
   private connectSeen = false;
   /** Session Expiry Interval from CONNECT: a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
   private connectSessionExpiry = 0;
-  private connectTimer: NodeJS.Timeout | null = null;
-  private keepaliveTimer: NodeJS.Timeout | null = null;
+  /** Epoch ms of the socket's arrival, then of CONNACK and of every packet since (keepalive). */
+  private activityAt: number;
+  /** @internal DeadlineTarget */
+  wheelSlot = -1;
   private graceTimer: NodeJS.Timeout | null = null;
   private corked = false;
   private corkedBytes = 0;
@@ -162,10 +171,8 @@ export class Connection implements DecoderSink {
     readonly remoteAddress: string,
   ) {
     this.decoder = new PacketDecoder(decoderOptions(limits), this);
-    this.connectTimer = setTimeout(() => {
-      this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.KeepAliveTimeout, detail: `no CONNECT within ${limits.connectTimeoutMs} ms` }, false);
-    }, limits.connectTimeoutMs);
-    this.connectTimer.unref();
+    this.activityAt = Date.now();
+    deadlines.schedule(this, this.activityAt + limits.connectTimeoutMs);
 
     (stream as ConnectionStream)[kConnection] = this;
     stream.on('data', onStreamData);
@@ -230,10 +237,8 @@ export class Connection implements DecoderSink {
     if (this.state !== 'open') return; // the CONNACK alone overflowed the write buffer
     this.keepaliveSec = decision.keepaliveSec;
     if (this.keepaliveSec > 0) {
-      this.keepaliveTimer = setTimeout(() => {
-        this.close(ReasonCode.KeepAliveTimeout, `no packet within 1.5 × keepalive ${this.keepaliveSec} s`, 'abnormal'); // [MQTT-3.1.2-22]
-      }, this.keepaliveSec * 1500);
-      this.keepaliveTimer.unref();
+      this.activityAt = Date.now();
+      deadlines.schedule(this, this.activityAt + this.keepaliveSec * 1500);
     }
     // Packets the client sent after CONNECT wait until now; process them after the caller's
     // current code (which may still be registering this connection) has run.
@@ -317,6 +322,22 @@ export class Connection implements DecoderSink {
     this.closeWith({ kind, reasonCode, detail }, true);
   }
 
+  /** @internal DeadlineTarget: checks the connect or keepalive deadline in force. */
+  onWheelSlot(now: number): void {
+    if (this.state === 'closed') return;
+    if (!this.connectSeen) {
+      const due = this.activityAt + this.limits.connectTimeoutMs;
+      if (now < due) deadlines.schedule(this, due);
+      else this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.KeepAliveTimeout, detail: `no CONNECT within ${this.limits.connectTimeoutMs} ms` }, false);
+      return;
+    }
+    // Between CONNECT and CONNACK no deadline applies; accept() files the keepalive one.
+    if (this.state !== 'open' || this.keepaliveSec === 0) return;
+    const due = this.activityAt + this.keepaliveSec * 1500;
+    if (now < due) deadlines.schedule(this, due);
+    else this.close(ReasonCode.KeepAliveTimeout, `no packet within 1.5 × keepalive ${this.keepaliveSec} s`, 'abnormal'); // [MQTT-3.1.2-22]
+  }
+
   // ---- inbound ----
 
   /** @internal DecoderSink: the stream is unusable. */
@@ -332,7 +353,8 @@ export class Connection implements DecoderSink {
   onPacket(packet: Packet, size: number): void {
     if (this.state === 'closed') return;
     this.stats.packetsReceived++;
-    this.keepaliveTimer?.refresh();
+    // The keepalive deadline moves with it; the wheel reads it when this connection's slot comes.
+    this.activityAt = Date.now();
     try {
       if (packet.cmd === 'connect') {
         this.onConnectPacket(packet);
@@ -370,8 +392,6 @@ export class Connection implements DecoderSink {
       throw new ProtocolViolation(ReasonCode.ProtocolError, 'second CONNECT on the same connection'); // [MQTT-3.1.0-2]
     }
     this.connectSeen = true;
-    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
-    this.connectTimer = null;
     this.protocolVersion = packet.protocolVersion ?? 4;
     const decision = validateConnect(packet, { maxKeepaliveSec: this.limits.maxKeepaliveSec }, assignClientId);
     if (!decision.ok) {
@@ -515,10 +535,7 @@ export class Connection implements DecoderSink {
       if (buf.length <= this.clientMaxPacketSize) this.write(buf, true);
     }
     this.state = 'closed';
-    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
-    if (this.keepaliveTimer !== null) clearTimeout(this.keepaliveTimer);
-    this.connectTimer = null;
-    this.keepaliveTimer = null;
+    deadlines.cancel(this);
     this.decoder.stop();
     if (!this.stream.destroyed) {
       this.stream.resume(); // read and discard until the peer closes, so 'close' comes promptly

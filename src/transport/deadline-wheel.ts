@@ -1,0 +1,87 @@
+// One coarse timer for the connect and keepalive deadlines of every connection, instead of a
+// Timeout (plus its closure) per connection and a Timeout.refresh() per inbound packet. A target
+// sits in the bucket of the slot its deadline falls in; when the slot comes, the wheel asks it for
+// its deadline again (activity may have moved it: the "lazy" part) and it either fires or is put
+// into a later bucket. Deadlines fire late by at most one resolution step, never early.
+
+export interface DeadlineTarget {
+  /** @internal The slot this target is filed under, -1 for none; owned by the wheel. */
+  wheelSlot: number;
+  /** Its slot came: fire if `now` is past its deadline, else reschedule (or do nothing). */
+  onWheelSlot(now: number): void;
+}
+
+export class DeadlineWheel {
+  private readonly buckets = new Map<number, Set<DeadlineTarget>>();
+  private timer: NodeJS.Timeout | null = null;
+  /** The next slot to process. */
+  private nextSlot = 0;
+  private count = 0;
+
+  constructor(
+    /** Milliseconds per slot: the most a deadline fires late. */
+    readonly resolutionMs: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Files `target` for `deadline` (epoch ms). A target already filed earlier stays there. */
+  schedule(target: DeadlineTarget, deadline: number): void {
+    if (this.timer === null) this.start();
+    const slot = Math.max(Math.ceil(deadline / this.resolutionMs), this.nextSlot);
+    if (target.wheelSlot !== -1) {
+      // It is rechecked at its earlier slot and moved on from there.
+      if (target.wheelSlot <= slot) return;
+      this.remove(target);
+    }
+    let bucket = this.buckets.get(slot);
+    if (bucket === undefined) this.buckets.set(slot, (bucket = new Set()));
+    bucket.add(target);
+    target.wheelSlot = slot;
+    this.count++;
+  }
+
+  cancel(target: DeadlineTarget): void {
+    if (target.wheelSlot !== -1) this.remove(target);
+  }
+
+  /** Targets filed (for tests and diagnostics). */
+  get size(): number {
+    return this.count;
+  }
+
+  private remove(target: DeadlineTarget): void {
+    // The bucket is gone when its slot is being processed; tick() then skips this target.
+    this.buckets.get(target.wheelSlot)?.delete(target);
+    target.wheelSlot = -1;
+    this.count--;
+  }
+
+  private start(): void {
+    this.nextSlot = Math.floor(this.clock() / this.resolutionMs);
+    this.timer = setInterval(() => this.tick(), this.resolutionMs);
+    // Like the per-connection timers it replaces, it does not keep the process alive.
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    const now = this.clock();
+    const last = Math.floor(now / this.resolutionMs);
+    while (this.nextSlot <= last) {
+      const slot = this.nextSlot++;
+      const bucket = this.buckets.get(slot);
+      if (bucket === undefined) continue;
+      this.buckets.delete(slot);
+      for (const target of bucket) {
+        if (target.wheelSlot !== slot) continue; // cancelled by an earlier target of this slot
+        // Unfiled first: the target may reschedule itself (into a later slot) or close.
+        target.wheelSlot = -1;
+        this.count--;
+        target.onWheelSlot(now);
+      }
+    }
+    if (this.count === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+}
