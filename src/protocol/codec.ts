@@ -172,9 +172,12 @@ class SharedParser {
     const error = this.error;
     this.parsed = null;
     this.error = null;
-    // A CONNECT makes mqtt-packet adopt the packet as its settings; other failures may leave
-    // bytes or state behind. Either way the next frame gets a fresh parser.
-    if (this.protocolVersion === null || error !== null || packet === null || left !== 0) this.parser = this.create();
+    // A failure may leave bytes or state behind: the next frame gets a fresh parser. A parser is
+    // not recreated per CONNECT (its bl stream and listeners cost more than the rest of the
+    // decode): mqtt-packet only reads the level from the CONNECT bytes themselves, and the
+    // settings it adopts from a CONNECT (the packet, credentials included) are dropped here.
+    if (error !== null || packet === null || left !== 0) this.parser = this.create();
+    else if (this.protocolVersion === null) (this.parser as unknown as { settings: object }).settings = {};
     if (error !== null || packet === null || left !== 0) return { error: error ?? new Error('packet does not match its length') };
     return { packet };
   }

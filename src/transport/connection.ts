@@ -113,6 +113,11 @@ function uncorkConnection(conn: Connection): void {
  */
 const deadlines = new DeadlineWheel(100);
 
+// The packets every connection sends the same bytes of, encoded once (connect CPU): 3.1/3.1.1
+// CONNACK 0 without and with Session Present (§3.2), and PINGRESP (§3.13, the same in 5.0).
+const CONNACK_V3_ACCEPTED = [Buffer.from([0x20, 0x02, 0x00, 0x00]), Buffer.from([0x20, 0x02, 0x01, 0x00])] as const;
+const PINGRESP = Buffer.from([0xd0, 0x00]);
+
 const decoderOptionsByLimits = new WeakMap<ConnectionLimits, DecoderOptions>();
 
 function decoderOptions(limits: ConnectionLimits): DecoderOptions {
@@ -229,11 +234,10 @@ export class Connection implements DecoderSink, DeadlineTarget {
       if (decision.serverKeepAlive !== undefined) props.serverKeepAlive = decision.serverKeepAlive; // [MQTT-3.2.2-21]
       if (decision.assigned) props.assignedClientIdentifier = decision.clientId; // §3.2.2.3.7
       connack.properties = { ...props, ...opts.properties };
-    } else {
-      connack.returnCode = ReasonCode.Success;
     }
     this.state = 'open';
-    this.send(connack);
+    if (this.protocolVersion === 5) this.send(connack);
+    else this.sendEncoded(CONNACK_V3_ACCEPTED[opts.sessionPresent ? 1 : 0]);
     if (this.state !== 'open') return; // the CONNACK alone overflowed the write buffer
     this.keepaliveSec = decision.keepaliveSec;
     if (this.keepaliveSec > 0) {
@@ -278,6 +282,16 @@ export class Connection implements DecoderSink, DeadlineTarget {
         this.unacked?.delete(out.messageId);
       }
     }
+  }
+
+  /** send() for a packet already encoded, one without a packet id. */
+  private sendEncoded(buf: Buffer): void {
+    if (this.state === 'closed' || !this.connectSeen) return;
+    if (buf.length > this.clientMaxPacketSize) {
+      this.stats.packetsDropped++; // [MQTT-3.1.2-25]
+      return;
+    }
+    this.write(buf);
   }
 
   /** Sends one PUBLISH to this client, applying its v5 limits and our topic aliases. */
@@ -366,7 +380,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
           this.onPublishPacket(packet);
           return;
         case 'pingreq':
-          this.send({ cmd: 'pingresp' });
+          this.sendEncoded(PINGRESP);
           return;
         case 'disconnect':
           this.onDisconnectPacket(packet);
