@@ -2,11 +2,12 @@
 // statements (group commit: the shard collects ops and applies them together), and batches are
 // queued so only one transaction is open on the connection at a time. Durability trade-off of
 // synchronous=NORMAL vs FULL: see sqlite-db.ts.
-import type { ProtocolVersion, SubscriptionOptions, WillMessage } from '../protocol/message.js';
+import type { AppMessage, ProtocolVersion, SubscriptionOptions, WillMessage } from '../protocol/message.js';
 import { StorageError } from './errors.js';
 import { defineOwn } from './own-record.js';
 import { inWriteTransaction, RollbackFailedError, SerialQueue, SqliteDb, type Migrations, type SqliteOptions, type SqliteStatement, type SqlRow, type SqlValue } from './sqlite-db.js';
 import { asNumber, asString, decodeMessage, encodeMessage, messageColumns, nullMessage } from './sqlite-message-codec.js';
+import { MultiRowInsert } from './sqlite-multi-row.js';
 import type { BeforeOpHook } from './store-hooks.js';
 import type { SessionMeta, SessionStore, StoredMessage, StoredMessageState, StoredSession, StoreOp } from './types.js';
 
@@ -18,7 +19,45 @@ export interface SqliteSessionStoreOptions extends SqliteOptions {
 const WILL = 'will_';
 const MSG = 'msg_';
 
-/** Schema history; append, never edit: a file records how many of these it has run. */
+/** The queued-message tables of schema version 2, and the triggers that free unused bodies. */
+const BODIES_V2 = `
+   CREATE TABLE bodies (
+     id INTEGER PRIMARY KEY,
+     refs INTEGER NOT NULL,
+     ${messageColumns('').join(', ')}
+   );
+   CREATE TABLE messages_v2 (
+     client_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('queued', 'inflight', 'released')),
+     packet_id INTEGER CHECK (packet_id IS NULL OR packet_id BETWEEN 1 AND 65535),
+     qos INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
+     retain INTEGER NOT NULL,
+     subscription_ids TEXT NOT NULL,
+     body_id INTEGER NOT NULL,
+     PRIMARY KEY (client_id, seq)
+   ) WITHOUT ROWID;
+   INSERT INTO bodies (id, refs, ${messageColumns('').join(', ')})
+     SELECT rowid, 1, ${messageColumns(MSG).join(', ')} FROM messages;
+   INSERT INTO messages_v2 (client_id, seq, state, packet_id, qos, retain, subscription_ids, body_id)
+     SELECT client_id, seq, state, packet_id, qos, retain, subscription_ids, rowid FROM messages;
+   DROP TABLE messages;
+   ALTER TABLE messages_v2 RENAME TO messages;
+   CREATE TRIGGER messages_release_body_on_delete AFTER DELETE ON messages BEGIN
+     UPDATE bodies SET refs = refs - 1 WHERE id = OLD.body_id;
+     DELETE FROM bodies WHERE id = OLD.body_id AND refs <= 0;
+   END;
+   CREATE TRIGGER messages_release_body_on_replace AFTER UPDATE OF body_id ON messages BEGIN
+     UPDATE bodies SET refs = refs - 1 WHERE id = OLD.body_id;
+     DELETE FROM bodies WHERE id = OLD.body_id AND refs <= 0;
+   END;`;
+
+/**
+ * Schema history; append, never edit: a file records how many of these it has run.
+ *  1: sessions, subscriptions, messages (each row with its own copy of the message), qos2.
+ *  2: message bodies in their own table, shared by the rows of all sessions one publish reached
+ *     (existing rows get one body each).
+ */
 const MIGRATIONS: Migrations = [
   `CREATE TABLE sessions (
      client_id TEXT PRIMARY KEY,
@@ -50,14 +89,18 @@ const MIGRATIONS: Migrations = [
      packet_id INTEGER NOT NULL,
      PRIMARY KEY (client_id, packet_id)
    ) WITHOUT ROWID;`,
+  BODIES_V2,
 ];
 
 /** The schema version this build writes; a file with a higher one is refused. */
 export const SESSION_SCHEMA_VERSION = MIGRATIONS.length;
 
-const PUT_MESSAGE_COLUMNS = ['client_id', 'seq', 'state', 'packet_id', 'qos', 'retain', 'subscription_ids', ...messageColumns(MSG)];
-/** 64 rows x 15 columns stays far below SQLite's limit of 32766 bound parameters. */
-const MAX_ROWS_PER_INSERT = 64;
+const BODY_COLUMNS = ['id', 'refs', ...messageColumns('')];
+/** 64 rows x 10 columns stays far below SQLite's limit of 32766 bound parameters. */
+const MAX_BODIES_PER_INSERT = 64;
+
+/** A run of message rows is one statement with one bound JSON array of rows, see plan(). */
+const json = (n: number): string => Array.from({ length: n }, (_, i) => `value->>${i}`).join(', ');
 
 const SQL = {
   putMeta: `INSERT OR REPLACE INTO sessions (client_id, protocol_version, expiry_interval_sec, disconnected_at, will_delay_sec, ${messageColumns(WILL).join(', ')})
@@ -68,9 +111,16 @@ const SQL = {
   deleteSessionQos2: 'DELETE FROM qos2 WHERE client_id = ?',
   putSubscription: 'INSERT OR REPLACE INTO subscriptions (client_id, filter, options) VALUES (?, ?, ?)',
   deleteSubscription: 'DELETE FROM subscriptions WHERE client_id = ? AND filter = ?',
-  putMessage: `INSERT OR REPLACE INTO messages (${PUT_MESSAGE_COLUMNS.join(', ')}) VALUES (${placeholders(PUT_MESSAGE_COLUMNS.length)})`,
-  updateMessage: 'UPDATE messages SET state = ?, packet_id = ? WHERE client_id = ? AND seq = ?',
-  deleteMessage: 'DELETE FROM messages WHERE client_id = ? AND seq = ?',
+  // An upsert rather than OR REPLACE: REPLACE's implicit delete fires the body-releasing trigger
+  // only with recursive_triggers on; the UPDATE OF body_id trigger fires without any pragma.
+  // 'WHERE true' resolves the parser ambiguity of INSERT ... SELECT ... ON CONFLICT.
+  putMessages: `INSERT INTO messages (client_id, seq, state, packet_id, qos, retain, subscription_ids, body_id)
+                SELECT ${json(8)} FROM json_each(?) WHERE true
+                ON CONFLICT (client_id, seq) DO UPDATE SET state = excluded.state, packet_id = excluded.packet_id, qos = excluded.qos,
+                  retain = excluded.retain, subscription_ids = excluded.subscription_ids, body_id = excluded.body_id`,
+  updateMessages: `UPDATE messages SET state = u.value->>2, packet_id = u.value->>3 FROM json_each(?) AS u
+                   WHERE messages.client_id = u.value->>0 AND messages.seq = u.value->>1`,
+  deleteMessages: 'DELETE FROM messages WHERE (client_id, seq) IN (SELECT value->>0, value->>1 FROM json_each(?))',
   putQos2: 'INSERT OR IGNORE INTO qos2 (client_id, packet_id) VALUES (?, ?)',
   deleteQos2: 'DELETE FROM qos2 WHERE client_id = ? AND packet_id = ?',
 } as const;
@@ -82,13 +132,18 @@ export class SqliteSessionStore implements SessionStore {
   private closing: Promise<void> | null = null;
   /** Set when a ROLLBACK failed: the connection may still be inside a transaction. */
   private broken: unknown = null;
-  /** Multi-row putMessage INSERTs by row count (powers of two up to MAX_ROWS_PER_INSERT). */
-  private readonly multiPut = new Map<number, SqliteStatement>();
 
   private constructor(
     readonly file: string,
     private readonly db: SqliteDb,
     private readonly stmts: Statements,
+    private readonly putBodies: MultiRowInsert,
+    /**
+     * Body ids are assigned when a batch is planned, so its message rows can name them without a
+     * read back. This connection is the file's only writer; ids of a rolled-back batch are just
+     * skipped, and a collision would fail the INSERT rather than share a body by mistake.
+     */
+    private nextBodyId: number,
     private readonly beforeOp: BeforeOpHook | undefined,
   ) {}
 
@@ -103,7 +158,9 @@ export class SqliteSessionStore implements SessionStore {
         stmts[key] = await db.prepare(SQL[key]);
         prepared.push(stmts[key]);
       }
-      return new SqliteSessionStore(file, db, stmts, options.beforeOp);
+      const maxId = await db.get('SELECT coalesce(max(id), 0) AS id FROM bodies');
+      const putBodies = new MultiRowInsert(db, `INSERT INTO bodies (${BODY_COLUMNS.join(', ')})`, BODY_COLUMNS.length, MAX_BODIES_PER_INSERT);
+      return new SqliteSessionStore(file, db, stmts, putBodies, asNumber(maxId?.['id']) + 1, options.beforeOp);
     } catch (err) {
       await Promise.all(prepared.map((s) => s.finalize()));
       await db.close().catch(() => undefined);
@@ -120,7 +177,10 @@ export class SqliteSessionStore implements SessionStore {
         const sessionRows = await this.db.all('SELECT * FROM sessions');
         const subscriptionRows = await this.db.all('SELECT client_id, filter, options FROM subscriptions');
         const qos2Rows = await this.db.all('SELECT client_id, packet_id FROM qos2 ORDER BY client_id, packet_id');
-        const messageRows = await this.db.all('SELECT * FROM messages ORDER BY client_id, seq');
+        const messageRows = await this.db.all(
+          `SELECT m.client_id, m.seq, m.state, m.packet_id, m.qos, m.retain, m.subscription_ids, ${messageColumns('').map((c) => `b.${c} AS ${MSG}${c}`).join(', ')}
+           FROM messages m JOIN bodies b ON b.id = m.body_id ORDER BY m.client_id, m.seq`,
+        );
         await this.db.run('COMMIT');
         return assemble(sessionRows, subscriptionRows, qos2Rows, messageRows);
       } catch (err) {
@@ -133,9 +193,10 @@ export class SqliteSessionStore implements SessionStore {
   apply(ops: readonly StoreOp[]): Promise<void> {
     // Bind values are taken now, not when the queued batch runs, so a caller that reuses or
     // mutates its op objects after apply() returns cannot change what gets written.
+    const batch = [...ops];
     let units: Unit[];
     try {
-      units = this.plan(ops);
+      units = this.plan(batch);
     } catch (err) {
       return Promise.reject(new StorageError('invalid op', { file: this.file, operation: 'apply', cause: err }));
     }
@@ -146,13 +207,10 @@ export class SqliteSessionStore implements SessionStore {
         await inWriteTransaction(this.db, async () => {
           for (const unit of units) {
             for (let i = unit.first; i < unit.first + unit.count; i++) {
-              operation = ops[i]!.op;
-              this.beforeOp?.(ops[i]!, i);
+              operation = batch[i]!.op;
+              this.beforeOp?.(batch[i]!, i);
             }
-            for (const [ref, params] of unit.steps) {
-              const stmt = typeof ref === 'number' ? await this.putMessageRows(ref) : ref;
-              await stmt.run(params);
-            }
+            for (const step of unit.steps) await step();
           }
           operation = 'commit';
         });
@@ -167,7 +225,7 @@ export class SqliteSessionStore implements SessionStore {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.queue.idle();
-      await Promise.all([...Object.values(this.stmts), ...this.multiPut.values()].map((s) => s.finalize()));
+      await Promise.all([...Object.values(this.stmts).map((s) => s.finalize()), this.putBodies.finalize()]);
       try {
         await this.db.close();
       } catch (err) {
@@ -188,46 +246,79 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /**
-   * Each statement run costs a hop to libuv's thread pool, which dominates the cost of a write;
-   * so a run of consecutive putMessage ops (the common case: fan-out to offline sessions) becomes
-   * a few multi-row INSERTs of power-of-two sizes. Rows of one INSERT are written in order, so a
-   * repeated seq still ends with the later row, as with one statement per op.
+   * Each statement run costs a hop to libuv's thread pool and each bound value a conversion on
+   * this thread, so:
+   *  - a run of consecutive putMessage, updateMessage or deleteMessage ops (fan-out to offline
+   *    sessions, acks on drain) is one statement whose only parameter is a JSON array of the
+   *    rows, unpacked by SQLite's json_each on the pool thread;
+   *  - a message body (topic, payload, properties) is written once per batch for all putMessage
+   *    ops that carry the same AppMessage object (the shard hands one object to every session a
+   *    publish reached), with a reference count; triggers on messages decrement it and delete the
+   *    body at zero. Counting keeps the write path free of scans and of an index on body_id: the
+   *    cost is one primary-key update of bodies per deleted or replaced message row, inside the
+   *    same statement.
+   * Within a run only the last op per (client, seq) matters (nothing in between reads the rows),
+   * so earlier ones are dropped; that keeps one statement's rows free of duplicate keys, whose
+   * order SQLite would not define.
    */
   private plan(ops: readonly StoreOp[]): Unit[] {
+    const runs: { first: number; count: number; kind: StoreOp['op']; last: StoreOp[] }[] = [];
+    for (let i = 0; i < ops.length; ) {
+      const kind = ops[i]!.op;
+      let end = i + 1;
+      if (kind === 'putMessage' || kind === 'updateMessage' || kind === 'deleteMessage') while (end < ops.length && ops[end]!.op === kind) end++;
+      runs.push({ first: i, count: end - i, kind, last: kind === 'deleteMessage' ? ops.slice(i, end) : lastPerMessage(ops.slice(i, end)) });
+      i = end;
+    }
+    // References per body over the whole batch: a body inserted with its final count cannot drop
+    // to zero while a later run of the same batch still has rows to add.
+    const refs = new Map<AppMessage, number>();
+    for (const run of runs) {
+      if (run.kind !== 'putMessage') continue;
+      for (const op of run.last as PutMessageOp[]) refs.set(op.message.message, (refs.get(op.message.message) ?? 0) + 1);
+    }
+    const bodyIds = new Map<AppMessage, number>();
     const units: Unit[] = [];
-    let i = 0;
-    while (i < ops.length) {
-      let end = i;
-      while (end < ops.length && ops[end]!.op === 'putMessage') end++;
-      if (end === i) {
-        units.push({ first: i, count: 1, steps: this.planOne(ops[i]!) });
-        i++;
-        continue;
-      }
-      while (i < end) {
-        let rows = MAX_ROWS_PER_INSERT;
-        while (rows > end - i) rows >>= 1;
-        const params: SqlValue[] = [];
-        for (let k = i; k < i + rows; k++) params.push(...putMessageParams(ops[k] as Extract<StoreOp, { op: 'putMessage' }>));
-        units.push({ first: i, count: rows, steps: [[rows === 1 ? this.stmts.putMessage : rows, params]] });
-        i += rows;
+    for (const run of runs) {
+      const unit: Unit = { first: run.first, count: run.count, steps: [] };
+      units.push(unit);
+      switch (run.kind) {
+        case 'putMessage': {
+          const newBodies: SqlValue[][] = [];
+          const rows: unknown[] = [];
+          for (const op of run.last as PutMessageOp[]) {
+            const m = op.message;
+            let bodyId = bodyIds.get(m.message);
+            if (bodyId === undefined) {
+              bodyId = this.nextBodyId++;
+              bodyIds.set(m.message, bodyId);
+              newBodies.push([bodyId, refs.get(m.message)!, ...encodeMessage(m.message)]);
+            }
+            rows.push([op.clientId, m.seq, m.state, m.packetId, m.qos, m.retain ? 1 : 0, JSON.stringify(m.subscriptionIds), bodyId]);
+          }
+          for (const c of this.putBodies.chunk(newBodies)) unit.steps.push(() => this.putBodies.run(c.rows, c.params));
+          unit.steps.push(runOf(this.stmts.putMessages, [JSON.stringify(rows)]));
+          break;
+        }
+        case 'updateMessage': {
+          // A missing row updates nothing: the message was acked or its session deleted meanwhile.
+          const rows = (run.last as UpdateMessageOp[]).map((op) => [op.clientId, op.seq, op.state, op.packetId]);
+          unit.steps.push(runOf(this.stmts.updateMessages, [JSON.stringify(rows)]));
+          break;
+        }
+        case 'deleteMessage': {
+          const rows = (run.last as DeleteMessageOp[]).map((op) => [op.clientId, op.seq]);
+          unit.steps.push(runOf(this.stmts.deleteMessages, [JSON.stringify(rows)]));
+          break;
+        }
+        default:
+          unit.steps.push(...this.planOne(ops[run.first]!).map(([stmt, params]) => runOf(stmt, params)));
       }
     }
     return units;
   }
 
-  /** The INSERT of `rows` messages, prepared on first use. */
-  private async putMessageRows(rows: number): Promise<SqliteStatement> {
-    let stmt = this.multiPut.get(rows);
-    if (stmt === undefined) {
-      const row = `(${placeholders(PUT_MESSAGE_COLUMNS.length)})`;
-      stmt = await this.db.prepare(`INSERT OR REPLACE INTO messages (${PUT_MESSAGE_COLUMNS.join(', ')}) VALUES ${new Array<string>(rows).fill(row).join(', ')}`);
-      this.multiPut.set(rows, stmt);
-    }
-    return stmt;
-  }
-
-  private planOne(op: StoreOp): Step[] {
+  private planOne(op: StoreOp): [SqliteStatement, SqlValue[]][] {
     const s = this.stmts;
     switch (op.op) {
       case 'putMeta':
@@ -243,17 +334,14 @@ export class SqliteSessionStore implements SessionStore {
         return [[s.putSubscription, [op.clientId, op.filter, JSON.stringify(op.options)]]];
       case 'deleteSubscription':
         return [[s.deleteSubscription, [op.clientId, op.filter]]];
-      case 'putMessage':
-        return [[s.putMessage, putMessageParams(op)]];
-      case 'updateMessage':
-        // A missing row updates nothing: the message was acked or its session deleted meanwhile.
-        return [[s.updateMessage, [op.state, op.packetId, op.clientId, op.seq]]];
-      case 'deleteMessage':
-        return [[s.deleteMessage, [op.clientId, op.seq]]];
       case 'putQos2':
         return [[s.putQos2, [op.clientId, op.packetId]]];
       case 'deleteQos2':
         return [[s.deleteQos2, [op.clientId, op.packetId]]];
+      case 'putMessage':
+      case 'updateMessage':
+      case 'deleteMessage':
+        throw new TypeError(`${op.op} is planned as a run`);
       default: {
         const never: never = op;
         throw new TypeError(`unknown store op ${JSON.stringify(never)}`);
@@ -262,19 +350,35 @@ export class SqliteSessionStore implements SessionStore {
   }
 }
 
-/** A statement, or the row count of a multi-row putMessage INSERT, with its bind values. */
-type Step = [SqliteStatement | number, SqlValue[]];
+type PutMessageOp = Extract<StoreOp, { op: 'putMessage' }>;
+type UpdateMessageOp = Extract<StoreOp, { op: 'updateMessage' }>;
+type DeleteMessageOp = Extract<StoreOp, { op: 'deleteMessage' }>;
 
 /** Ops `first .. first + count - 1` of a batch, written by `steps`. */
 interface Unit {
   first: number;
   count: number;
-  steps: Step[];
+  steps: (() => Promise<void>)[];
 }
 
-function putMessageParams(op: Extract<StoreOp, { op: 'putMessage' }>): SqlValue[] {
-  const m = op.message;
-  return [op.clientId, m.seq, m.state, m.packetId, m.qos, m.retain ? 1 : 0, JSON.stringify(m.subscriptionIds), ...encodeMessage(m.message)];
+function runOf(stmt: SqliteStatement, params: SqlValue[]): () => Promise<void> {
+  return () => stmt.run(params);
+}
+
+/** The ops of a putMessage or updateMessage run without those a later op of the run overrides. */
+function lastPerMessage(ops: StoreOp[]): StoreOp[] {
+  const seen = new Map<string, Set<number>>();
+  const kept: StoreOp[] = [];
+  for (let i = ops.length - 1; i >= 0; i--) {
+    const op = ops[i] as PutMessageOp | UpdateMessageOp;
+    const seq = op.op === 'putMessage' ? op.message.seq : op.seq;
+    let seqs = seen.get(op.clientId);
+    if (seqs === undefined) seen.set(op.clientId, (seqs = new Set()));
+    if (seqs.has(seq)) continue;
+    seqs.add(seq);
+    kept.push(op);
+  }
+  return kept.reverse();
 }
 
 function placeholders(n: number): string {

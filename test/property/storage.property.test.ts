@@ -85,7 +85,11 @@ type Intent =
   | { k: 'deleteSession'; c: number }
   | { k: 'putSubscription'; c: number; filter: string; options: SubscriptionOptions }
   | { k: 'deleteSubscription'; c: number; filter: string }
-  | { k: 'putMessage'; c: number; body: Omit<StoredMessage, 'seq'> }
+  /**
+   * `reuse` picks the AppMessage object of an earlier putMessage (any batch), as a fan-out does;
+   * `again` puts a live seq of the client again (a session re-persisting its queue) instead of a new one.
+   */
+  | { k: 'putMessage'; c: number; body: Omit<StoredMessage, 'seq'>; reuse: number | null; again: number | null }
   | { k: 'updateMessage'; c: number; pick: number; state: StoredMessageState; packetId: number | null }
   | { k: 'deleteMessage'; c: number; pick: number }
   | { k: 'putQos2'; c: number; packetId: number }
@@ -101,6 +105,8 @@ const intentArb: fc.Arbitrary<Intent> = fc.oneof(
       k: fc.constant('putMessage' as const),
       c: clientArb,
       body: fc.record({ state: stateArb, packetId: packetIdArb, qos: fc.constantFrom(0 as const, 1 as const, 2 as const), retain: fc.boolean(), subscriptionIds: fc.array(fc.integer({ min: 1, max: 268_435_455 }), { maxLength: 3 }), message: appMessageArb }),
+      reuse: fc.oneof(fc.constant(null), fc.nat()),
+      again: fc.option(fc.nat(), { nil: null, freq: 3 }),
     }),
     weight: 5,
   },
@@ -118,6 +124,8 @@ const intentArb: fc.Arbitrary<Intent> = fc.oneof(
  */
 function concretise(intentBatches: Intent[][], visible: boolean): StoreOp[][] {
   const nextSeq = new Map<string, number>();
+  // Message objects put so far: reusing one shares a body in the SQLite store within a batch.
+  const messages: AppMessage[] = [];
   const live = new Map<string, number[]>();
   const liveOf = (c: string): number[] => live.get(c) ?? (live.set(c, []), live.get(c)!);
   const target = (c: string, pick: number): number => {
@@ -140,10 +148,17 @@ function concretise(intentBatches: Intent[][], visible: boolean): StoreOp[][] {
         case 'deleteSubscription':
           return [{ op: 'deleteSubscription', clientId, filter: i.filter }];
         case 'putMessage': {
-          const seq = nextSeq.get(clientId) ?? 1;
-          nextSeq.set(clientId, seq + 1);
-          liveOf(clientId).push(seq);
-          return [{ op: 'putMessage', clientId, message: { seq, ...i.body } }];
+          const seqs = liveOf(clientId);
+          let seq: number;
+          if (i.again !== null && seqs.length > 0) seq = seqs[i.again % seqs.length]!;
+          else {
+            seq = nextSeq.get(clientId) ?? 1;
+            nextSeq.set(clientId, seq + 1);
+            seqs.push(seq);
+          }
+          const message = i.reuse === null || messages.length === 0 ? i.body.message : messages[i.reuse % messages.length]!;
+          messages.push(message);
+          return [{ op: 'putMessage', clientId, message: { seq, ...i.body, message } }];
         }
         case 'updateMessage':
           return [{ op: 'updateMessage', clientId, seq: target(clientId, i.pick), state: i.state, packetId: i.packetId }];
@@ -201,6 +216,7 @@ test('property: the SQLite session store agrees with the memory store after ever
           await sqlite.apply(batch);
           assert.deepEqual(normalizeSessions(await sqlite.loadAll()), normalizeSessions(await model.loadAll()));
         }
+        await assertBodiesAccounted(file);
         if (reopenDie === 0) {
           await sqlite.close();
           sqlite = await SqliteSessionStore.open(file);
@@ -214,6 +230,23 @@ test('property: the SQLite session store agrees with the memory store after ever
     await sqlite.close();
   }
 });
+
+/**
+ * Shared message bodies (SQLite only): every body's reference count equals the message rows that
+ * name it, none is kept at zero, and no row names a missing body. Read on a second connection.
+ */
+async function assertBodiesAccounted(file: string): Promise<void> {
+  const db = await SqliteDb.open(file);
+  try {
+    const bad = await db.all(`SELECT b.id, b.refs, (SELECT count(*) FROM messages m WHERE m.body_id = b.id) AS n FROM bodies b
+                              WHERE b.refs <= 0 OR b.refs <> (SELECT count(*) FROM messages m WHERE m.body_id = b.id)`);
+    assert.deepEqual(bad, [], 'bodies whose refs disagree with the rows naming them');
+    const dangling = await db.get('SELECT count(*) AS n FROM messages m WHERE NOT EXISTS (SELECT 1 FROM bodies b WHERE b.id = m.body_id)');
+    assert.equal(dangling?.['n'], 0, 'message rows naming a missing body');
+  } finally {
+    await db.close();
+  }
+}
 
 // ---- crash property ----
 
@@ -286,6 +319,7 @@ test('property: kill -9 of the writer loses no reported batch and never half a b
           } finally {
             await db.close();
           }
+          await assertBodiesAccounted(file);
           const store = await SqliteSessionStore.open(file);
           let recovered: StoredSession[];
           try {
