@@ -188,14 +188,14 @@ function connect(
     const ends = e.cleanStart || s.expiryIntervalSec === 0;
     if (s.will !== null && (s.will.delaySec === 0 || ends)) publishWill(s, now, out);
     if (ends) {
-      endSession(s, out);
+      endSession(s, out, isPersistent(s));
       s = null;
     }
   }
   if (s !== null && e.cleanStart) {
     // [MQTT-3.1.2-4] Clean Start discards the existing session
     if (s.will !== null) publishWill(s, now, out); // the old session ends: a pending will fires [MQTT-3.1.3-9]
-    endSession(s, out);
+    endSession(s, out, isPersistent(s));
     s = null;
   }
   const sessionPresent = s !== null;
@@ -245,10 +245,15 @@ function publishWill(s: SessionState, now: number, out: SessionOutput): void {
   s.willDueAt = null;
 }
 
-function endSession(s: SessionState, out: SessionOutput): void {
+/**
+ * `stored`: whether the session is in the store, i.e. it was persistent just before this event.
+ * Every write is guarded by isPersistent() and a CONNECT that makes a session non-persistent
+ * deletes it, so a session that was not persistent has nothing stored: a clean client's
+ * disconnect costs the shard no storage transaction.
+ */
+function endSession(s: SessionState, out: SessionOutput, stored: boolean): void {
   out.effects.push({ type: 'routes', clientId: s.clientId, add: [], remove: [], removeAll: true });
-  // Delete unconditionally: a session may have been persistent before a later CONNECT changed it.
-  out.store.push({ op: 'deleteSession', clientId: s.clientId });
+  if (stored) out.store.push({ op: 'deleteSession', clientId: s.clientId });
   out.effects.push({ type: 'event', name: 'session.ended', clientId: s.clientId, detail: 'session ended' });
 }
 
@@ -261,6 +266,7 @@ function disconnect(
 ): SessionState | null {
   s.connId = null;
   s.disconnectedAt = now;
+  const stored = isPersistent(s); // before the DISCONNECT may lower the expiry to 0
   // A DISCONNECT may not raise the expiry from 0 [MQTT-3.14.2-2]: the transport rejects that, and
   // the actor ignores it too, since nothing of a non-persistent session was ever stored.
   if (expiryIntervalSec !== undefined && s.protocolVersion === 5 && s.expiryIntervalSec !== 0) s.expiryIntervalSec = expiryIntervalSec;
@@ -271,7 +277,7 @@ function disconnect(
     else s.willDueAt = now + Math.min(s.will.delaySec, s.expiryIntervalSec) * 1000; // [MQTT-3.1.3-9]
   }
   if (s.expiryIntervalSec === 0) {
-    endSession(s, out);
+    endSession(s, out, stored);
     return null;
   }
   if (s.expiryIntervalSec !== SESSION_NEVER_EXPIRES) s.expiresAt = now + s.expiryIntervalSec * 1000;
@@ -287,7 +293,7 @@ function onTimer(s: SessionState, now: number, out: SessionOutput): SessionState
   }
   if (s.expiresAt !== null && s.expiresAt <= now) {
     publishWill(s, now, out); // the will is sent at session end if that comes first [MQTT-3.1.3-9]
-    endSession(s, out);
+    endSession(s, out, isPersistent(s));
     return null;
   }
   return s;
