@@ -110,7 +110,7 @@ export class SqliteRetainedStore implements RetainedStore {
             for (const step of unit.steps) await step();
           }
           operation = 'commit';
-        });
+        }, units.reduce((n, u) => n + u.steps.length, 0));
       } catch (err) {
         if (err instanceof RollbackFailedError) this.broken = err;
         throw new StorageError('batch rolled back', { file: this.file, operation, cause: err instanceof RollbackFailedError ? err.original : err });
