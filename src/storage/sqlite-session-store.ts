@@ -248,76 +248,70 @@ export class SqliteSessionStore implements SessionStore {
   /**
    * Each statement run costs a hop to libuv's thread pool and each bound value a conversion on
    * this thread, so:
-   *  - a run of consecutive putMessage, updateMessage or deleteMessage ops (fan-out to offline
-   *    sessions, acks on drain) is one statement whose only parameter is a JSON array of the
-   *    rows, unpacked by SQLite's json_each on the pool thread;
+   *  - a run of consecutive message ops (putMessage, updateMessage, deleteMessage: fan-out to
+   *    offline sessions, sends and acks on drain) is reduced to its net effect per (client, seq)
+   *    (nothing inside the run reads the rows, and different keys do not interact), then written
+   *    as at most three statements (delete, upsert, update) whose only parameter is a JSON array
+   *    of the rows, unpacked by SQLite's json_each on the pool thread;
    *  - a message body (topic, payload, properties) is written once per batch for all putMessage
    *    ops that carry the same AppMessage object (the shard hands one object to every session a
    *    publish reached), with a reference count; triggers on messages decrement it and delete the
    *    body at zero. Counting keeps the write path free of scans and of an index on body_id: the
    *    cost is one primary-key update of bodies per deleted or replaced message row, inside the
    *    same statement.
-   * Within a run only the last op per (client, seq) matters (nothing in between reads the rows),
-   * so earlier ones are dropped; that keeps one statement's rows free of duplicate keys, whose
-   * order SQLite would not define.
    */
   private plan(ops: readonly StoreOp[]): Unit[] {
-    const runs: { first: number; count: number; kind: StoreOp['op']; last: StoreOp[] }[] = [];
+    const runs: { first: number; count: number; net: NetEffect[] | null }[] = [];
     for (let i = 0; i < ops.length; ) {
-      const kind = ops[i]!.op;
-      let end = i + 1;
-      if (kind === 'putMessage' || kind === 'updateMessage' || kind === 'deleteMessage') while (end < ops.length && ops[end]!.op === kind) end++;
-      runs.push({ first: i, count: end - i, kind, last: kind === 'deleteMessage' ? ops.slice(i, end) : lastPerMessage(ops.slice(i, end)) });
-      i = end;
+      let end = i;
+      while (end < ops.length && isMessageOp(ops[end]!)) end++;
+      if (end === i) runs.push({ first: i, count: 1, net: null });
+      else runs.push({ first: i, count: end - i, net: netEffect(ops.slice(i, end) as MessageOp[]) });
+      i = Math.max(end, i + 1);
     }
     // References per body over the whole batch: a body inserted with its final count cannot drop
     // to zero while a later run of the same batch still has rows to add.
     const refs = new Map<AppMessage, number>();
     for (const run of runs) {
-      if (run.kind !== 'putMessage') continue;
-      for (const op of run.last as PutMessageOp[]) refs.set(op.message.message, (refs.get(op.message.message) ?? 0) + 1);
+      for (const e of run.net ?? []) if (e.kind === 'row') refs.set(e.put.message.message, (refs.get(e.put.message.message) ?? 0) + 1);
     }
     const bodyIds = new Map<AppMessage, number>();
     const units: Unit[] = [];
     for (const run of runs) {
       const unit: Unit = { first: run.first, count: run.count, steps: [] };
       units.push(unit);
-      switch (run.kind) {
-        case 'putMessage': {
-          const newBodies: SqlValue[][] = [];
-          const rows: unknown[] = [];
-          for (const op of run.last as PutMessageOp[]) {
-            const m = op.message;
-            let bodyId = bodyIds.get(m.message);
-            if (bodyId === undefined) {
-              bodyId = this.nextBodyId++;
-              bodyIds.set(m.message, bodyId);
-              newBodies.push([bodyId, refs.get(m.message)!, ...encodeMessage(m.message)]);
-            }
-            rows.push([op.clientId, m.seq, m.state, m.packetId, m.qos, m.retain ? 1 : 0, JSON.stringify(m.subscriptionIds), bodyId]);
-          }
-          for (const c of this.putBodies.chunk(newBodies)) unit.steps.push(() => this.putBodies.run(c.rows, c.params));
-          unit.steps.push(runOf(this.stmts.putMessages, [JSON.stringify(rows)]));
-          break;
-        }
-        case 'updateMessage': {
-          // A missing row updates nothing: the message was acked or its session deleted meanwhile.
-          const rows = (run.last as UpdateMessageOp[]).map((op) => [op.clientId, op.seq, op.state, op.packetId]);
-          unit.steps.push(runOf(this.stmts.updateMessages, [JSON.stringify(rows)]));
-          break;
-        }
-        case 'deleteMessage': {
-          const rows = (run.last as DeleteMessageOp[]).map((op) => [op.clientId, op.seq]);
-          unit.steps.push(runOf(this.stmts.deleteMessages, [JSON.stringify(rows)]));
-          break;
-        }
-        default:
-          unit.steps.push(...this.planOne(ops[run.first]!).map(([stmt, params]) => runOf(stmt, params)));
+      if (run.net === null) {
+        unit.steps.push(...this.planOne(ops[run.first]!).map(([stmt, params]) => runOf(stmt, params)));
+        continue;
       }
+      const deletes: unknown[] = [];
+      const updates: unknown[] = [];
+      const rows: unknown[] = [];
+      const newBodies: SqlValue[][] = [];
+      for (const e of run.net) {
+        if (e.kind === 'absent') deletes.push([e.clientId, e.seq]);
+        // A missing row updates nothing: the message was acked or its session deleted meanwhile.
+        else if (e.kind === 'update') updates.push([e.clientId, e.seq, e.state, e.packetId]);
+        else {
+          const m = e.put.message;
+          let bodyId = bodyIds.get(m.message);
+          if (bodyId === undefined) {
+            bodyId = this.nextBodyId++;
+            bodyIds.set(m.message, bodyId);
+            newBodies.push([bodyId, refs.get(m.message)!, ...encodeMessage(m.message)]);
+          }
+          rows.push([e.clientId, m.seq, e.state, e.packetId, m.qos, m.retain ? 1 : 0, JSON.stringify(m.subscriptionIds), bodyId]);
+        }
+      }
+      if (deletes.length > 0) unit.steps.push(runOf(this.stmts.deleteMessages, [JSON.stringify(deletes)]));
+      for (const c of this.putBodies.chunk(newBodies)) unit.steps.push(() => this.putBodies.run(c.rows, c.params));
+      if (rows.length > 0) unit.steps.push(runOf(this.stmts.putMessages, [JSON.stringify(rows)]));
+      if (updates.length > 0) unit.steps.push(runOf(this.stmts.updateMessages, [JSON.stringify(updates)]));
     }
     return units;
   }
 
+  /** The statements of one op that is not a message op. */
   private planOne(op: StoreOp): [SqliteStatement, SqlValue[]][] {
     const s = this.stmts;
     switch (op.op) {
@@ -351,8 +345,44 @@ export class SqliteSessionStore implements SessionStore {
 }
 
 type PutMessageOp = Extract<StoreOp, { op: 'putMessage' }>;
-type UpdateMessageOp = Extract<StoreOp, { op: 'updateMessage' }>;
-type DeleteMessageOp = Extract<StoreOp, { op: 'deleteMessage' }>;
+type MessageOp = Extract<StoreOp, { op: 'putMessage' | 'updateMessage' | 'deleteMessage' }>;
+
+function isMessageOp(op: StoreOp): op is MessageOp {
+  return op.op === 'putMessage' || op.op === 'updateMessage' || op.op === 'deleteMessage';
+}
+
+/** What a run of message ops leaves behind for one (client, seq). */
+type NetEffect =
+  | { kind: 'absent'; clientId: string; seq: number } // deleted (whether or not it existed)
+  | { kind: 'row'; clientId: string; seq: number; put: PutMessageOp; state: StoredMessageState; packetId: number | null } // put, then maybe updated
+  | { kind: 'update'; clientId: string; seq: number; state: StoredMessageState; packetId: number | null }; // updates of a row from before the run
+
+function netEffect(ops: readonly MessageOp[]): NetEffect[] {
+  const byClient = new Map<string, Map<number, NetEffect>>();
+  for (const op of ops) {
+    const seq = op.op === 'putMessage' ? op.message.seq : op.seq;
+    let bySeq = byClient.get(op.clientId);
+    if (bySeq === undefined) byClient.set(op.clientId, (bySeq = new Map()));
+    const prev = bySeq.get(seq);
+    const base = { clientId: op.clientId, seq };
+    switch (op.op) {
+      case 'putMessage':
+        bySeq.set(seq, { ...base, kind: 'row', put: op, state: op.message.state, packetId: op.message.packetId });
+        break;
+      case 'deleteMessage':
+        bySeq.set(seq, { ...base, kind: 'absent' });
+        break;
+      case 'updateMessage':
+        if (prev === undefined || prev.kind === 'update') bySeq.set(seq, { ...base, kind: 'update', state: op.state, packetId: op.packetId });
+        else if (prev.kind === 'row') bySeq.set(seq, { ...prev, state: op.state, packetId: op.packetId });
+        // After a delete the row is gone: the update changes nothing.
+        break;
+    }
+  }
+  const out: NetEffect[] = [];
+  for (const bySeq of byClient.values()) for (const e of bySeq.values()) out.push(e);
+  return out;
+}
 
 /** Ops `first .. first + count - 1` of a batch, written by `steps`. */
 interface Unit {
@@ -363,22 +393,6 @@ interface Unit {
 
 function runOf(stmt: SqliteStatement, params: SqlValue[]): () => Promise<void> {
   return () => stmt.run(params);
-}
-
-/** The ops of a putMessage or updateMessage run without those a later op of the run overrides. */
-function lastPerMessage(ops: StoreOp[]): StoreOp[] {
-  const seen = new Map<string, Set<number>>();
-  const kept: StoreOp[] = [];
-  for (let i = ops.length - 1; i >= 0; i--) {
-    const op = ops[i] as PutMessageOp | UpdateMessageOp;
-    const seq = op.op === 'putMessage' ? op.message.seq : op.seq;
-    let seqs = seen.get(op.clientId);
-    if (seqs === undefined) seen.set(op.clientId, (seqs = new Set()));
-    if (seqs.has(seq)) continue;
-    seqs.add(seq);
-    kept.push(op);
-  }
-  return kept.reverse();
 }
 
 function placeholders(n: number): string {
