@@ -25,7 +25,8 @@ export class RetainedMessages {
   private waiters: (() => void)[] = [];
   private failures: ((e: Error) => void)[] = [];
   private scheduled = false;
-  private committing: Promise<void> = Promise.resolve();
+  /** A commit in flight; changes arriving meanwhile wait and go together in the next one. */
+  private committing: Promise<void> | null = null;
 
   constructor(private readonly store: RetainedStore) {}
 
@@ -54,27 +55,30 @@ export class RetainedMessages {
     return new Promise<void>((resolve, reject) => {
       this.waiters.push(resolve);
       this.failures.push(reject);
-      if (!this.scheduled) {
+      if (!this.scheduled && this.committing === null) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
     });
   }
 
+  /** Group commit: one transaction per event-loop turn, or per commit time under load. */
   private flush(): void {
     this.scheduled = false;
+    if (this.committing !== null || this.changes.length === 0) return;
     const changes = this.changes;
     const waiters = this.waiters;
     const failures = this.failures;
     this.changes = [];
     this.waiters = [];
     this.failures = [];
-    this.committing = this.committing
-      .then(() => this.store.apply(changes))
-      .then(
-        () => waiters.forEach((w) => w()),
-        (err: unknown) => failures.forEach((f) => f(err instanceof Error ? err : new Error(String(err)))),
-      );
+    this.committing = this.store.apply(changes).then(
+      () => waiters.forEach((w) => w()),
+      (err: unknown) => failures.forEach((f) => f(err instanceof Error ? err : new Error(String(err)))),
+    ).finally(() => {
+      this.committing = null;
+      this.flush(); // what arrived during this commit
+    });
   }
 
   /** Retained messages matching a subscription filter, skipping (and dropping) expired ones. */
@@ -89,8 +93,8 @@ export class RetainedMessages {
   }
 
   async close(): Promise<void> {
-    if (this.scheduled) this.flush();
-    await this.committing;
+    this.flush();
+    while (this.committing !== null) await this.committing;
     await this.store.close();
   }
 }
