@@ -87,6 +87,12 @@ function truncatedProperty(props: object): string | null {
   for (const [key, value] of Object.entries(props)) {
     if (value === null || value === undefined || value === -1) return key;
     if (key === 'subscriptionIdentifier' && typeof value !== 'number') return key;
+    if (key === 'userProperties' && typeof value === 'object') {
+      // A value that ran past the end comes back as null, alone or inside a repeated name's array.
+      for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+        if (Array.isArray(v) ? v.some((x) => typeof x !== 'string') : typeof v !== 'string') return `userProperties.${name}`;
+      }
+    }
   }
   return null;
 }
