@@ -13,11 +13,13 @@ import { Dispatcher, type DispatchTarget } from './broker/dispatch.js';
 import { RetainedMessages } from './broker/retained.js';
 import { sysMessages, type BrokerStats } from './broker/sys-topics.js';
 import { FastPath } from './broker/fast-path.js';
-import { TicketBook, TurnTickets, type PendingAck } from './broker/tickets.js';
+import { InboundAcks, type InboundAck } from './broker/inbound-acks.js';
+import { messageFromPublish, subscribeRequests, willFromConnect } from './broker/packet-messages.js';
+import { TicketBook } from './broker/tickets.js';
 import type { ShoalConfig } from './config/options.js';
 import { createLogger, type Logger } from './log.js';
 import type { ConnectAccepted } from './protocol/connect.js';
-import { compactMessage, type AppMessage, type Delivery, type ForwardedProperties, type QoS, type SubscriptionOptions, type WillMessage } from './protocol/message.js';
+import { compactMessage, type AppMessage, type Delivery, type QoS, type SubscriptionOptions } from './protocol/message.js';
 import { ReasonCode, reasonName } from './protocol/reason-codes.js';
 import { Router } from './routing/router.js';
 import { MemoryRetainedStore } from './storage/memory-retained-store.js';
@@ -50,27 +52,6 @@ export interface StartOptions {
   inMemory?: boolean;
 }
 
-function forwardedProperties(p: IPublishPacket['properties']): ForwardedProperties | undefined {
-  if (p === undefined) return undefined;
-  const out: ForwardedProperties = {};
-  // [MQTT-3.3.2-4, -15..-20] forwarded unaltered
-  if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator;
-  if (p.contentType !== undefined) out.contentType = p.contentType;
-  if (p.responseTopic !== undefined) out.responseTopic = p.responseTopic;
-  if (p.correlationData !== undefined) out.correlationData = p.correlationData;
-  if (p.userProperties !== undefined) out.userProperties = p.userProperties;
-  return Object.keys(out).length > 0 ? out : undefined;
-}
-
-/** An inbound QoS 1 PUBLISH (PUBACK) or QoS 2 PUBLISH (PUBREC via its session) waiting to be acknowledged. */
-interface InboundAck extends PendingAck {
-  kind: 'puback' | 'pubrec';
-  conn: Connection;
-  packetId: number;
-  matched: number;
-  done: boolean;
-}
-
 class ShoalNode implements ConnectionHandler, DispatchTarget {
   readonly events = new EventEmitter<NodeEvents>();
   private readonly router = new Router();
@@ -81,9 +62,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   private readonly fastPath: FastPath;
   /** Sessions with Session Expiry > 0: only their QoS 1/2 copies make a PUBACK wait for a commit. */
   private readonly persistent = new Set<string>();
-  /** Per connection, inbound QoS 1/2 acks in PUBLISH order: sent in that order [MQTT-4.6.0-2]. */
-  private readonly ackQueues = new Map<number, InboundAck[]>();
-  private readonly turnTickets: TurnTickets<InboundAck>;
+  private readonly acks: InboundAcks;
   /** Connections whose CONNECT reached a session actor (so their close must, too). */
   private readonly withSession = new Set<number>();
   private readonly sessions = new Set<string>();
@@ -121,7 +100,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.tickets = new TicketBook();
     this.dispatcher = new Dispatcher(this.router, this);
     const sendTicket = (shard: number, id: number): void => this.supervisor.ticket(shard, id);
-    this.turnTickets = new TurnTickets<InboundAck>(this.tickets, sendTicket, (ack) => this.ackPartDone(ack));
+    this.acks = new InboundAcks(this.tickets, sendTicket, (ack) => this.sendAck(ack));
     this.fastPath = new FastPath(this.tickets, (clientId, id) => sendTicket(this.supervisor.shardFor(clientId), id), () => this.supervisor.requestFlush());
   }
 
@@ -140,22 +119,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     const clientId = decision.clientId;
     const v5 = packet.protocolVersion === 5;
     const expiryIntervalSec = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : packet.clean ? 0 : SESSION_NEVER_EXPIRES;
-    let will: WillMessage | null = null;
-    if (packet.will) {
-      const w = packet.will;
-      const props = w.properties;
-      const message: AppMessage = {
-        topic: w.topic,
-        payload: typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload,
-        qos: (w.qos ?? 0) as QoS,
-        retain: w.retain ?? false,
-        publisherId: clientId,
-      };
-      const fp = forwardedProperties(props as IPublishPacket['properties']);
-      if (fp) message.properties = fp;
-      will = { message: compactMessage(message), delaySec: props?.willDelayInterval ?? 0 };
-      if (props?.messageExpiryInterval !== undefined) will.messageExpirySec = props.messageExpiryInterval;
-    }
+    const will = willFromConnect(packet, clientId);
     this.withSession.add(conn.id);
     if (expiryIntervalSec > 0) this.persistent.add(clientId);
     else this.persistent.delete(clientId);
@@ -175,18 +139,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     const clientId = conn.clientId!;
     this.counters.messagesReceived++;
     this.counters.bytesReceived += packet.payload.length;
-    const now = Date.now();
-    const message: AppMessage = {
-      topic: packet.topic,
-      payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
-      qos: packet.qos,
-      retain: packet.retain,
-      publisherId: clientId,
-    };
-    const fp = forwardedProperties(packet.properties);
-    if (fp) message.properties = fp;
-    const expiry = packet.properties?.messageExpiryInterval;
-    if (expiry !== undefined) message.expiresAt = now + expiry * 1000;
+    const message = messageFromPublish(packet, clientId, Date.now());
 
     if (packet.qos === 2) {
       // Dedup first: a resent PUBLISH whose id already got PUBREC is not routed again [MQTT-4.3.3-9].
@@ -203,23 +156,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       this.publish(message, null);
       return;
     }
-    this.publish(message, this.inboundAck(conn, 'puback', packet.messageId!));
-  }
-
-  private inboundAck(conn: Connection, kind: InboundAck['kind'], packetId: number): InboundAck {
-    const ack: InboundAck = { kind, conn, packetId, remaining: 0, matched: 0, done: false };
-    let queue = this.ackQueues.get(conn.id);
-    if (queue === undefined) this.ackQueues.set(conn.id, (queue = []));
-    queue.push(ack);
-    return ack;
-  }
-
-  private ackPartDone(ack: InboundAck): void {
-    if (--ack.remaining > 0) return;
-    ack.done = true;
-    const queue = this.ackQueues.get(ack.conn.id);
-    if (queue === undefined) return; // the connection closed
-    while (queue.length > 0 && queue[0]!.done) this.sendAck(queue.shift()!);
+    this.publish(message, this.acks.open(conn, 'puback', packet.messageId!));
   }
 
   private sendAck(ack: InboundAck): void {
@@ -253,18 +190,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         this.supervisor.send(clientId, { type: 'pubrel', connId, packetId: packet.messageId! });
         break;
       case 'subscribe': {
-        const subscriptionId = packet.properties?.subscriptionIdentifier;
-        const id = Array.isArray(subscriptionId) ? subscriptionId[0] : subscriptionId;
-        const requests = packet.subscriptions.map((s) => {
-          const options: SubscriptionOptions = {
-            qos: Math.min(s.qos, 2) as QoS, // granted = min(requested, our maximum 2) [MQTT-3.9.3-?]
-            noLocal: s.nl ?? false,
-            retainAsPublished: s.rap ?? false,
-            retainHandling: (s.rh ?? 0) as 0 | 1 | 2,
-          };
-          if (id !== undefined) options.subscriptionId = id;
-          return { filter: s.topic, options };
-        });
+        const requests = subscribeRequests(packet);
         this.supervisor.send(clientId, { type: 'subscribe', connId, packetId: packet.messageId!, requests });
         break;
       }
@@ -285,7 +211,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     const clientId = conn.clientId;
     if (clientId !== null && this.online.get(clientId) === conn) this.online.delete(clientId);
     this.fastPath.remove(conn);
-    this.ackQueues.delete(conn.id);
+    this.acks.forget(conn.id);
     const level = reason.kind === 'normal' || reason.kind === 'takeover' || reason.kind === 'server' ? 'info' : 'warn';
     this.log[level]({ event: 'client.disconnected', clientId, connId: conn.id, address: conn.remoteAddress, kind: reason.kind, reason: reasonName(reason.reasonCode), detail: reason.detail }, 'client disconnected');
     this.events.emit('client.disconnected', { clientId, connId: conn.id, reason });
@@ -297,29 +223,21 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   // ---- routing ---------------------------------------------------------------------------
 
   /**
-   * Routes one message to every matching session. `onDurable(matched)` runs once every session
-   * that keeps state for it has it durably (the PUBACK/PUBREC point), and the retained store too.
+   * Routes one message to every matching session. Its `ack`, if any, is sent once every shard that
+   * stores a copy has committed it (the PUBACK/PUBREC point), and the retained store too.
    */
   publish(message: AppMessage, ack: InboundAck | null): void {
+    let stored: Promise<void> | null = null;
     if (message.retain) {
-      const stored = this.retained.set(message); // [MQTT-3.3.1-5]
-      if (ack !== null) ack.remaining++;
-      stored.then(
-        () => ack !== null && this.ackPartDone(ack),
-        (err: unknown) => this.log.error({ event: 'retained.store.failed', topic: message.topic, err }, 'a retained message could not be stored; it is not acknowledged'),
-      );
+      stored = this.retained.set(message); // [MQTT-3.3.1-5]
+      stored.catch((err: unknown) => this.log.error({ event: 'retained.store.failed', topic: message.topic, err }, 'a retained message could not be stored; it is not acknowledged'));
     }
     this.encodeCache = null;
     this.compactMessage = null;
     const matched = this.dispatcher.dispatch(message);
     this.encodeCache = null;
     this.compactMessage = null;
-    if (ack === null) return;
-    ack.matched = matched;
-    for (const shard of this.dispatcher.touched) this.turnTickets.add(shard, ack);
-    // Hold one part while the others are registered, then release it: completes now if none.
-    ack.remaining++;
-    this.ackPartDone(ack);
+    if (ack !== null) this.acks.track(ack, matched, this.dispatcher.touched, stored);
   }
 
   // DispatchTarget: the I/O behind the pure dispatcher.
@@ -450,7 +368,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     const conn = this.byConnId.get(connId);
     if (conn === undefined || conn.clientId !== clientId) return; // closed: the client resends
     this.routingQos2.add(key);
-    this.publish(message, this.inboundAck(conn, 'pubrec', packetId));
+    this.publish(message, this.acks.open(conn, 'pubrec', packetId));
   }
 
   /** Retained messages for new subscriptions, flagged retain [MQTT-3.3.1-8]. */
@@ -489,7 +407,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
 
   /** Before the supervisor posts this turn's batches: tickets go after the turn's deliveries. */
   flushTurn(): void {
-    this.turnTickets.flush();
+    this.acks.flush();
     this.fastPath.flush();
   }
 

@@ -1,0 +1,70 @@
+// Acknowledgements of inbound QoS 1/2 PUBLISH packets. Each waits for its parts (the shards that
+// store a copy, the retained store) to be durable; per connection they go out in PUBLISH order
+// [MQTT-4.6.0-2], however their parts complete.
+import type { Connection } from '../transport/connection.js';
+import { TurnTickets, type PendingAck, type TicketBook } from './tickets.js';
+
+/** An inbound QoS 1 PUBLISH (PUBACK) or QoS 2 PUBLISH (PUBREC via its session) waiting to be acknowledged. */
+export interface InboundAck extends PendingAck {
+  kind: 'puback' | 'pubrec';
+  conn: Connection;
+  packetId: number;
+  /** Deliveries the message matched (0: v5 reason code 0x10 No Matching Subscribers). */
+  matched: number;
+  done: boolean;
+}
+
+export class InboundAcks {
+  private readonly queues = new Map<number, InboundAck[]>();
+  private readonly turn: TurnTickets<InboundAck>;
+
+  constructor(
+    tickets: TicketBook,
+    sendTicket: (shard: number, id: number) => void,
+    /** Sends one acknowledgement whose turn has come. */
+    private readonly send: (ack: InboundAck) => void,
+  ) {
+    this.turn = new TurnTickets<InboundAck>(tickets, sendTicket, (ack) => this.partDone(ack));
+  }
+
+  /** Registers the ack of an inbound PUBLISH, in arrival order on its connection. */
+  open(conn: Connection, kind: InboundAck['kind'], packetId: number): InboundAck {
+    const ack: InboundAck = { kind, conn, packetId, remaining: 0, matched: 0, done: false };
+    let queue = this.queues.get(conn.id);
+    if (queue === undefined) this.queues.set(conn.id, (queue = []));
+    queue.push(ack);
+    return ack;
+  }
+
+  /** The message was routed: wait for these shards (and `stored`, if any); done now if nothing. */
+  track(ack: InboundAck, matched: number, shards: Iterable<number>, stored: Promise<void> | null): void {
+    ack.matched = matched;
+    // Hold one part while the others are registered, then release it: completes now if none.
+    ack.remaining++;
+    for (const shard of shards) this.turn.add(shard, ack);
+    if (stored !== null) {
+      ack.remaining++;
+      // A failed store is logged where it failed; the message is then never acknowledged.
+      stored.then(() => this.partDone(ack), () => undefined);
+    }
+    this.partDone(ack);
+  }
+
+  private partDone(ack: InboundAck): void {
+    if (--ack.remaining > 0) return;
+    ack.done = true;
+    const queue = this.queues.get(ack.conn.id);
+    if (queue === undefined) return; // the connection closed
+    while (queue.length > 0 && queue[0]!.done) this.send(queue.shift()!);
+  }
+
+  /** Before the supervisor posts the turn's batches: the tickets go after the deliveries. */
+  flush(): void {
+    this.turn.flush();
+  }
+
+  /** The connection closed: its pending acks are never sent (the client resends). */
+  forget(connId: number): void {
+    this.queues.delete(connId);
+  }
+}
