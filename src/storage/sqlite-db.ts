@@ -203,3 +203,50 @@ export class RollbackFailedError extends Error {
     this.name = 'RollbackFailedError';
   }
 }
+
+/** Items `first .. first + count - 1` of a batch (one kind of change), written by `steps`. */
+export interface WriteUnit {
+  first: number;
+  count: number;
+  steps: (() => Promise<void>)[];
+}
+
+/** A planned batch failed: `operation` names what was running, `cause` is why. */
+export class WriteUnitsError extends Error {
+  constructor(
+    readonly operation: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${operation} failed`);
+    this.name = 'WriteUnitsError';
+  }
+}
+
+/**
+ * Writes a planned batch in one transaction (see inWriteTransaction). `describe(item)` names the
+ * item being written, for errors; `before(item, index)` is the test-only failure hook.
+ */
+export async function writeUnits<T>(
+  db: SqliteDb,
+  units: readonly WriteUnit[],
+  batch: readonly T[],
+  describe: (item: T) => string,
+  before?: (item: T, index: number) => void,
+): Promise<void> {
+  if (units.length === 0) return;
+  let operation = 'begin';
+  try {
+    await inWriteTransaction(db, async () => {
+      for (const unit of units) {
+        for (let i = unit.first; i < unit.first + unit.count; i++) {
+          operation = describe(batch[i]!);
+          before?.(batch[i]!, i);
+        }
+        for (const step of unit.steps) await step();
+      }
+      operation = 'commit';
+    }, units.reduce((n, u) => n + u.steps.length, 0));
+  } catch (err) {
+    throw new WriteUnitsError(operation, err);
+  }
+}

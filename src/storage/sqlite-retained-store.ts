@@ -5,7 +5,7 @@
 import type { AppMessage } from '../protocol/message.js';
 import { StorageError } from './errors.js';
 import { checkRetainedChange, retainedOperation, type RetainedChange } from './memory-retained-store.js';
-import { inWriteTransaction, RollbackFailedError, SerialQueue, SqliteDb, type Migrations, type SqliteOptions, type SqliteStatement, type SqlValue } from './sqlite-db.js';
+import { RollbackFailedError, writeUnits, WriteUnitsError, type WriteUnit, SerialQueue, SqliteDb, type Migrations, type SqliteOptions, type SqliteStatement, type SqlValue } from './sqlite-db.js';
 import { decodeMessage, encodeMessage, messageColumns } from './sqlite-message-codec.js';
 import { MultiRowInsert } from './sqlite-multi-row.js';
 import type { BeforeChangeHook } from './store-hooks.js';
@@ -75,7 +75,7 @@ export class SqliteRetainedStore implements RetainedStore {
   apply(changes: readonly RetainedChange[]): Promise<void> {
     // Encoded (and the bytes copied) now, so later mutation by the caller cannot leak in.
     const batch = [...changes];
-    const units: Unit[] = [];
+    const units: WriteUnit[] = [];
     let i = 0;
     while (i < changes.length) {
       const isPut = changes[i]!.message !== null;
@@ -98,22 +98,12 @@ export class SqliteRetainedStore implements RetainedStore {
       units.push({ first, count: i - first, steps });
     }
     return this.enqueue('apply', async () => {
-      if (units.length === 0) return;
-      let operation = 'begin';
       try {
-        await inWriteTransaction(this.db, async () => {
-          for (const unit of units) {
-            for (let k = unit.first; k < unit.first + unit.count; k++) {
-              operation = retainedOperation(batch[k]!);
-              this.beforeChange?.(batch[k]!, k);
-            }
-            for (const step of unit.steps) await step();
-          }
-          operation = 'commit';
-        }, units.reduce((n, u) => n + u.steps.length, 0));
+        await writeUnits(this.db, units, batch, retainedOperation, this.beforeChange);
       } catch (err) {
-        if (err instanceof RollbackFailedError) this.broken = err;
-        throw new StorageError('batch rolled back', { file: this.file, operation, cause: err instanceof RollbackFailedError ? err.original : err });
+        const { operation, cause } = err as WriteUnitsError;
+        if (cause instanceof RollbackFailedError) this.broken = cause;
+        throw new StorageError('batch rolled back', { file: this.file, operation, cause: cause instanceof RollbackFailedError ? cause.original : cause });
       }
     });
   }
@@ -142,9 +132,3 @@ export class SqliteRetainedStore implements RetainedStore {
   }
 }
 
-/** Changes `first .. first + count - 1` (all puts or all deletes), written by `steps`. */
-interface Unit {
-  first: number;
-  count: number;
-  steps: (() => Promise<void>)[];
-}

@@ -5,7 +5,7 @@
 import type { AppMessage, ProtocolVersion, SubscriptionOptions, WillMessage } from '../protocol/message.js';
 import { StorageError } from './errors.js';
 import { defineOwn } from './own-record.js';
-import { inWriteTransaction, RollbackFailedError, SerialQueue, SqliteDb, type Migrations, type SqliteOptions, type SqliteStatement, type SqlRow, type SqlValue } from './sqlite-db.js';
+import { RollbackFailedError, writeUnits, WriteUnitsError, type WriteUnit, SerialQueue, SqliteDb, type Migrations, type SqliteOptions, type SqliteStatement, type SqlRow, type SqlValue } from './sqlite-db.js';
 import { asNumber, asString, decodeMessage, encodeMessage, messageColumns, nullMessage } from './sqlite-message-codec.js';
 import { MultiRowInsert } from './sqlite-multi-row.js';
 import type { BeforeOpHook } from './store-hooks.js';
@@ -194,29 +194,19 @@ export class SqliteSessionStore implements SessionStore {
     // Bind values are taken now, not when the queued batch runs, so a caller that reuses or
     // mutates its op objects after apply() returns cannot change what gets written.
     const batch = [...ops];
-    let units: Unit[];
+    let units: WriteUnit[];
     try {
       units = this.plan(batch);
     } catch (err) {
       return Promise.reject(new StorageError('invalid op', { file: this.file, operation: 'apply', cause: err }));
     }
     return this.enqueue('apply', async () => {
-      if (units.length === 0) return;
-      let operation = 'begin';
       try {
-        await inWriteTransaction(this.db, async () => {
-          for (const unit of units) {
-            for (let i = unit.first; i < unit.first + unit.count; i++) {
-              operation = batch[i]!.op;
-              this.beforeOp?.(batch[i]!, i);
-            }
-            for (const step of unit.steps) await step();
-          }
-          operation = 'commit';
-        }, units.reduce((n, u) => n + u.steps.length, 0));
+        await writeUnits(this.db, units, batch, (op) => op.op, this.beforeOp);
       } catch (err) {
-        if (err instanceof RollbackFailedError) this.broken = err;
-        throw new StorageError('batch rolled back', { file: this.file, operation, cause: err instanceof RollbackFailedError ? err.original : err });
+        const { operation, cause } = err as WriteUnitsError;
+        if (cause instanceof RollbackFailedError) this.broken = cause;
+        throw new StorageError('batch rolled back', { file: this.file, operation, cause: cause instanceof RollbackFailedError ? cause.original : cause });
       }
     });
   }
@@ -260,7 +250,7 @@ export class SqliteSessionStore implements SessionStore {
    *    cost is one primary-key update of bodies per deleted or replaced message row, inside the
    *    same statement.
    */
-  private plan(ops: readonly StoreOp[]): Unit[] {
+  private plan(ops: readonly StoreOp[]): WriteUnit[] {
     const runs: { first: number; count: number; net: NetEffect[] | null }[] = [];
     for (let i = 0; i < ops.length; ) {
       let end = i;
@@ -276,9 +266,9 @@ export class SqliteSessionStore implements SessionStore {
       for (const e of run.net ?? []) if (e.kind === 'row') refs.set(e.put.message.message, (refs.get(e.put.message.message) ?? 0) + 1);
     }
     const bodyIds = new Map<AppMessage, number>();
-    const units: Unit[] = [];
+    const units: WriteUnit[] = [];
     for (const run of runs) {
-      const unit: Unit = { first: run.first, count: run.count, steps: [] };
+      const unit: WriteUnit = { first: run.first, count: run.count, steps: [] };
       units.push(unit);
       if (run.net === null) {
         unit.steps.push(...this.planOne(ops[run.first]!).map(([stmt, params]) => runOf(stmt, params)));
@@ -384,12 +374,6 @@ function netEffect(ops: readonly MessageOp[]): NetEffect[] {
   return out;
 }
 
-/** Ops `first .. first + count - 1` of a batch, written by `steps`. */
-interface Unit {
-  first: number;
-  count: number;
-  steps: (() => Promise<void>)[];
-}
 
 function runOf(stmt: SqliteStatement, params: SqlValue[]): () => Promise<void> {
   return () => stmt.run(params);
