@@ -5,9 +5,10 @@
 import type { AppMessage } from '../protocol/message.js';
 import { StorageError } from './errors.js';
 import { checkRetainedChange, retainedOperation, type RetainedChange } from './memory-retained-store.js';
-import { RollbackFailedError, writeUnits, WriteUnitsError, type WriteUnit, SerialQueue, SqliteDb, type Migrations, type SqliteOptions, type SqliteStatement, type SqlValue } from './sqlite-db.js';
+import { SqliteDb, type WriteUnit, type Migrations, type SqliteOptions, type SqliteStatement, type SqlValue } from './sqlite-db.js';
 import { decodeMessage, encodeMessage, messageColumns } from './sqlite-message-codec.js';
 import { MultiRowInsert } from './sqlite-multi-row.js';
+import { SqliteStore } from './sqlite-store.js';
 import type { BeforeChangeHook } from './store-hooks.js';
 import type { RetainedStore } from './types.js';
 
@@ -29,18 +30,20 @@ export const RETAINED_SCHEMA_VERSION = MIGRATIONS.length;
 /** 64 rows x 8 columns: well below SQLite's limit of 32766 bound parameters. */
 const MAX_ROWS_PER_INSERT = 64;
 
-export class SqliteRetainedStore implements RetainedStore {
-  private readonly queue = new SerialQueue();
-  private closing: Promise<void> | null = null;
-  private broken: unknown = null;
-
+export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
   private constructor(
-    readonly file: string,
-    private readonly db: SqliteDb,
+    file: string,
+    db: SqliteDb,
     private readonly put: MultiRowInsert,
     private readonly del: SqliteStatement,
     private readonly beforeChange: BeforeChangeHook | undefined,
-  ) {}
+  ) {
+    super(file, db);
+  }
+
+  protected statements(): { finalize(): Promise<void> }[] {
+    return [this.put, this.del];
+  }
 
   static async open(file: string, options: SqliteRetainedStoreOptions = {}): Promise<SqliteRetainedStore> {
     const db = await SqliteDb.open(file, options);
@@ -97,38 +100,8 @@ export class SqliteRetainedStore implements RetainedStore {
         : [() => this.del.run([JSON.stringify(topics)])];
       units.push({ first, count: i - first, steps });
     }
-    return this.enqueue('apply', async () => {
-      try {
-        await writeUnits(this.db, units, batch, retainedOperation, this.beforeChange);
-      } catch (err) {
-        const { operation, cause } = err as WriteUnitsError;
-        if (cause instanceof RollbackFailedError) this.broken = cause;
-        throw new StorageError('batch rolled back', { file: this.file, operation, cause: cause instanceof RollbackFailedError ? cause.original : cause });
-      }
-    });
+    return this.write(units, batch, retainedOperation, this.beforeChange);
   }
 
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      await this.queue.idle();
-      await Promise.all([this.put.finalize(), this.del.finalize()]);
-      try {
-        await this.db.close();
-      } catch (err) {
-        throw new StorageError('cannot close database', { file: this.file, operation: 'close', cause: err });
-      }
-    })();
-    return this.closing;
-  }
-
-  private enqueue<T>(operation: string, task: () => Promise<T>): Promise<T> {
-    if (this.closing !== null) return Promise.reject(new StorageError('store is closed', { file: this.file, operation }));
-    return this.queue.run(() => {
-      if (this.broken !== null) {
-        throw new StorageError('store unusable after a failed rollback; reopen it', { file: this.file, operation, cause: this.broken });
-      }
-      return task();
-    });
-  }
 }
 

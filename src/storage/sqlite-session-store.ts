@@ -5,9 +5,10 @@
 import type { AppMessage, ProtocolVersion, SubscriptionOptions, WillMessage } from '../protocol/message.js';
 import { StorageError } from './errors.js';
 import { defineOwn } from './own-record.js';
-import { RollbackFailedError, writeUnits, WriteUnitsError, type WriteUnit, SerialQueue, SqliteDb, type Migrations, type SqliteOptions, type SqliteStatement, type SqlRow, type SqlValue } from './sqlite-db.js';
+import { SqliteDb, type WriteUnit, type Migrations, type SqliteOptions, type SqliteStatement, type SqlRow, type SqlValue } from './sqlite-db.js';
 import { asNumber, asString, decodeMessage, encodeMessage, messageColumns, nullMessage } from './sqlite-message-codec.js';
 import { MultiRowInsert } from './sqlite-multi-row.js';
+import { SqliteStore } from './sqlite-store.js';
 import type { BeforeOpHook } from './store-hooks.js';
 import type { SessionMeta, SessionStore, StoredMessage, StoredMessageState, StoredSession, StoreOp } from './types.js';
 
@@ -127,15 +128,10 @@ const SQL = {
 
 type Statements = Record<keyof typeof SQL, SqliteStatement>;
 
-export class SqliteSessionStore implements SessionStore {
-  private readonly queue = new SerialQueue();
-  private closing: Promise<void> | null = null;
-  /** Set when a ROLLBACK failed: the connection may still be inside a transaction. */
-  private broken: unknown = null;
-
+export class SqliteSessionStore extends SqliteStore implements SessionStore {
   private constructor(
-    readonly file: string,
-    private readonly db: SqliteDb,
+    file: string,
+    db: SqliteDb,
     private readonly stmts: Statements,
     private readonly putBodies: MultiRowInsert,
     /**
@@ -145,7 +141,13 @@ export class SqliteSessionStore implements SessionStore {
      */
     private nextBodyId: number,
     private readonly beforeOp: BeforeOpHook | undefined,
-  ) {}
+  ) {
+    super(file, db);
+  }
+
+  protected statements(): { finalize(): Promise<void> }[] {
+    return [...Object.values(this.stmts), this.putBodies];
+  }
 
   /** Opens or creates the shard's database file (its directory must exist) and migrates it. */
   static async open(file: string, options: SqliteSessionStoreOptions = {}): Promise<SqliteSessionStore> {
@@ -200,39 +202,7 @@ export class SqliteSessionStore implements SessionStore {
     } catch (err) {
       return Promise.reject(new StorageError('invalid op', { file: this.file, operation: 'apply', cause: err }));
     }
-    return this.enqueue('apply', async () => {
-      try {
-        await writeUnits(this.db, units, batch, (op) => op.op, this.beforeOp);
-      } catch (err) {
-        const { operation, cause } = err as WriteUnitsError;
-        if (cause instanceof RollbackFailedError) this.broken = cause;
-        throw new StorageError('batch rolled back', { file: this.file, operation, cause: cause instanceof RollbackFailedError ? cause.original : cause });
-      }
-    });
-  }
-
-  /** Waits for queued batches, then finalises the statements and closes the file. Idempotent. */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      await this.queue.idle();
-      await Promise.all([...Object.values(this.stmts).map((s) => s.finalize()), this.putBodies.finalize()]);
-      try {
-        await this.db.close();
-      } catch (err) {
-        throw new StorageError('cannot close database', { file: this.file, operation: 'close', cause: err });
-      }
-    })();
-    return this.closing;
-  }
-
-  private enqueue<T>(operation: string, task: () => Promise<T>): Promise<T> {
-    if (this.closing !== null) return Promise.reject(new StorageError('store is closed', { file: this.file, operation }));
-    return this.queue.run(() => {
-      if (this.broken !== null) {
-        throw new StorageError('store unusable after a failed rollback; reopen it', { file: this.file, operation, cause: this.broken });
-      }
-      return task();
-    });
+    return this.write(units, batch, (op) => op.op, this.beforeOp);
   }
 
   /**
