@@ -4,7 +4,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import type { Packet } from 'mqtt-packet';
 import type { NodeEvents } from '../../src/node.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { collector, connect, removeDir, startTestNode, waitFor, type TestNode, connectCollecting } from '../helpers/node.js';
@@ -38,12 +37,6 @@ async function wire(protocolVersion: 4 | 5, clientId: string): Promise<WireClien
   wires.push(w);
   await w.handshake({ clientId });
   return w;
-}
-
-async function expectPacket<C extends Packet['cmd']>(w: WireClient, cmd: C): Promise<Extract<Packet, { cmd: C }>> {
-  const p = await w.next(3000);
-  assert.equal(p.cmd, cmd, `expected ${cmd}, got ${JSON.stringify(p)}`);
-  return p as Extract<Packet, { cmd: C }>;
 }
 
 /** Subscribes a persistent session to `filter` at QoS 1 and takes it offline. */
@@ -83,21 +76,21 @@ describe('maxSubscriptions', () => {
       const filters = [`${p}/a`, `${p}/b`, `${p}/c`, `${p}/d`, `${p}/e`];
       w.send({ cmd: 'subscribe', messageId: 1, subscriptions: filters.map((topic) => ({ topic, qos: 1 as const })) });
       const quota = version === 5 ? ReasonCode.QuotaExceeded : 0x80;
-      assert.deepEqual((await expectPacket(w, 'suback')).granted, [1, 1, 1, quota, quota]);
+      assert.deepEqual((await w.expect('suback')).granted, [1, 1, 1, quota, quota]);
       // Replacing an existing subscription does not count as a new one.
       w.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: `${p}/a`, qos: 0 }, { topic: `${p}/f`, qos: 0 }] });
-      assert.deepEqual((await expectPacket(w, 'suback')).granted, [0, quota]);
+      assert.deepEqual((await w.expect('suback')).granted, [0, quota]);
       // Freeing one makes room.
       w.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: [`${p}/b`] });
-      await expectPacket(w, 'unsuback');
+      await w.expect('unsuback');
       w.send({ cmd: 'subscribe', messageId: 4, subscriptions: [{ topic: `${p}/d`, qos: 1 }] });
-      assert.deepEqual((await expectPacket(w, 'suback')).granted, [1]);
+      assert.deepEqual((await w.expect('suback')).granted, [1]);
       // No crash, and only granted filters deliver.
       const pub = await client();
       for (const t of ['e', 'b', 'c', 'd']) await pub.publishAsync(`${p}/${t}`, t, { qos: 1 });
       const got: string[] = [];
       for (let i = 0; i < 2; i++) {
-        const m = await expectPacket(w, 'publish');
+        const m = await w.expect('publish');
         got.push(m.topic);
         w.send({ cmd: 'puback', messageId: m.messageId! });
       }

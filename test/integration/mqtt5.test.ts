@@ -36,12 +36,6 @@ async function wire(clientId: string, over: Record<string, unknown> = {}): Promi
   return { w, connack };
 }
 
-async function expectPacket<C extends Packet['cmd']>(w: WireClient, cmd: C): Promise<Extract<Packet, { cmd: C }>> {
-  const p = await w.next(3000);
-  assert.equal(p.cmd, cmd, `expected ${cmd}, got ${JSON.stringify(p)}`);
-  return p as Extract<Packet, { cmd: C }>;
-}
-
 function publishPacket(topic: string, payload: string | Buffer, over: Partial<IPublishPacket> = {}): IPublishPacket {
   return { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: 0, retain: false, dup: false, ...over };
 }
@@ -98,7 +92,7 @@ describe('topic aliases', () => {
   it('client → broker: an alias above our maximum → DISCONNECT 0x94', async () => {
     const { w } = await wire('ta-in-over');
     w.send(publishPacket('ta/in/over', 'x', { properties: { topicAlias: MAX_TOPIC_ALIAS + 1 } }));
-    const d = await expectPacket(w, 'disconnect');
+    const d = await w.expect('disconnect');
     assert.equal(d.reasonCode, ReasonCode.TopicAliasInvalid); // [MQTT-3.3.2-9]
     await w.waitClosed();
   });
@@ -106,7 +100,7 @@ describe('topic aliases', () => {
   it('client → broker: an unknown alias with an empty topic is a protocol error', async () => {
     const { w } = await wire('ta-in-unknown');
     w.send(publishPacket('', 'x', { properties: { topicAlias: 2 } }));
-    const d = await expectPacket(w, 'disconnect');
+    const d = await w.expect('disconnect');
     assert.equal(d.reasonCode, ReasonCode.ProtocolError);
     await w.waitClosed();
   });
@@ -114,12 +108,12 @@ describe('topic aliases', () => {
   it('broker → client (raw): with Topic Alias Maximum 2 the second message on a topic comes as alias only', async () => {
     const { w } = await wire('ta-out-raw', { properties: { topicAliasMaximum: 2 } });
     w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'ta/out/#', qos: 0 }] });
-    await expectPacket(w, 'suback');
+    await w.expect('suback');
     const pub = await client();
     for (const t of ['ta/out/a', 'ta/out/a', 'ta/out/b', 'ta/out/c', 'ta/out/b', 'ta/out/c']) await pub.publishAsync(t, t, { qos: 0 });
     const seen: [string, number | undefined, string][] = [];
     for (let i = 0; i < 6; i++) {
-      const p = await expectPacket(w, 'publish');
+      const p = await w.expect('publish');
       seen.push([p.topic, p.properties?.topicAlias, p.payload.toString()]);
     }
     assert.deepEqual(seen, [
@@ -149,12 +143,12 @@ describe('topic aliases', () => {
   it('no aliases towards a client that did not announce a Topic Alias Maximum', async () => {
     const { w } = await wire('ta-out-none');
     w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'ta/none', qos: 0 }] });
-    await expectPacket(w, 'suback');
+    await w.expect('suback');
     const pub = await client();
     await pub.publishAsync('ta/none', '1', { qos: 0 });
     await pub.publishAsync('ta/none', '2', { qos: 0 });
     for (let i = 0; i < 2; i++) {
-      const p = await expectPacket(w, 'publish');
+      const p = await w.expect('publish');
       assert.equal(p.topic, 'ta/none');
       assert.equal(p.properties?.topicAlias, undefined); // [MQTT-3.3.2-10]
     }
@@ -192,7 +186,7 @@ describe('Maximum Packet Size', () => {
     await sub.subscribeAsync('mps/in', { qos: 0 });
     const { w } = await wire('mps-in');
     w.send(publishPacket('mps/in', Buffer.alloc(MAX_PACKET_SIZE + 1, 1)));
-    const d = await expectPacket(w, 'disconnect');
+    const d = await w.expect('disconnect');
     assert.equal(d.reasonCode, ReasonCode.PacketTooLarge); // [MQTT-3.2.2-15]
     await w.waitClosed();
     // Just under the limit passes.
@@ -283,7 +277,7 @@ describe('forwarded properties', () => {
     await sub.subscribeAsync('fp/utf8', { qos: 0 });
     const { w } = await wire('fp-bad-utf8');
     w.send(publishPacket('fp/utf8', Buffer.from([0xc3, 0x28]), { properties: { payloadFormatIndicator: true } }));
-    const d = await expectPacket(w, 'disconnect');
+    const d = await w.expect('disconnect');
     assert.equal(d.reasonCode, ReasonCode.PayloadFormatInvalid);
     await w.waitClosed();
     // Invalid UTF-8 without the indicator is just bytes.
@@ -317,13 +311,13 @@ describe('ack reason codes and CONNECT flags', () => {
   it('UNSUBACK: 0x00 for an existing subscription, 0x11 for one that did not exist', async () => {
     const { w } = await wire('rc-unsub');
     w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'rc/u', qos: 0 }] });
-    await expectPacket(w, 'suback');
+    await w.expect('suback');
     w.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['rc/u', 'rc/never'] });
-    const u = await expectPacket(w, 'unsuback');
+    const u = await w.expect('unsuback');
     assert.equal(u.messageId, 2);
     assert.deepEqual(u.granted, [ReasonCode.Success, ReasonCode.NoSubscriptionExisted]);
     w.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['rc/u'] });
-    assert.deepEqual((await expectPacket(w, 'unsuback')).granted, [ReasonCode.NoSubscriptionExisted]);
+    assert.deepEqual((await w.expect('unsuback')).granted, [ReasonCode.NoSubscriptionExisted]);
   });
 
   it('Request Response Information and Request Problem Information are accepted', async () => {
@@ -332,7 +326,7 @@ describe('ack reason codes and CONNECT flags', () => {
       assert.equal((connack as { reasonCode?: number }).reasonCode, ReasonCode.Success);
       // The connection works.
       w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'rc/flags', qos: 1 }] });
-      assert.deepEqual((await expectPacket(w, 'suback')).granted, [1]);
+      assert.deepEqual((await w.expect('suback')).granted, [1]);
       w.send({ cmd: 'disconnect', reasonCode: 0 });
       await w.waitClosed();
     }

@@ -30,12 +30,6 @@ async function wire(protocolVersion: Version, clientId: string, over: Record<str
 }
 
 /** The next packet of `cmd`, skipping none: anything else first is a test failure. */
-async function expectPacket<C extends Packet['cmd']>(w: WireClient, cmd: C, ms = 3000): Promise<Extract<Packet, { cmd: C }>> {
-  const p = await w.next(ms);
-  assert.equal(p.cmd, cmd, `expected ${cmd}, got ${JSON.stringify(p)}`);
-  return p as Extract<Packet, { cmd: C }>;
-}
-
 before(async () => {
   // fsync on every commit: a QoS 2 PUBREC waits for the subscribers' commits, and the resend
   // test needs that window wide enough to land resends in it (with 'normal' it is microseconds).
@@ -82,11 +76,11 @@ describe('QoS levels in both directions', () => {
   it('a QoS 2 publish to a QoS 1 subscription arrives as QoS 1 (raw subscriber sees PUBLISH qos 1 and owes only PUBACK)', async () => {
     const { w } = await wire(5, 'qos-raw-downgrade');
     w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'qos/down', qos: 1 }] });
-    const suback = await expectPacket(w, 'suback');
+    const suback = await w.expect('suback');
     assert.deepEqual(suback.granted, [1]);
     const pub = await client(5);
     await pub.publishAsync('qos/down', 'x', { qos: 2 });
-    const p = await expectPacket(w, 'publish');
+    const p = await w.expect('publish');
     assert.equal(p.qos, 1);
     assert.equal(p.payload.toString(), 'x');
     w.send({ cmd: 'puback', messageId: p.messageId! });
@@ -105,22 +99,22 @@ describe('QoS 2 inbound exactly once', () => {
       // Back to back: the resend races the first copy through the session actor.
       w.send(publish);
       w.send({ ...publish, dup: true });
-      const rec1 = await expectPacket(w, 'pubrec');
-      const rec2 = await expectPacket(w, 'pubrec');
+      const rec1 = await w.expect('pubrec');
+      const rec2 = await w.expect('pubrec');
       assert.equal(rec1.messageId, 42);
       assert.equal(rec2.messageId, 42);
       // And once more after the PUBREC, as a client that missed it would.
       w.send({ ...publish, dup: true });
-      assert.equal((await expectPacket(w, 'pubrec')).messageId, 42);
+      assert.equal((await w.expect('pubrec')).messageId, 42);
       w.send({ cmd: 'pubrel', messageId: 42 });
-      const comp = await expectPacket(w, 'pubcomp');
+      const comp = await w.expect('pubcomp');
       assert.equal(comp.messageId, 42);
       assert.equal(comp.reasonCode ?? 0, 0);
       // After PUBCOMP the id is free: the same id is a new message.
       w.send({ ...publish, payload: Buffer.from('second') });
-      await expectPacket(w, 'pubrec');
+      await w.expect('pubrec');
       w.send({ cmd: 'pubrel', messageId: 42 });
-      await expectPacket(w, 'pubcomp');
+      await w.expect('pubcomp');
       // Same publisher, same subscription QoS: 'second' arriving means every copy of 'once' has.
       await got.until(2);
       assert.deepEqual(got.messages.map((m) => m.payload), ['once', 'second']);
@@ -179,7 +173,7 @@ describe('QoS 2 inbound exactly once', () => {
   it('v5: PUBREL for an unknown packet id → PUBCOMP 0x92', async () => {
     const { w } = await wire(5, 'qos-pubrel-unknown');
     w.send({ cmd: 'pubrel', messageId: 999 });
-    const comp = await expectPacket(w, 'pubcomp');
+    const comp = await w.expect('pubcomp');
     assert.equal(comp.messageId, 999);
     assert.equal(comp.reasonCode, ReasonCode.PacketIdentifierNotFound);
   });
@@ -190,48 +184,48 @@ describe('QoS 2 outbound flow', () => {
     const clientId = 'qos-out-flow';
     const { w } = await wire(4, clientId, { clean: false });
     w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'qos/out', qos: 2 }] });
-    assert.deepEqual((await expectPacket(w, 'suback')).granted, [2]);
+    assert.deepEqual((await w.expect('suback')).granted, [2]);
     const pub = await client(5);
     await pub.publishAsync('qos/out', 'm1', { qos: 2 });
-    const p = await expectPacket(w, 'publish');
+    const p = await w.expect('publish');
     assert.equal(p.qos, 2);
     assert.equal(p.dup, false);
     w.send({ cmd: 'pubrec', messageId: p.messageId! });
-    const rel = await expectPacket(w, 'pubrel');
+    const rel = await w.expect('pubrel');
     assert.equal(rel.messageId, p.messageId);
     // Drop the connection without PUBCOMP: the session must resend PUBREL [MQTT-4.4.0-1].
     w.destroy();
     await w.closed;
     const again = await wire(4, clientId, { clean: false });
     assert.equal((again.connack as { sessionPresent: boolean }).sessionPresent, true);
-    const rel2 = await expectPacket(again.w, 'pubrel');
+    const rel2 = await again.w.expect('pubrel');
     assert.equal(rel2.messageId, p.messageId);
     again.w.send({ cmd: 'pubcomp', messageId: p.messageId! });
     // The flow is done: a new message comes next, and the old one never again.
     await pub.publishAsync('qos/out', 'm2', { qos: 2 });
-    const p2 = await expectPacket(again.w, 'publish');
+    const p2 = await again.w.expect('publish');
     assert.equal(p2.payload.toString(), 'm2');
     assert.equal(p2.dup, false);
     again.w.send({ cmd: 'pubrec', messageId: p2.messageId! });
-    await expectPacket(again.w, 'pubrel');
+    await again.w.expect('pubrel');
     again.w.send({ cmd: 'pubcomp', messageId: p2.messageId! });
     again.w.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['qos/out'] });
-    await expectPacket(again.w, 'unsuback');
+    await again.w.expect('unsuback');
   });
 
   it('an unacknowledged QoS 1 message is resent with DUP=1 on resume', async () => {
     const clientId = 'qos-out-dup';
     const { w } = await wire(5, clientId, { clean: false, properties: { sessionExpiryInterval: 60 } });
     w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'qos/dup', qos: 1 }] });
-    await expectPacket(w, 'suback');
+    await w.expect('suback');
     const pub = await client(4);
     await pub.publishAsync('qos/dup', 'd', { qos: 1 });
-    const p = await expectPacket(w, 'publish');
+    const p = await w.expect('publish');
     assert.equal(p.dup, false);
     w.destroy();
     await w.closed;
     const again = await wire(5, clientId, { clean: false, properties: { sessionExpiryInterval: 0 } });
-    const p2 = await expectPacket(again.w, 'publish');
+    const p2 = await again.w.expect('publish');
     assert.equal(p2.dup, true); // [MQTT-3.3.1-1]
     assert.equal(p2.messageId, p.messageId);
     assert.equal(p2.payload.toString(), 'd');

@@ -4,7 +4,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IClientSubscribeOptions, MqttClient } from 'mqtt';
-import type { Packet } from 'mqtt-packet';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { collector, connect, removeDir, startTestNode, type TestNode } from '../helpers/node.js';
 import { WireClient } from '../unit/transport/wire.js';
@@ -24,12 +23,6 @@ async function wire(protocolVersion: 4 | 5, clientId: string): Promise<WireClien
   wires.push(w);
   await w.handshake({ clientId });
   return w;
-}
-
-async function expectPacket<C extends Packet['cmd']>(w: WireClient, cmd: C): Promise<Extract<Packet, { cmd: C }>> {
-  const p = await w.next(3000);
-  assert.equal(p.cmd, cmd, `expected ${cmd}, got ${JSON.stringify(p)}`);
-  return p as Extract<Packet, { cmd: C }>;
 }
 
 /** Publishes `marker` on `topic` and waits until `c` has it: everything routed before it has arrived. */
@@ -66,7 +59,7 @@ describe('topic validation', () => {
     for (const topic of ['val/+', 'val/#', 'val/a+']) {
       const w = await wire(5, `val-bad-pub`);
       w.send({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
-      const d = await expectPacket(w, 'disconnect');
+      const d = await w.expect('disconnect');
       assert.equal(d.reasonCode, ReasonCode.TopicNameInvalid, topic); // [MQTT-3.3.2-2]
       await w.waitClosed();
     }
@@ -88,15 +81,15 @@ describe('topic validation', () => {
       const w = await wire(version, `val-sub-${version}`);
       const filters = [`vs${version}/ok`, '', 'a/#/b', 'a+', `vs${version}/+/ok`, '#/a', 'a/b#'];
       w.send({ cmd: 'subscribe', messageId: 3, subscriptions: filters.map((topic) => ({ topic, qos: 1 as const })) });
-      const suback = await expectPacket(w, 'suback');
+      const suback = await w.expect('suback');
       const bad = version === 5 ? ReasonCode.TopicFilterInvalid : 0x80;
       assert.deepEqual(suback.granted, [1, bad, bad, bad, 1, bad, bad]);
       const pub = await client(5);
       await pub.publishAsync(`vs${version}/ok`, 'a', { qos: 1 });
       await pub.publishAsync(`vs${version}/x/ok`, 'b', { qos: 1 });
-      const p1 = await expectPacket(w, 'publish');
+      const p1 = await w.expect('publish');
       w.send({ cmd: 'puback', messageId: p1.messageId! });
-      const p2 = await expectPacket(w, 'publish');
+      const p2 = await w.expect('publish');
       w.send({ cmd: 'puback', messageId: p2.messageId! });
       assert.deepEqual([p1.topic, p2.topic], [`vs${version}/ok`, `vs${version}/x/ok`]);
     });

@@ -187,6 +187,13 @@ export class WireClient {
     return connack;
   }
 
+  /** The next packet, which must be a `cmd` (the assertion names what came instead). */
+  async expect<C extends Packet['cmd']>(cmd: C, ms = 3000): Promise<Extract<Packet, { cmd: C }>> {
+    const p = await this.next(ms);
+    if (p.cmd !== cmd) throw new Error(`expected ${cmd}, got ${JSON.stringify(p)}`);
+    return p as Extract<Packet, { cmd: C }>;
+  }
+
   /** The next packet not yet consumed by next(). */
   private consumed = 0;
   async next(ms = 2000): Promise<Packet> {
