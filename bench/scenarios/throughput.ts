@@ -53,49 +53,33 @@ const latencyMetrics: MetricSpec[] = [
   { key: 'latencyP99Ms', label: 'latency p99 under load', unit: 'ms', better: 'lower' },
 ];
 
-export const qos1: ScenarioDef = {
-  name: 'qos1',
-  summary: 'QoS 1: 16 publishers (16 in flight each) → 1 QoS 1 subscriber on bench/q/#; end-to-end latency',
-  metrics: [delivered, ...latencyMetrics, lost],
-  timeoutSec: timeout,
-  cpuPerMessage: cpu,
-  run: (ctx) =>
-    runFlow(ctx, {
-      publishers: 16,
-      pubTopics: (i) => [`bench/q/${i}`],
-      subscribers: 1,
-      subFilters: () => ['bench/q/#'],
-      qos: 1,
-      subQos: 1,
-      fanOut: 1,
-      window: 256,
-      batch: 4,
-      inflightPerPublisher: 16,
-      latency: true,
-    }),
-};
+/** QoS 1 or 2 end to end: 16 publishers (16 in flight each) → 1 subscriber at the same QoS. */
+function qosScenario(qos: 1 | 2): ScenarioDef {
+  return {
+    name: `qos${qos}`,
+    summary: `QoS ${qos}: 16 publishers (16 in flight each) → 1 QoS ${qos} subscriber on bench/q/#; end-to-end latency`,
+    metrics: [delivered, ...latencyMetrics, lost],
+    timeoutSec: timeout,
+    cpuPerMessage: cpu,
+    run: (ctx) =>
+      runFlow(ctx, {
+        publishers: 16,
+        pubTopics: (i) => [`bench/q/${i}`],
+        subscribers: 1,
+        subFilters: () => ['bench/q/#'],
+        qos,
+        subQos: qos,
+        fanOut: 1,
+        window: 256,
+        batch: 4,
+        inflightPerPublisher: 16,
+        latency: true,
+      }),
+  };
+}
 
-export const qos2: ScenarioDef = {
-  name: 'qos2',
-  summary: 'QoS 2: 16 publishers (16 in flight each) → 1 QoS 2 subscriber on bench/q/#; end-to-end latency',
-  metrics: [delivered, ...latencyMetrics, lost],
-  timeoutSec: timeout,
-  cpuPerMessage: cpu,
-  run: (ctx) =>
-    runFlow(ctx, {
-      publishers: 16,
-      pubTopics: (i) => [`bench/q/${i}`],
-      subscribers: 1,
-      subFilters: () => ['bench/q/#'],
-      qos: 2,
-      subQos: 2,
-      fanOut: 1,
-      window: 256,
-      batch: 4,
-      inflightPerPublisher: 16,
-      latency: true,
-    }),
-};
+export const qos1 = qosScenario(1);
+export const qos2 = qosScenario(2);
 
 export const shared: ScenarioDef = {
   name: 'shared',
