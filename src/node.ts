@@ -16,7 +16,7 @@ import { FastPath } from './broker/fast-path.js';
 import { InboundAcks, type InboundAck } from './broker/inbound-acks.js';
 import { messageFromPublish, subscribeRequests, willFromConnect } from './broker/packet-messages.js';
 import { TicketBook } from './broker/tickets.js';
-import type { ShoalConfig } from './config/options.js';
+import { resolveShardHost, type ShoalConfig } from './config/options.js';
 import { createLogger, type Logger } from './log.js';
 import type { ConnectAccepted } from './protocol/connect.js';
 import { compactMessage, type AppMessage, type Delivery, type QoS, type SubscriptionOptions } from './protocol/message.js';
@@ -466,7 +466,8 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   const inMemory = opts.inMemory ?? false;
   const dataDir = inMemory ? null : resolve(config.dataDir);
   if (dataDir !== null) mkdirSync(dataDir, { recursive: true });
-  log.info({ event: 'node.starting', nodeName: config.nodeName, dataDir, shards: config.shards }, 'starting node');
+  const shardHost = resolveShardHost(config.shardHost);
+  log.info({ event: 'node.starting', nodeName: config.nodeName, dataDir, shards: config.shards, shardHost }, 'starting node');
   const retainedStore = dataDir === null ? new MemoryRetainedStore() : await SqliteRetainedStore.open(join(dataDir, 'retained.db'));
   const retained = new RetainedMessages(retainedStore);
   const retainedCount = await retained.load(Date.now());
@@ -479,6 +480,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   };
   node.supervisor = new ShardSupervisor({
     shards: config.shards,
+    host: shardHost,
     dataDir,
     storageSync: config.storageSync,
     limits,

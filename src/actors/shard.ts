@@ -75,20 +75,37 @@ export class Shard {
       this.early.push(batch);
       return;
     }
-    const now = this.clock.now();
-    const out = newOutput();
-    out.effects = this.pending.effects;
-    out.store = this.pending.ops;
-    for (const m of batch) {
-      if (m.t === 'event') {
-        const before = this.sessions.get(m.clientId) ?? null;
-        const after = handleSession(before, m.event, now, this.limits, out);
-        this.track(m.clientId, before, after);
-      } else if (m.t === 'ticket') {
-        this.pending.tickets.push(m.id);
+    try {
+      const now = this.clock.now();
+      const out = newOutput();
+      out.effects = this.pending.effects;
+      out.store = this.pending.ops;
+      for (const m of batch) {
+        if (m.t === 'event') {
+          const before = this.sessions.get(m.clientId) ?? null;
+          const after = handleSession(before, m.event, now, this.limits, out);
+          this.track(m.clientId, before, after);
+        } else if (m.t === 'ticket') {
+          this.pending.tickets.push(m.id);
+        }
       }
+    } catch (err) {
+      // A bug or a malformed event: the sessions' state may be half-updated, so nothing more may
+      // leave this shard. Stop it; the supervisor restarts it from what was committed. Caught
+      // here (not left to crash the thread) because a main-thread shard shares its thread with
+      // every connection, and timers call this too.
+      this.fail('shard event handling failed', err);
+      return;
     }
     this.flush();
+  }
+
+  private fail(what: string, err: unknown): void {
+    this.closed = true;
+    for (const t of this.timers.values()) this.clock.clearTimer(t.handle);
+    this.timers.clear();
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.port.post({ t: 'fatal', message: `${what}: ${e.message}`, ...(e.stack ? { stack: e.stack } : {}) });
   }
 
   private track(clientId: string, before: SessionState | null, after: SessionState | null): void {
@@ -126,6 +143,7 @@ export class Shard {
   }
 
   private flush(): void {
+    if (this.closed) return; // failed: what the failing batch produced must not leave
     if (this.committing !== null) return; // picked up when the running commit finishes
     const p = this.pending;
     if (p.effects.length === 0 && p.tickets.length === 0 && p.ops.length === 0) return;
@@ -144,9 +162,7 @@ export class Shard {
         // Durability is gone for this shard: nothing acknowledged may be claimed. Report and stop;
         // the supervisor restarts the shard, which reloads what was committed.
         this.committing = null;
-        this.closed = true;
-        const e = err instanceof Error ? err : new Error(String(err));
-        this.port.post({ t: 'fatal', message: `shard storage commit failed: ${e.message}`, ...(e.stack ? { stack: e.stack } : {}) });
+        this.fail('shard storage commit failed', err);
       },
     );
   }

@@ -1,13 +1,30 @@
-// Main-thread side of the session actors: starts one long-running piscina task per shard, hashes
-// client ids to shards, batches events per shard (one postMessage per shard per event-loop turn)
-// and hands each shard's effects to the node.
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+// Main-thread side of the session actors: starts each shard (a long-running piscina task, or on
+// the main thread), hashes client ids to shards, batches events per shard (one postMessage per
+// shard per event-loop turn) and hands each shard's effects to the node.
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { MainThreadChannel } from './main-thread-channel.js';
+import { hostShard } from './shard-host.js';
 import type { SessionEffect, SessionEvent, SessionLimits } from './session-types.js';
 import type { FromShard, ToShard } from './shard-protocol.js';
 
+/**
+ * Where shards run. 'workers': one worker thread each, so session work uses other cores and a
+ * shard's CPU cannot stall the sockets. 'main': on the main thread, for a broker that has one
+ * core: there a thread hop is pure cost (structured clone both ways, a context switch per batch).
+ */
+export type ShardHostMode = 'workers' | 'main';
+
+/** What the supervisor needs of a channel to a shard: a MessagePort, or a MainThreadChannel. */
+interface ShardChannel {
+  postMessage(batch: ToShard[]): void;
+  close(): void;
+}
+
 export interface SupervisorOptions {
   shards: number;
+  /** Default 'workers'. */
+  host?: ShardHostMode;
   dataDir: string | null;
   storageSync: 'normal' | 'full';
   limits: SessionLimits;
@@ -29,7 +46,7 @@ export class ShardStartError extends Error {
 }
 
 interface ShardSlot {
-  port: MessagePort;
+  port: ShardChannel;
   batch: ToShard[];
   task: Promise<unknown>;
   sessions: number;
@@ -58,12 +75,13 @@ export function shardOf(clientId: string, shards: number): number {
 }
 
 export class ShardSupervisor {
-  private readonly pool: Piscina;
+  private readonly pool: Piscina | null = null;
   private readonly slots: ShardSlot[] = [];
   private flushScheduled = false;
   private closing = false;
 
   constructor(private readonly opts: SupervisorOptions) {
+    if (opts.host === 'main') return;
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
     this.pool = new Piscina({
       filename: new URL(`./shard-worker${ext}`, import.meta.url).href,
@@ -81,6 +99,10 @@ export class ShardSupervisor {
     return this.opts.shards;
   }
 
+  get hostMode(): ShardHostMode {
+    return this.pool === null ? 'main' : 'workers';
+  }
+
   /** Starts every shard; resolves with the effects that restore their sessions (routes, wills). */
   async start(): Promise<SessionEffect[]> {
     const restored = await Promise.all(Array.from({ length: this.opts.shards }, (_, i) => this.startShard(i)));
@@ -88,20 +110,25 @@ export class ShardSupervisor {
   }
 
   private startShard(index: number): Promise<SessionEffect[]> {
-    const { port1, port2 } = new MessageChannel();
     let resolveClosed!: () => void;
     const closed = new Promise<void>((r) => (resolveClosed = r));
-    const slot: ShardSlot = { port: port1, batch: [], task: Promise.resolve(), sessions: 0, closed, resolveClosed, ready: null };
+    const init = { shardIndex: index, dataDir: this.opts.dataDir, storageSync: this.opts.storageSync, limits: this.opts.limits };
+    let slot: ShardSlot;
+    const receive = (m: FromShard): void => this.onMessage(index, slot, m);
+    if (this.pool === null) {
+      const channel = new MainThreadChannel(receive);
+      slot = { port: channel, batch: [], task: Promise.resolve(), sessions: 0, closed, resolveClosed, ready: null };
+      slot.task = hostShard(init, channel.link);
+    } else {
+      const { port1, port2 } = new MessageChannel();
+      slot = { port: port1, batch: [], task: Promise.resolve(), sessions: 0, closed, resolveClosed, ready: null };
+      port1.on('message', receive);
+      slot.task = this.pool
+        .run({ ...init, port: port2 }, { transferList: [port2] })
+        .catch((err: unknown) => receive({ t: 'fatal', message: err instanceof Error ? err.message : String(err) }));
+    }
     this.slots[index] = slot;
-    const ready = new Promise<SessionEffect[]>((resolve, reject) => (slot.ready = { resolve, reject }));
-    port1.on('message', (m: FromShard) => this.onMessage(index, slot, m));
-    slot.task = this.pool
-      .run(
-        { port: port2, shardIndex: index, dataDir: this.opts.dataDir, storageSync: this.opts.storageSync, limits: this.opts.limits },
-        { transferList: [port2] },
-      )
-      .catch((err: unknown) => this.onMessage(index, slot, { t: 'fatal', message: err instanceof Error ? err.message : String(err) }));
-    return ready;
+    return new Promise<SessionEffect[]>((resolve, reject) => (slot.ready = { resolve, reject }));
   }
 
   private onMessage(index: number, slot: ShardSlot, m: FromShard): void {
@@ -188,6 +215,6 @@ export class ShardSupervisor {
     await Promise.all(this.slots.map((s) => s.closed));
     await Promise.all(this.slots.map((s) => s.task));
     for (const slot of this.slots) slot.port.close();
-    await this.pool.destroy();
+    await this.pool?.destroy();
   }
 }

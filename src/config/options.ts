@@ -12,6 +12,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
 /** 'full' fsyncs every group commit; 'normal' leaves durability of the last commits to the OS. */
 export type StorageSync = 'normal' | 'full';
 export const STORAGE_SYNC_MODES: readonly StorageSync[] = ['normal', 'full'];
+export type ShardHost = 'auto' | 'workers' | 'main';
+export const SHARD_HOSTS: readonly ShardHost[] = ['auto', 'workers', 'main'];
 
 export interface ListenAddress {
   readonly host: string;
@@ -23,8 +25,10 @@ export interface ShoalConfig {
   readonly listen: ListenAddress;
   /** One SQLite file per shard lives here; relative paths resolve against the working directory. */
   readonly dataDir: string;
-  /** Number of session-actor worker threads. */
+  /** Number of session-actor shards (one SQLite file each). */
   readonly shards: number;
+  /** Where shards run: worker threads, the main thread, or 'auto' (workers when >1 CPU is available). */
+  readonly shardHost: ShardHost;
   /** Unique name of this node in the cluster. */
   readonly nodeName: string;
   /** Upper bound on client keepalive, announced as v5 Server Keep Alive; 0 = no limit. */
@@ -67,6 +71,7 @@ const MIN_PACKET_SIZE = 64;
 export const DEFAULT_CONFIG = Object.freeze({
   listen: Object.freeze({ host: '0.0.0.0', port: 1883 }),
   dataDir: './data',
+  shardHost: 'auto',
   maxKeepaliveSec: 0,
   maxPacketSize: 1 * MiB,
   maxInflight: 32,
@@ -220,7 +225,12 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     flag: '--shards',
     kind: int(1, MAX_SHARDS),
     defaultText: `CPU count (max ${MAX_SHARDS})`,
-    description: 'Session-actor worker threads.',
+    description: 'Session-actor shards, each with its own SQLite file; with worker threads, one thread each.',
+  },
+  shardHost: {
+    flag: '--shard-host',
+    kind: oneOf(SHARD_HOSTS, '<mode>'),
+    description: "Where shards run: 'workers' (a thread each), 'main' (on the connection thread: no thread hops, for one core), 'auto' = 'workers' when more than one CPU is available to the process, else 'main'.",
   },
   nodeName: {
     flag: '--node-name',
@@ -423,4 +433,13 @@ export function freezeConfig(layers: readonly PartialConfig[], sourceOf: (key: C
 export function parseConfig(input: unknown, source: string): ShoalConfig {
   const partial = parsePartialConfig(input, source);
   return freezeConfig([partial], (key) => (key in partial ? source : 'default'));
+}
+
+/**
+ * 'auto' → 'workers' when the process may use more than one CPU (affinity counts: a broker
+ * pinned with taskset to one core gets 'main', where a thread hop would only add copies).
+ */
+export function resolveShardHost(mode: ShardHost, cpus: number = availableParallelism()): Exclude<ShardHost, 'auto'> {
+  if (mode !== 'auto') return mode;
+  return cpus > 1 ? 'workers' : 'main';
 }

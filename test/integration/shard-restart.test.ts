@@ -1,10 +1,13 @@
-// A shard worker that crashes is restarted and reloads its sessions from its SQLite file. Real
-// piscina workers and SQLite; the fault is injected by a malformed event (a 'deliver' without a
-// message), which throws inside the worker's message handler and kills the thread.
+// A shard that fails is restarted and reloads its sessions from its SQLite file, hosted on worker
+// threads (real piscina workers) and on the main thread alike, with real SQLite. The fault is
+// injected by a malformed event (a 'deliver' without a message), which throws inside the shard's
+// batch handler: on the main thread it must stop that shard, not the process.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ShardSupervisor } from '../../src/actors/supervisor.js';
+import { ShardSupervisor, type ShardHostMode } from '../../src/actors/supervisor.js';
 import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionEvent } from '../../src/actors/session-types.js';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { removeDir, tempDir } from '../helpers/node.js';
 
 const dataDir = tempDir();
@@ -28,11 +31,13 @@ class Observer {
   }
 }
 
-test('a crashed shard is restarted, reloads its persistent sessions, and serves them again', { timeout: 30_000 }, async () => {
+for (const host of ['workers', 'main'] as ShardHostMode[]) test(`a crashed shard (host: ${host}) is restarted, reloads its persistent sessions, and serves them again`, { timeout: 30_000 }, async () => {
   const obs = new Observer();
+  mkdirSync(join(dataDir, host));
   const sup = new ShardSupervisor({
     shards: 1,
-    dataDir,
+    host,
+    dataDir: join(dataDir, host),
     storageSync: 'normal',
     limits: { maxInflight: 32, maxQueuedMessages: 100, maxQueuedBytes: 0, maxSubscriptions: 0 },
     onEffects: (_s, effects) => { obs.effects.push(...effects); obs.notify(); },
@@ -41,6 +46,7 @@ test('a crashed shard is restarted, reloads its persistent sessions, and serves 
   });
   try {
     await sup.start();
+    assert.equal(sup.hostMode, host);
     const connect = (connId: number): SessionEvent => ({
       type: 'connect', connId, clientId: 'c1', protocolVersion: 5, cleanStart: false,
       expiryIntervalSec: SESSION_NEVER_EXPIRES, receiveMaximum: 65535, will: null,

@@ -5,6 +5,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { ConfigError, showValue } from '../../../src/config/errors.js';
 import { formatHelp } from '../../../src/config/help.js';
 import {
+  resolveShardHost,
   CONFIG_FILE_ENV,
   CONFIG_FILE_FLAG,
   OPTIONS,
@@ -32,6 +33,7 @@ test('defaults match the documented values', () => {
     listen: { host: '0.0.0.0', port: 1883 },
     dataDir: './data',
     shards: Math.min(64, availableParallelism()),
+    shardHost: 'auto',
     nodeName: `shoal@${hostname()}`,
     maxKeepaliveSec: 0,
     maxPacketSize: 1024 * 1024,
@@ -155,7 +157,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
   assert.deepEqual(
     OPTIONS.map((o) => o.flag),
     [
-      '--listen', '--data-dir', '--shards', '--node-name', '--max-keepalive', '--max-packet-size',
+      '--listen', '--data-dir', '--shards', '--shard-host', '--node-name', '--max-keepalive', '--max-packet-size',
       '--max-inflight', '--max-queued-messages', '--max-queued-bytes', '--max-subscriptions',
       '--max-topic-alias', '--connect-timeout', '--max-write-buffer', '--sys-interval',
       '--storage-sync', '--log-level',
@@ -211,4 +213,11 @@ test('README configuration table matches the option table', () => {
   const known = new Set([...OPTIONS.map((o) => `\`${o.flag}\``), `\`${CONFIG_FILE_FLAG}\``]);
   for (const flag of byFlag.keys()) assert.ok(known.has(flag), `README lists unknown flag ${flag}`);
   assert.ok(byFlag.has(`\`${CONFIG_FILE_FLAG}\``), 'README lists --config');
+});
+
+test("shard host 'auto' picks worker threads only when more than one CPU is available", () => {
+  assert.equal(resolveShardHost('auto', 1), 'main');
+  assert.equal(resolveShardHost('auto', 2), 'workers');
+  assert.equal(resolveShardHost('workers', 1), 'workers');
+  assert.equal(resolveShardHost('main', 8), 'main');
 });
