@@ -9,6 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import type { ProtocolVersion } from './message.js';
+import { fastDecode, fastEncodeAck } from './fast-codec.js';
 import { ReasonCode } from './reason-codes.js';
 
 /** MQTT control packet type numbers (fixed header bits 7..4). */
@@ -40,6 +41,8 @@ export const MAX_REMAINING_LENGTH = 268_435_455;
  * Throws whatever mqtt-packet throws for a packet it cannot encode.
  */
 export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion, maximumPacketSize?: number): Buffer {
+  const ack = fastEncodeAck(packet, protocolVersion); // 4 bytes: within any maximum packet size
+  if (ack !== null) return ack;
   const out = protocolVersion === 5 ? withDefinedProperties(packet) : packet;
   const buf =
     protocolVersion === 5 && maximumPacketSize !== undefined && Number.isFinite(maximumPacketSize)
@@ -306,15 +309,18 @@ export class PacketDecoder {
         return;
       }
     }
-    // Before the CONNECT, and for a second CONNECT, the connect parser (its level comes from the packet).
-    const parser = this.protocolVersion === null || type === PacketType.CONNECT ? connectParser : levelParsers[this.protocolVersion];
-    const result = parser.parse(frame);
-    if ('error' in result) {
-      const why = result.error instanceof Error ? result.error.message : 'packet does not match its length';
-      this.fail(ReasonCode.MalformedPacket, `malformed ${packetTypeName(type)}: ${why}`);
-      return;
+    let packet = this.protocolVersion === null ? null : fastDecode(frame, type, frame[0]! & 0x0f, headerLength, this.protocolVersion);
+    if (packet === null) {
+      // Before the CONNECT, and for a second CONNECT, the connect parser (its level comes from the packet).
+      const parser = this.protocolVersion === null || type === PacketType.CONNECT ? connectParser : levelParsers[this.protocolVersion];
+      const result = parser.parse(frame);
+      if ('error' in result) {
+        const why = result.error instanceof Error ? result.error.message : 'packet does not match its length';
+        this.fail(ReasonCode.MalformedPacket, `malformed ${packetTypeName(type)}: ${why}`);
+        return;
+      }
+      packet = result.packet;
     }
-    const packet = result.packet;
     if (packet.cmd === 'connect' && this.protocolVersion === null) this.protocolVersion = (packet.protocolVersion ?? 4) as ProtocolVersion;
     if (packet.cmd === 'publish' && packet.topic.includes('\ufffd')) {
       // mqtt-packet decodes ill-formed UTF-8 into U+FFFD; look at the raw bytes [MQTT-1.5.4-1].
