@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import type { ProtocolVersion } from './message.js';
-import { fastDecode, fastEncodeAck } from './fast-codec.js';
+import { fastDecode, fastEncodeAck, fastEncodePublish } from './fast-codec.js';
 import { ReasonCode } from './reason-codes.js';
 
 /** MQTT control packet type numbers (fixed header bits 7..4). */
@@ -41,8 +41,9 @@ export const MAX_REMAINING_LENGTH = 268_435_455;
  * Throws whatever mqtt-packet throws for a packet it cannot encode.
  */
 export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion, maximumPacketSize?: number): Buffer {
-  const ack = fastEncodeAck(packet, protocolVersion); // 4 bytes: within any maximum packet size
-  if (ack !== null) return ack;
+  // Ahead of mqtt-packet: neither carries anything a maximum packet size could make us drop.
+  const fast = packet.cmd === 'publish' ? fastEncodePublish(packet, protocolVersion) : fastEncodeAck(packet, protocolVersion);
+  if (fast !== null) return fast;
   const out = protocolVersion === 5 ? withDefinedProperties(packet) : packet;
   const buf =
     protocolVersion === 5 && maximumPacketSize !== undefined && Number.isFinite(maximumPacketSize)

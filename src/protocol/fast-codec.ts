@@ -82,3 +82,50 @@ export function fastEncodeAck(packet: Packet, version: ProtocolVersion): Buffer 
   out[3] = id & 0xff;
   return out;
 }
+
+/** §1.5.5: the largest remaining length a Variable Byte Integer can carry. */
+const MAX_REMAINING = 268_435_455;
+
+function hasOwnKeys(o: object): boolean {
+  for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) return true;
+  return false;
+}
+
+/**
+ * A PUBLISH with a string topic, a Buffer payload and no v5 properties (an empty properties
+ * object counts as none), written into one buffer; or null. Uncached QoS 1/2 deliveries (each
+ * has its own packet id) are encoded here once per subscriber.
+ */
+export function fastEncodePublish(packet: Packet, version: ProtocolVersion): Buffer | null {
+  if (packet.cmd !== 'publish') return null;
+  const { topic, payload, qos } = packet;
+  if (typeof topic !== 'string' || !Buffer.isBuffer(payload) || (qos !== 0 && qos !== 1 && qos !== 2)) return null;
+  if (version === 5 && packet.properties !== undefined && (packet.properties === null || hasOwnKeys(packet.properties))) return null;
+  const id = packet.messageId;
+  if (qos > 0 && (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffff)) return null;
+  const topicLength = Buffer.byteLength(topic);
+  if (topicLength > 0xffff) return null;
+  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + payload.length;
+  if (remaining > MAX_REMAINING) return null;
+  const lengthBytes = remaining < 0x80 ? 1 : remaining < 0x4000 ? 2 : remaining < 0x200000 ? 3 : 4;
+  const out = Buffer.allocUnsafe(1 + lengthBytes + remaining);
+  out[0] = 0x30 | (packet.dup ? 0x08 : 0) | (qos << 1) | (packet.retain ? 0x01 : 0);
+  let pos = 1;
+  let n = remaining;
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n > 0) byte |= 0x80;
+    out[pos++] = byte;
+  } while (n > 0);
+  out[pos++] = topicLength >> 8;
+  out[pos++] = topicLength & 0xff;
+  pos += out.write(topic, pos, topicLength, 'utf8');
+  if (qos > 0) {
+    out[pos++] = id! >> 8;
+    out[pos++] = id! & 0xff;
+  }
+  if (version === 5) out[pos++] = 0; // property length 0
+  payload.copy(out, pos);
+  return out;
+}

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { fastDecode, fastEncodeAck } from '../../src/protocol/fast-codec.js';
+import { fastDecode, fastEncodeAck, fastEncodePublish } from '../../src/protocol/fast-codec.js';
 import { readFixedHeader } from '../../src/protocol/codec.js';
 import { propertyParams } from './harness.js';
 
@@ -113,6 +113,33 @@ describe('fast codec property: identical to mqtt-packet wherever it answers', ()
     );
     // Most generated PUBLISH and 2-byte acks are the shapes the fast path exists for.
     assert.ok(answered > total / 4, `the fast path answered ${answered} of ${total} valid frames`);
+  });
+
+  it('encodes PUBLISH byte for byte as mqtt-packet does', () => {
+    let answered = 0;
+    const bigPayload = fc.integer({ min: 0, max: 20_000 }).map((n) => Buffer.alloc(n, 7));
+    fc.assert(
+      fc.property(
+        version,
+        publishArb,
+        fc.option(bigPayload, { nil: undefined }),
+        fc.constantFrom<'none' | 'empty' | 'given'>('none', 'empty', 'given'),
+        (v, p, big, props) => {
+          // Payload sizes across the 1-, 2- and 3-byte remaining-length boundaries.
+          const packet = {
+            ...p,
+            payload: big ?? p.payload,
+            properties: props === 'none' ? undefined : props === 'empty' ? {} : p.properties,
+          } as Packet;
+          const fast = fastEncodePublish(packet, v);
+          if (fast === null) return;
+          answered++;
+          assert.deepStrictEqual(fast, mqttPacket.generate(packet, { protocolVersion: v }), `${JSON.stringify({ ...packet, payload: undefined })} v${v}`);
+        },
+      ),
+      propertyParams(),
+    );
+    assert.ok(answered > 0, 'the PUBLISH fast path answered at least once');
   });
 
   it('encodes acks byte for byte as mqtt-packet does', () => {
