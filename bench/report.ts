@@ -94,6 +94,7 @@ export function checkTargets(s: ScenarioDef, mode: string, med: Record<string, M
     if (pinned && ['fan-in', 'fan-out', 'qos1'].includes(s.name)) cmp(`${m.label}: Shoal ≥ 1× Mosquitto, one core`, m.key, 'mosquitto', 1, 'higher');
   }
   if (s.name === 'qos1') cmp('QoS 1 p99 under load ≤ Mosquitto', 'latencyP99Ms', 'mosquitto', 1, 'lower');
+  if (s.name === 'qos1-latency') cmp('QoS 1 p99 at a fixed load ≤ Mosquitto', 'latencyP99Ms', 'mosquitto', 1, 'lower');
   if (s.name === 'connect') {
     cmp('connect rate ≥ Mosquitto', 'connectPerSec', 'mosquitto', 1, 'higher');
     const kb = shoal.memPerConnKb;
@@ -102,6 +103,8 @@ export function checkTargets(s: ScenarioDef, mode: string, med: Record<string, M
   if (s.name === 'idle') {
     const held = shoal.held;
     out.push({ target: '19k idle connections held on one node', met: held === undefined || Number.isNaN(held) ? null : held >= 19_000, detail: `${fmt(held)} held` });
+    const kb = shoal.memPerConnKb;
+    out.push({ target: 'memory per idle connection ≤ 3 KB', met: kb === undefined || Number.isNaN(kb) ? null : kb <= 3, detail: `${fmt(kb)} KB` });
   }
   return out;
 }

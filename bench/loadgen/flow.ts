@@ -26,6 +26,12 @@ export interface FlowOptions {
   latency: LatencyRecorder | null;
   /** After this long without a delivery while messages are outstanding, count them lost. */
   stallMs?: number;
+  /**
+   * Open loop at this many published messages per second (checked every millisecond): latency at
+   * a load every broker sustains, instead of at saturation where it is only window / throughput.
+   * The window and in-flight limits still apply, as a safety net.
+   */
+  ratePerSec?: number;
 }
 
 interface Pub {
@@ -53,6 +59,8 @@ export class Flow {
   private readonly pubs: Pub[];
   private rr = 0;
   private stallTimer: NodeJS.Timeout | null = null;
+  private paceTimer: NodeJS.Timeout | null = null;
+  private begin = 0;
   private lastDelivered = -1;
   private readonly stamp: boolean;
   private readonly copyBatch: boolean;
@@ -68,12 +76,15 @@ export class Flow {
     this.running = true;
     const stallMs = this.o.stallMs ?? 1000;
     this.stallTimer = setInterval(() => this.checkStall(), stallMs);
+    this.begin = performance.now();
+    if (this.o.ratePerSec !== undefined) this.paceTimer = setInterval(() => this.pump(), 1);
     this.pump();
   }
 
   stop(): void {
     this.running = false;
     if (this.stallTimer) clearInterval(this.stallTimer);
+    if (this.paceTimer) clearInterval(this.paceTimer);
   }
 
   /** Deliveries still owed: published × fan-out − delivered − lost. */
@@ -169,6 +180,7 @@ export class Flow {
       progress = false;
       for (let k = 0; k < n; k++) {
         if (this.outstanding() + o.batch * o.fanOut > o.window * o.fanOut) return;
+        if (o.ratePerSec !== undefined && this.published + o.batch > ((performance.now() - this.begin) * o.ratePerSec) / 1000) return;
         const p = this.pubs[(this.rr + k) % n]!;
         if (p.waitingDrain || p.client.closed) continue;
         if (o.qos > 0 && p.inflight + o.batch > o.inflightPerPublisher) continue;

@@ -25,6 +25,8 @@ export interface FlowScenario {
   version?: MqttVersion;
   /** Subscribers (their ids) may hold a wider filter set; subscribe in SUBSCRIBE packets of this many. */
   filtersPerSubscribe?: number;
+  /** Open loop at this publish rate (see FlowOptions.ratePerSec); default closed loop. */
+  ratePerSec?: number;
 }
 
 export async function connectClients(ctx: LoadgenContext, prefix: string, n: number, version: MqttVersion = 4): Promise<RawClient[]> {
@@ -62,6 +64,7 @@ export async function runFlow(ctx: LoadgenContext, s: FlowScenario): Promise<{ m
     batch: s.batch,
     inflightPerPublisher: s.inflightPerPublisher ?? 1 << 30,
     latency,
+    ...(s.ratePerSec !== undefined ? { ratePerSec: s.ratePerSec } : {}),
   };
   const flow = new Flow(opts);
   ctx.progress(`${s.publishers} publishers, ${s.subscribers} subscribers connected; warming up ${warmupSec}s`);

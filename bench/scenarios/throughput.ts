@@ -81,6 +81,37 @@ function qosScenario(qos: 1 | 2): ScenarioDef {
 export const qos1 = qosScenario(1);
 export const qos2 = qosScenario(2);
 
+/** Fixed QoS 1 load for the latency comparison: well below every broker's QoS 1 capacity here. */
+export const QOS1_LATENCY_RATE = 20_000;
+
+export const qos1Latency: ScenarioDef = {
+  name: 'qos1-latency',
+  summary: `QoS 1 at a fixed ${QOS1_LATENCY_RATE.toLocaleString('en-US')} msgs/s (open loop): 16 publishers → 1 QoS 1 subscriber on bench/q/#; end-to-end latency`,
+  metrics: [
+    { key: 'latencyP50Ms', label: `latency p50 @${QOS1_LATENCY_RATE / 1000}k QoS 1 msgs/s`, unit: 'ms', better: 'lower' },
+    { key: 'latencyP99Ms', label: `latency p99 @${QOS1_LATENCY_RATE / 1000}k QoS 1 msgs/s`, unit: 'ms', better: 'lower' },
+    { ...delivered, label: `delivered (check: ≈${QOS1_LATENCY_RATE})`, throughput: false },
+    lost,
+  ],
+  timeoutSec: timeout,
+  cpuPerMessage: cpu,
+  run: (ctx) =>
+    runFlow(ctx, {
+      publishers: 16,
+      pubTopics: (i) => [`bench/q/${i}`],
+      subscribers: 1,
+      subFilters: () => ['bench/q/#'],
+      qos: 1,
+      subQos: 1,
+      fanOut: 1,
+      window: 256,
+      batch: 1,
+      inflightPerPublisher: 16,
+      latency: true,
+      ratePerSec: QOS1_LATENCY_RATE,
+    }),
+};
+
 export const shared: ScenarioDef = {
   name: 'shared',
   summary: 'QoS 0 shared subscription: 16 publishers → 4 subscribers (MQTT 3.1.1) in $share/g/bench/s/#',
