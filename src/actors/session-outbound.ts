@@ -4,7 +4,7 @@
 import type { AppMessage, QoS } from '../protocol/message.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import type { StoredMessage } from '../storage/types.js';
-import type { SessionLimits, SessionOutput, SessionState } from './session-types.js';
+import type { OutgoingPublishSpec, SessionLimits, SessionOutput, SessionState } from './session-types.js';
 
 export function isPersistent(s: SessionState): boolean {
   return s.expiryIntervalSec > 0;
@@ -35,18 +35,9 @@ function expired(m: AppMessage, now: number): boolean {
 
 function send(s: SessionState, m: StoredMessage, dup: boolean, out: SessionOutput): void {
   if (s.connId === null) return;
-  out.effects.push({
-    type: 'publish',
-    connId: s.connId,
-    publish: {
-      message: m.message,
-      qos: m.qos,
-      ...(m.packetId !== null ? { packetId: m.packetId } : {}),
-      dup,
-      retain: m.retain,
-      subscriptionIds: m.subscriptionIds,
-    },
-  });
+  const publish: OutgoingPublishSpec = { message: m.message, qos: m.qos, dup, retain: m.retain, subscriptionIds: m.subscriptionIds };
+  if (m.packetId !== null) publish.packetId = m.packetId;
+  out.effects.push({ type: 'publish', connId: s.connId, publish });
 }
 
 /** Moves one message into the inflight window and sends it. */
@@ -112,11 +103,13 @@ function enqueue(s: SessionState, m: StoredMessage, limits: SessionLimits, out: 
     }
     const [dropped] = s.queue.splice(victim, 1) as [StoredMessage];
     s.queuedBytes -= messageBytes(dropped.message);
+    s.queuedQos0--; // victims are QoS 0
     if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: dropped.seq });
     out.effects.push({ type: 'event', name: 'session.queue.drop', clientId: s.clientId, detail: `queue full: dropped oldest QoS 0 message on ${dropped.message.topic}` });
   }
   s.queue.push(m);
   s.queuedBytes += bytes;
+  if (m.qos === 0) s.queuedQos0++;
   if (isPersistent(s)) out.store.push({ op: 'putMessage', clientId: s.clientId, message: { ...m } });
 }
 
@@ -129,6 +122,7 @@ export function drain(s: SessionState, now: number, limits: SessionLimits, out: 
     if (m.qos > 0 && s.inflight.length >= window) return;
     s.queue.shift();
     s.queuedBytes -= messageBytes(m.message);
+    if (m.qos === 0) s.queuedQos0--;
     if (expired(m.message, now)) {
       // [MQTT-3.3.2-5] an expired message is not sent
       if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: m.seq });
@@ -220,6 +214,7 @@ export function purgeExpired(s: SessionState, now: number, out: SessionOutput): 
   s.queue = s.queue.filter((m) => {
     if (!expired(m.message, now)) return true;
     s.queuedBytes -= messageBytes(m.message);
+    if (m.qos === 0) s.queuedQos0--;
     if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: m.seq });
     return false;
   });

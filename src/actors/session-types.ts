@@ -35,6 +35,8 @@ export interface SessionState {
   /** Waiting for the window to open or the client to come back, in arrival order. */
   queue: StoredMessage[];
   queuedBytes: number;
+  /** QoS 0 messages in `queue`: whether the node's QoS 0 fast path must wait, without a scan. */
+  queuedQos0: number;
   nextSeq: number;
   nextPacketId: number;
   /** The will of the current (or last) connection; null once published or discarded. */

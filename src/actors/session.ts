@@ -40,6 +40,7 @@ export function newSession(clientId: string): SessionState {
     inflight: [],
     queue: [],
     queuedBytes: 0,
+    queuedQos0: 0,
     nextSeq: 1,
     nextPacketId: 1,
     will: null,
@@ -87,9 +88,7 @@ export function handleSession(
 
 /** A QoS 0 message waits in the queue (behind a full QoS 1/2 window). */
 function hasQos0Backlog(s: SessionState): boolean {
-  if (s.queue.length === 0) return false;
-  for (const m of s.queue) if (m.qos === 0) return true;
-  return false;
+  return s.queuedQos0 > 0;
 }
 
 function handleEvent(
@@ -383,6 +382,7 @@ export function restoreSession(stored: StoredSession, now: number, out: SessionO
     if (m.state === 'queued') {
       s.queue.push(m);
       s.queuedBytes += m.message.payload.byteLength + m.message.topic.length;
+      if (m.qos === 0) s.queuedQos0++;
     } else {
       s.inflight.push(m);
     }

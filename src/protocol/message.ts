@@ -69,7 +69,10 @@ export function remainingExpirySec(expiresAt: number, now: number): number {
  * ArrayBuffer, and a stored view keeps the whole buffer alive. Use before either.
  */
 export function compactMessage(m: AppMessage): AppMessage {
-  const payload = new Uint8Array(m.payload); // copies into a new, exactly sized ArrayBuffer
+  // A copy in its own exactly sized ArrayBuffer. A Buffer, so a main-thread shard's deliveries
+  // are written without wrapping (across a thread it arrives as a plain Uint8Array either way).
+  const payload = Buffer.allocUnsafeSlow(m.payload.byteLength);
+  payload.set(m.payload);
   const cd = m.properties?.correlationData;
   if (cd === undefined) return { ...m, payload };
   return { ...m, payload, properties: { ...m.properties, correlationData: new Uint8Array(cd) } };

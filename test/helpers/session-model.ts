@@ -464,6 +464,7 @@ export class SessionHarness {
     if (this.limits.maxQueuedMessages > 0) assert.ok(s.queue.length <= this.limits.maxQueuedMessages);
     const bytes = s.queue.reduce((a, x) => a + x.message.payload.byteLength + x.message.topic.length, 0);
     assert.equal(s.queuedBytes, bytes);
+    assert.equal(s.queuedQos0, s.queue.filter((x) => x.qos === 0).length, 'queuedQos0 counts the queued QoS 0 messages');
     if (this.limits.maxQueuedBytes > 0) assert.ok(bytes <= this.limits.maxQueuedBytes);
     // The client's unfinished packets are exactly the session's inflight ones.
     assert.deepEqual(
@@ -492,6 +493,7 @@ export class SessionHarness {
     assert.deepEqual(r.inflight, s.inflight);
     assert.deepEqual(r.queue, s.queue);
     assert.equal(r.queuedBytes, s.queuedBytes);
+    assert.equal(r.queuedQos0, s.queuedQos0);
     assert.deepEqual(st.meta.will, s.will);
     if (s.connId === null) {
       assert.equal(r.disconnectedAt, s.disconnectedAt);
