@@ -27,7 +27,7 @@ export interface ShoalConfig {
   readonly dataDir: string;
   /** Number of session-actor shards (one SQLite file each). */
   readonly shards: number;
-  /** Where shards run: worker threads, the main thread, or 'auto' (workers when >1 CPU is available). */
+  /** Where shards run: worker threads, the main thread, or 'auto' (see resolveShardHost). */
   readonly shardHost: ShardHost;
   /** Unique name of this node in the cluster. */
   readonly nodeName: string;
@@ -230,7 +230,7 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
   shardHost: {
     flag: '--shard-host',
     kind: oneOf(SHARD_HOSTS, '<mode>'),
-    description: "Where shards run: 'workers' (a thread each), 'main' (on the connection thread: no thread hops, for one core), 'auto' = 'workers' when more than one CPU is available to the process, else 'main'.",
+    description: "Where shards run: 'workers' (a thread each), 'main' (on the connection thread: no thread hops), 'auto' = 'workers' when 4 or more CPUs are available to the process, else 'main'.",
   },
   nodeName: {
     flag: '--node-name',
@@ -435,11 +435,17 @@ export function parseConfig(input: unknown, source: string): ShoalConfig {
   return freezeConfig([partial], (key) => (key in partial ? source : 'default'));
 }
 
+/** Fewest CPUs at which 'auto' puts shards on worker threads. */
+export const WORKER_SHARDS_MIN_CPUS = 4;
+
 /**
- * 'auto' → 'workers' when the process may use more than one CPU (affinity counts: a broker
- * pinned with taskset to one core gets 'main', where a thread hop would only add copies).
+ * 'auto' → 'workers' from WORKER_SHARDS_MIN_CPUS CPUs available to the process (affinity counts),
+ * else 'main'. Measured on 1 and 2 cores (README, Benchmarks): the main thread, which does all
+ * socket I/O, is the bottleneck, and a worker adds a structured clone each way to it; 'main' was
+ * as fast or faster in every scenario, QoS 1 twice as fast. Workers can pay where session and
+ * storage work outweighs that, with cores to spare; 4 is a judgement, not a measurement here.
  */
 export function resolveShardHost(mode: ShardHost, cpus: number = availableParallelism()): Exclude<ShardHost, 'auto'> {
   if (mode !== 'auto') return mode;
-  return cpus > 1 ? 'workers' : 'main';
+  return cpus >= WORKER_SHARDS_MIN_CPUS ? 'workers' : 'main';
 }

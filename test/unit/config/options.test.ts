@@ -215,9 +215,10 @@ test('README configuration table matches the option table', () => {
   assert.ok(byFlag.has(`\`${CONFIG_FILE_FLAG}\``), 'README lists --config');
 });
 
-test("shard host 'auto' picks worker threads only when more than one CPU is available", () => {
+test("shard host 'auto' picks worker threads only from 4 CPUs on", () => {
   assert.equal(resolveShardHost('auto', 1), 'main');
-  assert.equal(resolveShardHost('auto', 2), 'workers');
+  assert.equal(resolveShardHost('auto', 3), 'main');
+  assert.equal(resolveShardHost('auto', 4), 'workers');
   assert.equal(resolveShardHost('workers', 1), 'workers');
   assert.equal(resolveShardHost('main', 8), 'main');
 });
