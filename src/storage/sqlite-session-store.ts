@@ -260,7 +260,8 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
             bodyIds.set(m.message, bodyId);
             newBodies.push([bodyId, refs.get(m.message)!, ...encodeMessage(m.message)]);
           }
-          rows.push([e.clientId, m.seq, e.state, e.packetId, m.qos, m.retain ? 1 : 0, JSON.stringify(m.subscriptionIds), bodyId]);
+          const ids = m.subscriptionIds.length === 0 ? '[]' : JSON.stringify(m.subscriptionIds);
+          rows.push([e.clientId, m.seq, e.state, e.packetId, m.qos, m.retain ? 1 : 0, ids, bodyId]);
         }
       }
       if (deletes.length > 0) unit.steps.push(runOf(this.stmts.deleteMessages, [JSON.stringify(deletes)]));
@@ -318,25 +319,32 @@ type NetEffect =
   | { kind: 'update'; clientId: string; seq: number; state: StoredMessageState; packetId: number | null }; // updates of a row from before the run
 
 function netEffect(ops: readonly MessageOp[]): NetEffect[] {
+  // Hot on fan-out to offline sessions (one op per session per message): no spreads, and the
+  // effect objects are this function's own, so a later update may change them in place.
   const byClient = new Map<string, Map<number, NetEffect>>();
   for (const op of ops) {
-    const seq = op.op === 'putMessage' ? op.message.seq : op.seq;
-    let bySeq = byClient.get(op.clientId);
-    if (bySeq === undefined) byClient.set(op.clientId, (bySeq = new Map()));
-    const prev = bySeq.get(seq);
-    const base = { clientId: op.clientId, seq };
+    const clientId = op.clientId;
+    let bySeq = byClient.get(clientId);
+    if (bySeq === undefined) byClient.set(clientId, (bySeq = new Map()));
     switch (op.op) {
-      case 'putMessage':
-        bySeq.set(seq, { ...base, kind: 'row', put: op, state: op.message.state, packetId: op.message.packetId });
+      case 'putMessage': {
+        const m = op.message;
+        bySeq.set(m.seq, { kind: 'row', clientId, seq: m.seq, put: op, state: m.state, packetId: m.packetId });
         break;
+      }
       case 'deleteMessage':
-        bySeq.set(seq, { ...base, kind: 'absent' });
+        bySeq.set(op.seq, { kind: 'absent', clientId, seq: op.seq });
         break;
-      case 'updateMessage':
-        if (prev === undefined || prev.kind === 'update') bySeq.set(seq, { ...base, kind: 'update', state: op.state, packetId: op.packetId });
-        else if (prev.kind === 'row') bySeq.set(seq, { ...prev, state: op.state, packetId: op.packetId });
+      case 'updateMessage': {
+        const prev = bySeq.get(op.seq);
+        if (prev === undefined || prev.kind === 'update') bySeq.set(op.seq, { kind: 'update', clientId, seq: op.seq, state: op.state, packetId: op.packetId });
+        else if (prev.kind === 'row') {
+          prev.state = op.state;
+          prev.packetId = op.packetId;
+        }
         // After a delete the row is gone: the update changes nothing.
         break;
+      }
     }
   }
   const out: NetEffect[] = [];
