@@ -164,7 +164,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     if (ack.kind === 'puback') {
       if (conn.state === 'closed') return;
       const reasonCode = ack.matched === 0 && conn.protocolVersion === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
-      conn.send(reasonCode === 0 ? { cmd: 'puback', messageId: packetId } : { cmd: 'puback', messageId: packetId, reasonCode });
+      // Late: a PUBACK written at once would put a socket write of every publisher in this turn
+      // ahead of the deliveries its PUBLISH caused (they leave after the shard batch).
+      conn.send(reasonCode === 0 ? { cmd: 'puback', messageId: packetId } : { cmd: 'puback', messageId: packetId, reasonCode }, true);
       return;
     }
     this.routingQos2.delete(`${conn.id}:${packetId}`);

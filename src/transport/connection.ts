@@ -262,7 +262,11 @@ export class Connection implements DecoderSink, DeadlineTarget {
   }
 
   /** Encodes and sends a control packet (never PUBLISH: see sendPublish). */
-  send(packet: Packet): void {
+  /**
+   * Encodes and writes one packet. `late`: it leaves at the end of the event-loop turn, after the
+   * deliveries the turn's shard batches produce (see write()).
+   */
+  send(packet: Packet, late = false): void {
     if (this.state === 'closed' || !this.connectSeen) return;
     const out = this.adaptForVersion(packet);
     if (out === null) return;
@@ -276,7 +280,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
       this.stats.packetsDropped++; // [MQTT-3.1.2-25]
       return;
     }
-    if (this.write(buf) && out.messageId !== undefined) {
+    if (this.write(buf, false, late) && out.messageId !== undefined) {
       // Receive Maximum accounting: these answers end an inbound QoS 1/2 exchange (§4.9).
       if (out.cmd === 'puback' || out.cmd === 'pubcomp' || (out.cmd === 'pubrec' && (out.reasonCode ?? 0) >= 0x80)) {
         this.unacked?.delete(out.messageId);
@@ -503,7 +507,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
    * Writes within the slow-consumer bound: a write that would take the stream's buffer past
    * maxWriteBufferBytes closes the connection instead. Returns whether it was written.
    */
-  private write(buf: Buffer, force = false): boolean {
+  private write(buf: Buffer, force = false, late = false): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) return false;
     if (!force && this.stream.writableLength + buf.length > this.limits.maxWriteBufferBytes) {
       this.closeWith(
@@ -513,11 +517,13 @@ export class Connection implements DecoderSink, DeadlineTarget {
       return false;
     }
     if (!this.corked) {
-      // Many small packets in one event-loop turn leave in one write (writev).
+      // Many small packets in one event-loop turn leave in one write (writev). A late write waits
+      // for the check phase, behind the deliveries that the same turn's shard batches produce.
       this.corked = true;
       this.corkedBytes = 0;
       this.stream.cork();
-      process.nextTick(uncorkConnection, this);
+      if (late) setImmediate(uncorkConnection, this);
+      else process.nextTick(uncorkConnection, this);
     }
     this.stream.write(buf);
     this.corkedBytes += buf.length;
