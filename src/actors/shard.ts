@@ -1,7 +1,7 @@
 // The shell around the session actors of one shard: owns the sessions, executes the pure
 // transitions' output (group-committed store ops, timers), and releases effects to the main
-// thread only after the ops they depend on are durable. Runs inside a worker (shard-worker.ts)
-// but takes its port and store as parameters, so tests can run it in-process.
+// thread only after the ops they depend on are durable. Hosted by shard-host.ts, in a worker or
+// on the main thread; takes its port and store as parameters, so tests can run it in-process.
 import type { SessionStore, StoreOp } from '../storage/types.js';
 import { handleSession, restoreSession } from './session.js';
 import { nextDeadline, newOutput, type SessionEffect, type SessionLimits, type SessionState } from './session-types.js';

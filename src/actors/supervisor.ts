@@ -9,9 +9,9 @@ import type { SessionEffect, SessionEvent, SessionLimits } from './session-types
 import type { FromShard, ToShard } from './shard-protocol.js';
 
 /**
- * Where shards run. 'workers': one worker thread each, so session work uses other cores and a
- * shard's CPU cannot stall the sockets. 'main': on the main thread, for a broker that has one
- * core: there a thread hop is pure cost (structured clone both ways, a context switch per batch).
+ * Where shards run. 'workers': one worker thread each, so session work uses other cores, at the
+ * cost of a structured clone of every batch both ways. 'main': on the main thread, no thread hop;
+ * measured faster on 1 and 2 cores (see resolveShardHost in config/options.ts).
  */
 export type ShardHostMode = 'workers' | 'main';
 
