@@ -1,6 +1,6 @@
 // Hosts one Shard behind a ShardLink: opens its store, handles batches, shuts down on request and
 // turns any failure into one 'fatal' message. The same code runs inside a worker thread
-// (shard-worker.ts, link = MessagePort) and on the main thread (main-thread-link.ts), so the two
+// (shard-worker.ts, link = MessagePort) and on the main thread (main-thread-channel.ts), so the two
 // hosting modes cannot drift apart.
 import { join } from 'node:path';
 import { MemorySessionStore } from '../storage/memory-session-store.js';

@@ -31,8 +31,7 @@ export const PacketType = {
   AUTH: 15,
 } as const;
 
-/** Largest value of a Variable Byte Integer, so the largest remaining length (§1.5.5). */
-export const MAX_REMAINING_LENGTH = 268_435_455;
+export { MAX_REMAINING_LENGTH } from './fast-codec.js';
 
 /**
  * Encodes one packet for a client of the given protocol level. `maximumPacketSize` lets

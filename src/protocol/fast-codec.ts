@@ -83,8 +83,8 @@ export function fastEncodeAck(packet: Packet, version: ProtocolVersion): Buffer 
   return out;
 }
 
-/** §1.5.5: the largest remaining length a Variable Byte Integer can carry. */
-const MAX_REMAINING = 268_435_455;
+/** Largest value of a Variable Byte Integer, so the largest remaining length (§1.5.5). */
+export const MAX_REMAINING_LENGTH = 268_435_455;
 
 function hasOwnKeys(o: object): boolean {
   for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) return true;
@@ -106,7 +106,7 @@ export function fastEncodePublish(packet: Packet, version: ProtocolVersion): Buf
   const topicLength = Buffer.byteLength(topic);
   if (topicLength > 0xffff) return null;
   const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + payload.length;
-  if (remaining > MAX_REMAINING) return null;
+  if (remaining > MAX_REMAINING_LENGTH) return null;
   const lengthBytes = remaining < 0x80 ? 1 : remaining < 0x4000 ? 2 : remaining < 0x200000 ? 3 : 4;
   const out = Buffer.allocUnsafe(1 + lengthBytes + remaining);
   out[0] = 0x30 | (packet.dup ? 0x08 : 0) | (qos << 1) | (packet.retain ? 0x01 : 0);

@@ -261,10 +261,10 @@ export class Connection implements DecoderSink, DeadlineTarget {
     this.closeWith({ kind: 'server', reasonCode, detail }, false);
   }
 
-  /** Encodes and sends a control packet (never PUBLISH: see sendPublish). */
   /**
-   * Encodes and writes one packet. `late`: it leaves at the end of the event-loop turn, after the
-   * deliveries the turn's shard batches produce (see write()).
+   * Encodes and writes one control packet (never PUBLISH: see sendPublish). `late`: it leaves at
+   * the end of the event-loop turn, after the deliveries the turn's shard batches produce (see
+   * write()).
    */
   send(packet: Packet, late = false): void {
     if (this.state === 'closed' || !this.connectSeen) return;
@@ -518,7 +518,8 @@ export class Connection implements DecoderSink, DeadlineTarget {
     }
     if (!this.corked) {
       // Many small packets in one event-loop turn leave in one write (writev). A late write waits
-      // for the check phase, behind the deliveries that the same turn's shard batches produce.
+      // for the check phase, behind the deliveries that the same turn's shard batches produce;
+      // whatever this connection is sent after it in the same turn waits with it, in order.
       this.corked = true;
       this.corkedBytes = 0;
       this.stream.cork();

@@ -4,10 +4,10 @@
 // batch handler: on the main thread it must stop that shard, not the process.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { ShardSupervisor, type ShardHostMode } from '../../src/actors/supervisor.js';
 import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionEvent } from '../../src/actors/session-types.js';
-import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { removeDir, tempDir } from '../helpers/node.js';
 
 const dataDir = tempDir();

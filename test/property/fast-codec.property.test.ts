@@ -102,7 +102,8 @@ describe('fast codec property: identical to mqtt-packet wherever it answers', ()
           if (agrees(valid, v)) answered++;
           // The same frame with body bytes overwritten (the header keeps framing it).
           const mutated = Buffer.from(valid);
-          const bodyStart = readFixedHeader(mutated, 0).kind === 'header' ? (readFixedHeader(mutated, 0) as { headerLength: number }).headerLength : 2;
+          const header = readFixedHeader(mutated, 0);
+          const bodyStart = header.kind === 'header' ? header.headerLength : 2;
           for (const [at, value] of mutations) if (mutated.length > bodyStart) mutated[bodyStart + (at % (mutated.length - bodyStart))] = value;
           agrees(mutated, v);
           // Any flags and any body under a handled packet type.
