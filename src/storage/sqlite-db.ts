@@ -209,6 +209,8 @@ export interface WriteUnit {
   first: number;
   count: number;
   steps: (() => Promise<void>)[];
+  /** What a unit of no items of its own writes (e.g. what a run of items adds up to), for errors. */
+  label?: string;
 }
 
 /** A planned batch failed: `operation` names what was running, `cause` is why. */
@@ -238,6 +240,7 @@ export async function writeUnits<T>(
   try {
     await inWriteTransaction(db, async () => {
       for (const unit of units) {
+        if (unit.label !== undefined) operation = unit.label;
         for (let i = unit.first; i < unit.first + unit.count; i++) {
           operation = describe(batch[i]!);
           before?.(batch[i]!, i);

@@ -1,16 +1,18 @@
 // SessionStore on one SQLite file per shard. A batch of ops is one write transaction of prepared
 // statements (group commit: the shard collects ops and applies them together), and batches are
-// queued so only one transaction is open on the connection at a time. Durability trade-off of
+// queued so only one transaction is open on the connection at a time. Queued and inflight
+// messages live in a fan-out log (see fanout-index.ts). Durability trade-off of
 // synchronous=NORMAL vs FULL: see sqlite-db.ts.
 import type { AppMessage, ProtocolVersion, SubscriptionOptions, WillMessage } from '../protocol/message.js';
 import { StorageError } from './errors.js';
 import { defineOwn } from './own-record.js';
 import { SqliteDb, type WriteUnit, type Migrations, type SqliteOptions, type SqliteStatement, type SqlRow, type SqlValue } from './sqlite-db.js';
+import { FanoutIndex, type FanoutChanges, type LiveCopy } from './fanout-index.js';
 import { asNumber, asString, decodeMessage, encodeMessage, messageColumns, nullMessage } from './sqlite-message-codec.js';
 import { MultiRowInsert } from './sqlite-multi-row.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { BeforeOpHook } from './store-hooks.js';
-import type { SessionMeta, SessionStore, StoredMessage, StoredMessageState, StoredSession, StoreOp } from './types.js';
+import type { SessionMeta, SessionStore, StoredSession, StoreOp } from './types.js';
 
 export interface SqliteSessionStoreOptions extends SqliteOptions {
   /** Test-only fault injection, see store-hooks.ts. */
@@ -53,11 +55,38 @@ const BODIES_V2 = `
      DELETE FROM bodies WHERE id = OLD.body_id AND refs <= 0;
    END;`;
 
+/** Schema version 3: the fan-out log replaces the per-copy message rows and their bodies. */
+const FANOUT_V3 = `
+   CREATE TABLE fanout (
+     id INTEGER PRIMARY KEY,
+     ${messageColumns('').join(', ')},
+     recipients TEXT NOT NULL
+   );
+   CREATE TABLE fanout_dead (
+     id INTEGER PRIMARY KEY,
+     dead TEXT NOT NULL
+   );
+   CREATE TABLE copy_state (
+     client_id TEXT PRIMARY KEY,
+     states TEXT NOT NULL
+   ) WITHOUT ROWID;
+   INSERT INTO fanout (id, ${messageColumns('').join(', ')}, recipients)
+     SELECT b.id, ${messageColumns('').map((c) => `b.${c}`).join(', ')}, g.recipients FROM bodies b JOIN (
+       SELECT body_id, json_group_array(json_array(client_id, seq, qos, retain, json(subscription_ids), state, packet_id)) AS recipients
+       FROM messages GROUP BY body_id
+     ) g ON g.body_id = b.id;
+   DROP TRIGGER messages_release_body_on_delete;
+   DROP TRIGGER messages_release_body_on_replace;
+   DROP TABLE messages;
+   DROP TABLE bodies;`;
+
 /**
  * Schema history; append, never edit: a file records how many of these it has run.
  *  1: sessions, subscriptions, messages (each row with its own copy of the message), qos2.
  *  2: message bodies in their own table, shared by the rows of all sessions one publish reached
  *     (existing rows get one body each).
+ *  3: the fan-out log: one row per message per batch listing its recipients, dead lists of
+ *     finished copies, per-client overrides of copies' states (existing rows: one log row per body).
  */
 const MIGRATIONS: Migrations = [
   `CREATE TABLE sessions (
@@ -91,37 +120,37 @@ const MIGRATIONS: Migrations = [
      PRIMARY KEY (client_id, packet_id)
    ) WITHOUT ROWID;`,
   BODIES_V2,
+  FANOUT_V3,
 ];
 
 /** The schema version this build writes; a file with a higher one is refused. */
 export const SESSION_SCHEMA_VERSION = MIGRATIONS.length;
 
-const BODY_COLUMNS = ['id', 'refs', ...messageColumns('')];
-/** 64 rows x 10 columns stays far below SQLite's limit of 32766 bound parameters. */
-const MAX_BODIES_PER_INSERT = 64;
+/** The SQL of each schema version, for tests that build a file of an older one. */
+export const SESSION_MIGRATIONS: Migrations = MIGRATIONS;
 
-/** A run of message rows is one statement with one bound JSON array of rows, see plan(). */
-const json = (n: number): string => Array.from({ length: n }, (_, i) => `value->>${i}`).join(', ');
+const FANOUT_COLUMNS = ['id', ...messageColumns(''), 'recipients'];
+/** 64 rows x 10 columns stays far below SQLite's limit of 32766 bound parameters. */
+const MAX_FANOUT_PER_INSERT = 64;
 
 const SQL = {
   putMeta: `INSERT OR REPLACE INTO sessions (client_id, protocol_version, expiry_interval_sec, disconnected_at, will_delay_sec, ${messageColumns(WILL).join(', ')})
             VALUES (${placeholders(5 + messageColumns(WILL).length)})`,
   deleteSession: 'DELETE FROM sessions WHERE client_id = ?',
   deleteSessionSubscriptions: 'DELETE FROM subscriptions WHERE client_id = ?',
-  deleteSessionMessages: 'DELETE FROM messages WHERE client_id = ?',
   deleteSessionQos2: 'DELETE FROM qos2 WHERE client_id = ?',
   putSubscription: 'INSERT OR REPLACE INTO subscriptions (client_id, filter, options) VALUES (?, ?, ?)',
   deleteSubscription: 'DELETE FROM subscriptions WHERE client_id = ? AND filter = ?',
-  // An upsert rather than OR REPLACE: REPLACE's implicit delete fires the body-releasing trigger
-  // only with recursive_triggers on; the UPDATE OF body_id trigger fires without any pragma.
-  // 'WHERE true' resolves the parser ambiguity of INSERT ... SELECT ... ON CONFLICT.
-  putMessages: `INSERT INTO messages (client_id, seq, state, packet_id, qos, retain, subscription_ids, body_id)
-                SELECT ${json(8)} FROM json_each(?) WHERE true
-                ON CONFLICT (client_id, seq) DO UPDATE SET state = excluded.state, packet_id = excluded.packet_id, qos = excluded.qos,
-                  retain = excluded.retain, subscription_ids = excluded.subscription_ids, body_id = excluded.body_id`,
-  updateMessages: `UPDATE messages SET state = u.value->>2, packet_id = u.value->>3 FROM json_each(?) AS u
-                   WHERE messages.client_id = u.value->>0 AND messages.seq = u.value->>1`,
-  deleteMessages: 'DELETE FROM messages WHERE (client_id, seq) IN (SELECT value->>0, value->>1 FROM json_each(?))',
+  // Each takes one JSON array of rows, unpacked by json_each on SQLite's side: one bound value
+  // and one hop to the thread pool however many rows. 'WHERE true' resolves the parser ambiguity
+  // of INSERT ... SELECT ... ON CONFLICT.
+  putDead: `INSERT INTO fanout_dead (id, dead) SELECT value->>0, value->>1 FROM json_each(?) WHERE true
+            ON CONFLICT (id) DO UPDATE SET dead = excluded.dead`,
+  deleteFanout: 'DELETE FROM fanout WHERE id IN (SELECT value FROM json_each(?))',
+  deleteDead: 'DELETE FROM fanout_dead WHERE id IN (SELECT value FROM json_each(?))',
+  putStates: `INSERT INTO copy_state (client_id, states) SELECT value->>0, value->>1 FROM json_each(?) WHERE true
+              ON CONFLICT (client_id) DO UPDATE SET states = excluded.states`,
+  deleteStates: 'DELETE FROM copy_state WHERE client_id IN (SELECT value FROM json_each(?))',
   putQos2: 'INSERT OR IGNORE INTO qos2 (client_id, packet_id) VALUES (?, ?)',
   deleteQos2: 'DELETE FROM qos2 WHERE client_id = ? AND packet_id = ?',
 } as const;
@@ -129,24 +158,25 @@ const SQL = {
 type Statements = Record<keyof typeof SQL, SqliteStatement>;
 
 export class SqliteSessionStore extends SqliteStore implements SessionStore {
+  /**
+   * Where each live copy sits in the fan-out log. Built from the file on first use, and dropped
+   * when a batch fails, so the next task rebuilds it from what was committed. Only the queued
+   * tasks touch it, one at a time.
+   */
+  private index: FanoutIndex | null = null;
+
   private constructor(
     file: string,
     db: SqliteDb,
     private readonly stmts: Statements,
-    private readonly putBodies: MultiRowInsert,
-    /**
-     * Body ids are assigned when a batch is planned, so its message rows can name them without a
-     * read back. This connection is the file's only writer; ids of a rolled-back batch are just
-     * skipped, and a collision would fail the INSERT rather than share a body by mistake.
-     */
-    private nextBodyId: number,
+    private readonly putFanout: MultiRowInsert,
     private readonly beforeOp: BeforeOpHook | undefined,
   ) {
     super(file, db);
   }
 
   protected statements(): { finalize(): Promise<void> }[] {
-    return [...Object.values(this.stmts), this.putBodies];
+    return [...Object.values(this.stmts), this.putFanout];
   }
 
   /** Opens or creates the shard's database file (its directory must exist) and migrates it. */
@@ -160,9 +190,8 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
         stmts[key] = await db.prepare(SQL[key]);
         prepared.push(stmts[key]);
       }
-      const maxId = await db.get('SELECT coalesce(max(id), 0) AS id FROM bodies');
-      const putBodies = new MultiRowInsert(db, `INSERT INTO bodies (${BODY_COLUMNS.join(', ')})`, BODY_COLUMNS.length, MAX_BODIES_PER_INSERT);
-      return new SqliteSessionStore(file, db, stmts, putBodies, asNumber(maxId?.['id']) + 1, options.beforeOp);
+      const putFanout = new MultiRowInsert(db, `INSERT INTO fanout (${FANOUT_COLUMNS.join(', ')})`, FANOUT_COLUMNS.length, MAX_FANOUT_PER_INSERT);
+      return new SqliteSessionStore(file, db, stmts, putFanout, options.beforeOp);
     } catch (err) {
       await Promise.all(prepared.map((s) => s.finalize()));
       await db.close().catch(() => undefined);
@@ -173,18 +202,22 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
 
   loadAll(): Promise<StoredSession[]> {
     return this.enqueue('loadAll', async () => {
-      // One read transaction, so the four queries see the same snapshot.
+      // One read transaction, so the queries see the same snapshot.
       await this.db.run('BEGIN');
       try {
         const sessionRows = await this.db.all('SELECT * FROM sessions');
         const subscriptionRows = await this.db.all('SELECT client_id, filter, options FROM subscriptions');
         const qos2Rows = await this.db.all('SELECT client_id, packet_id FROM qos2 ORDER BY client_id, packet_id');
-        const messageRows = await this.db.all(
-          `SELECT m.client_id, m.seq, m.state, m.packet_id, m.qos, m.retain, m.subscription_ids, ${messageColumns('').map((c) => `b.${c} AS ${MSG}${c}`).join(', ')}
-           FROM messages m JOIN bodies b ON b.id = m.body_id ORDER BY m.client_id, m.seq`,
-        );
+        const fanoutRows = await this.db.all(`SELECT f.id, f.recipients, d.dead, ${messageColumns('').map((c) => `f.${c} AS ${MSG}${c}`).join(', ')}
+                                              FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id`);
+        const stateRows = await this.db.all('SELECT client_id, states FROM copy_state');
         await this.db.run('COMMIT');
-        return assemble(sessionRows, subscriptionRows, qos2Rows, messageRows);
+        const { index, live } = FanoutIndex.load(fanoutRows.map(logRow), stateRows.map(statesRow));
+        // The tasks queued after this one plan against the same snapshot.
+        this.index ??= index;
+        const messages = new Map<number, AppMessage>();
+        for (const row of fanoutRows) messages.set(asNumber(row['id']), decodeMessage(row, MSG));
+        return assemble(sessionRows, subscriptionRows, qos2Rows, live, messages);
       } catch (err) {
         await this.db.run('ROLLBACK').catch(() => undefined);
         throw new StorageError('cannot load sessions', { file: this.file, operation: 'loadAll', cause: err });
@@ -193,83 +226,92 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
   }
 
   apply(ops: readonly StoreOp[]): Promise<void> {
-    // Bind values are taken now, not when the queued batch runs, so a caller that reuses or
-    // mutates its op objects after apply() returns cannot change what gets written.
+    // Planned when the batch's turn comes (the index must reflect every batch before it), so the
+    // caller must not change the op objects before the returned promise settles; the shard hands
+    // over fresh objects and never touches them again.
     const batch = [...ops];
-    let units: WriteUnit[];
+    return this.enqueue('apply', async () => {
+      const index = this.index ?? (this.index = await this.loadIndex());
+      try {
+        await this.writeNow(this.plan(batch, index), batch, (op) => op.op, this.beforeOp);
+      } catch (err) {
+        // The index already reflects the batch that did not happen: rebuild it from the file.
+        this.index = null;
+        if (err instanceof StorageError) throw err;
+        throw new StorageError('invalid op', { file: this.file, operation: 'apply', cause: err });
+      }
+    });
+  }
+
+  /** The fan-out log's index, read from the file (without the messages themselves). */
+  private async loadIndex(): Promise<FanoutIndex> {
     try {
-      units = this.plan(batch);
+      await this.db.run('BEGIN');
+      const rows = await this.db.all('SELECT f.id, f.recipients, d.dead FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id');
+      const states = await this.db.all('SELECT client_id, states FROM copy_state');
+      await this.db.run('COMMIT');
+      return FanoutIndex.load(rows.map(logRow), states.map(statesRow)).index;
     } catch (err) {
-      return Promise.reject(new StorageError('invalid op', { file: this.file, operation: 'apply', cause: err }));
+      await this.db.run('ROLLBACK').catch(() => undefined);
+      throw new StorageError('cannot read the fan-out log', { file: this.file, operation: 'apply', cause: err });
     }
-    return this.write(units, batch, (op) => op.op, this.beforeOp);
   }
 
   /**
    * Each statement run costs a hop to libuv's thread pool and each bound value a conversion on
-   * this thread, so:
-   *  - a run of consecutive message ops (putMessage, updateMessage, deleteMessage: fan-out to
-   *    offline sessions, sends and acks on drain) is reduced to its net effect per (client, seq)
-   *    (nothing inside the run reads the rows, and different keys do not interact), then written
-   *    as at most three statements (delete, upsert, update) whose only parameter is a JSON array
-   *    of the rows, unpacked by SQLite's json_each on the pool thread;
-   *  - a message body (topic, payload, properties) is written once per batch for all putMessage
-   *    ops that carry the same AppMessage object (the shard hands one object to every session a
-   *    publish reached), with a reference count; triggers on messages decrement it and delete the
-   *    body at zero. Counting keeps the write path free of scans and of an index on body_id: the
-   *    cost is one primary-key update of bodies per deleted or replaced message row, inside the
-   *    same statement.
+   * this thread, so the batch's message ops (putMessage, updateMessage, deleteMessage, and the
+   * messages of deleteSession) are folded into the fan-out log's index as they come, and written
+   * at the end as at most six statements: the new log rows (a few multi-row INSERTs), then one
+   * JSON-array statement each for dead lists, deleted rows and clients' overrides. The other ops
+   * keep their order; they touch other tables, so the log's writes need not interleave with them.
+   * Runs of message ops still form units of their own, so a failure is named after its op.
    */
-  private plan(ops: readonly StoreOp[]): WriteUnit[] {
-    const runs: { first: number; count: number; net: NetEffect[] | null }[] = [];
-    for (let i = 0; i < ops.length; ) {
-      let end = i;
-      while (end < ops.length && isMessageOp(ops[end]!)) end++;
-      if (end === i) runs.push({ first: i, count: 1, net: null });
-      else runs.push({ first: i, count: end - i, net: netEffect(ops.slice(i, end) as MessageOp[]) });
-      i = Math.max(end, i + 1);
-    }
-    // References per body over the whole batch: a body inserted with its final count cannot drop
-    // to zero while a later run of the same batch still has rows to add.
-    const refs = new Map<AppMessage, number>();
-    for (const run of runs) {
-      for (const e of run.net ?? []) if (e.kind === 'row') refs.set(e.put.message.message, (refs.get(e.put.message.message) ?? 0) + 1);
-    }
-    const bodyIds = new Map<AppMessage, number>();
+  private plan(ops: readonly StoreOp[], index: FanoutIndex): WriteUnit[] {
+    const batch = index.batch();
     const units: WriteUnit[] = [];
-    for (const run of runs) {
-      const unit: WriteUnit = { first: run.first, count: run.count, steps: [] };
-      units.push(unit);
-      if (run.net === null) {
-        unit.steps.push(...this.planOne(ops[run.first]!).map(([stmt, params]) => runOf(stmt, params)));
-        continue;
-      }
-      const deletes: unknown[] = [];
-      const updates: unknown[] = [];
-      const rows: unknown[] = [];
-      const newBodies: SqlValue[][] = [];
-      for (const e of run.net) {
-        if (e.kind === 'absent') deletes.push([e.clientId, e.seq]);
-        // A missing row updates nothing: the message was acked or its session deleted meanwhile.
-        else if (e.kind === 'update') updates.push([e.clientId, e.seq, e.state, e.packetId]);
-        else {
-          const m = e.put.message;
-          let bodyId = bodyIds.get(m.message);
-          if (bodyId === undefined) {
-            bodyId = this.nextBodyId++;
-            bodyIds.set(m.message, bodyId);
-            newBodies.push([bodyId, refs.get(m.message)!, ...encodeMessage(m.message)]);
-          }
-          const ids = m.subscriptionIds.length === 0 ? '[]' : JSON.stringify(m.subscriptionIds);
-          rows.push([e.clientId, m.seq, e.state, e.packetId, m.qos, m.retain ? 1 : 0, ids, bodyId]);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      let steps: WriteUnit['steps'] = [];
+      try {
+        switch (op.op) {
+          case 'putMessage':
+            batch.put(op.clientId, op.message);
+            break;
+          case 'updateMessage':
+            batch.update(op.clientId, op.seq, op.state, op.packetId);
+            break;
+          case 'deleteMessage':
+            batch.remove(op.clientId, op.seq);
+            break;
+          case 'deleteSession':
+            batch.removeClient(op.clientId);
+            steps = this.planOne(op).map(([stmt, params]) => runOf(stmt, params));
+            break;
+          default:
+            steps = this.planOne(op).map(([stmt, params]) => runOf(stmt, params));
         }
+      } catch (err) {
+        throw new StorageError('invalid op', { file: this.file, operation: op.op, cause: err });
       }
-      if (deletes.length > 0) unit.steps.push(runOf(this.stmts.deleteMessages, [JSON.stringify(deletes)]));
-      for (const c of this.putBodies.chunk(newBodies)) unit.steps.push(() => this.putBodies.run(c.rows, c.params));
-      if (rows.length > 0) unit.steps.push(runOf(this.stmts.putMessages, [JSON.stringify(rows)]));
-      if (updates.length > 0) unit.steps.push(runOf(this.stmts.updateMessages, [JSON.stringify(updates)]));
+      units.push({ first: i, count: 1, steps });
     }
+    const log = this.logSteps(batch.finishBatch());
+    if (log.length > 0) units.push({ first: ops.length, count: 0, steps: log, label: 'write fan-out log' });
     return units;
+  }
+
+  private logSteps(c: FanoutChanges): WriteUnit['steps'] {
+    const steps: WriteUnit['steps'] = [];
+    const rows: SqlValue[][] = c.inserts.map((r) => [r.id, ...encodeMessage(r.message), r.recipients]);
+    for (const chunk of this.putFanout.chunk(rows)) steps.push(() => this.putFanout.run(chunk.rows, chunk.params));
+    if (c.deletedRows.length > 0) {
+      const ids = JSON.stringify(c.deletedRows);
+      steps.push(runOf(this.stmts.deleteFanout, [ids]), runOf(this.stmts.deleteDead, [ids]));
+    }
+    if (c.deadLists.length > 0) steps.push(runOf(this.stmts.putDead, [JSON.stringify(c.deadLists)]));
+    if (c.clearedStates.length > 0) steps.push(runOf(this.stmts.deleteStates, [JSON.stringify(c.clearedStates)]));
+    if (c.states.length > 0) steps.push(runOf(this.stmts.putStates, [JSON.stringify(c.states)]));
+    return steps;
   }
 
   /** The statements of one op that is not a message op. */
@@ -282,7 +324,6 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
         return [
           [s.deleteSession, [op.clientId]],
           [s.deleteSessionSubscriptions, [op.clientId]],
-          [s.deleteSessionMessages, [op.clientId]],
           [s.deleteSessionQos2, [op.clientId]],
         ];
       case 'putSubscription':
@@ -304,54 +345,6 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
     }
   }
 }
-
-type PutMessageOp = Extract<StoreOp, { op: 'putMessage' }>;
-type MessageOp = Extract<StoreOp, { op: 'putMessage' | 'updateMessage' | 'deleteMessage' }>;
-
-function isMessageOp(op: StoreOp): op is MessageOp {
-  return op.op === 'putMessage' || op.op === 'updateMessage' || op.op === 'deleteMessage';
-}
-
-/** What a run of message ops leaves behind for one (client, seq). */
-type NetEffect =
-  | { kind: 'absent'; clientId: string; seq: number } // deleted (whether or not it existed)
-  | { kind: 'row'; clientId: string; seq: number; put: PutMessageOp; state: StoredMessageState; packetId: number | null } // put, then maybe updated
-  | { kind: 'update'; clientId: string; seq: number; state: StoredMessageState; packetId: number | null }; // updates of a row from before the run
-
-function netEffect(ops: readonly MessageOp[]): NetEffect[] {
-  // Hot on fan-out to offline sessions (one op per session per message): no spreads, and the
-  // effect objects are this function's own, so a later update may change them in place.
-  const byClient = new Map<string, Map<number, NetEffect>>();
-  for (const op of ops) {
-    const clientId = op.clientId;
-    let bySeq = byClient.get(clientId);
-    if (bySeq === undefined) byClient.set(clientId, (bySeq = new Map()));
-    switch (op.op) {
-      case 'putMessage': {
-        const m = op.message;
-        bySeq.set(m.seq, { kind: 'row', clientId, seq: m.seq, put: op, state: m.state, packetId: m.packetId });
-        break;
-      }
-      case 'deleteMessage':
-        bySeq.set(op.seq, { kind: 'absent', clientId, seq: op.seq });
-        break;
-      case 'updateMessage': {
-        const prev = bySeq.get(op.seq);
-        if (prev === undefined || prev.kind === 'update') bySeq.set(op.seq, { kind: 'update', clientId, seq: op.seq, state: op.state, packetId: op.packetId });
-        else if (prev.kind === 'row') {
-          prev.state = op.state;
-          prev.packetId = op.packetId;
-        }
-        // After a delete the row is gone: the update changes nothing.
-        break;
-      }
-    }
-  }
-  const out: NetEffect[] = [];
-  for (const bySeq of byClient.values()) for (const e of bySeq.values()) out.push(e);
-  return out;
-}
-
 
 function runOf(stmt: SqliteStatement, params: SqlValue[]): () => Promise<void> {
   return () => stmt.run(params);
@@ -380,21 +373,20 @@ function decodeMeta(row: SqlRow): SessionMeta {
   };
 }
 
-function decodeStoredMessage(row: SqlRow): StoredMessage {
-  const packetId = row['packet_id'];
-  return {
-    seq: asNumber(row['seq']),
-    state: asString(row['state']) as StoredMessageState,
-    packetId: typeof packetId === 'number' ? packetId : null,
-    qos: asNumber(row['qos']) as StoredMessage['qos'],
-    retain: row['retain'] === 1,
-    subscriptionIds: JSON.parse(asString(row['subscription_ids'])) as number[],
-    message: decodeMessage(row, MSG),
-  };
+function logRow(row: SqlRow): { id: number; recipients: string; dead: string | null } {
+  const dead = row['dead'];
+  return { id: asNumber(row['id']), recipients: asString(row['recipients']), dead: typeof dead === 'string' ? dead : null };
 }
 
-/** Groups the rows per client; rows of a client without a sessions row are not a session (yet). */
-function assemble(sessionRows: SqlRow[], subscriptionRows: SqlRow[], qos2Rows: SqlRow[], messageRows: SqlRow[]): StoredSession[] {
+function statesRow(row: SqlRow): { clientId: string; states: string } {
+  return { clientId: asString(row['client_id']), states: asString(row['states']) };
+}
+
+/**
+ * Groups the rows per client; rows of a client without a sessions row are not a session (yet).
+ * The copies of one log row share its decoded message, as the copies of one publish do in a shard.
+ */
+function assemble(sessionRows: SqlRow[], subscriptionRows: SqlRow[], qos2Rows: SqlRow[], live: LiveCopy[], messages: Map<number, AppMessage>): StoredSession[] {
   const byClient = new Map<string, StoredSession>();
   for (const row of sessionRows) {
     const meta = decodeMeta(row);
@@ -405,9 +397,11 @@ function assemble(sessionRows: SqlRow[], subscriptionRows: SqlRow[], qos2Rows: S
     if (session !== undefined) defineOwn(session.subscriptions, asString(row['filter']), JSON.parse(asString(row['options'])) as SubscriptionOptions);
   }
   for (const row of qos2Rows) byClient.get(asString(row['client_id']))?.inboundQos2.push(asNumber(row['packet_id']));
-  for (const row of messageRows) {
-    const session = byClient.get(asString(row['client_id']));
-    if (session !== undefined) session.messages.push(decodeStoredMessage(row));
+  for (const { rowId, recipient } of live) {
+    const [clientId, seq, qos, retain, subscriptionIds, state, packetId] = recipient;
+    const session = byClient.get(clientId);
+    if (session !== undefined) session.messages.push({ seq, state, packetId, qos, retain: retain === 1, subscriptionIds: [...subscriptionIds], message: messages.get(rowId)! });
   }
+  for (const session of byClient.values()) session.messages.sort((a, b) => a.seq - b.seq);
   return [...byClient.values()];
 }

@@ -30,15 +30,18 @@ export abstract class SqliteStore {
 
   /** Writes a planned batch in one transaction, in queue order. */
   protected write<T>(units: readonly WriteUnit[], batch: readonly T[], describe: (item: T) => string, before?: (item: T, index: number) => void): Promise<void> {
-    return this.enqueue('apply', async () => {
-      try {
-        await writeUnits(this.db, units, batch, describe, before);
-      } catch (err) {
-        const { operation, cause } = err as WriteUnitsError;
-        if (cause instanceof RollbackFailedError) this.broken = cause;
-        throw new StorageError('batch rolled back', { file: this.file, operation, cause: cause instanceof RollbackFailedError ? cause.original : cause });
-      }
-    });
+    return this.enqueue('apply', () => this.writeNow(units, batch, describe, before));
+  }
+
+  /** write() for a task already running in the queue. */
+  protected async writeNow<T>(units: readonly WriteUnit[], batch: readonly T[], describe: (item: T) => string, before?: (item: T, index: number) => void): Promise<void> {
+    try {
+      await writeUnits(this.db, units, batch, describe, before);
+    } catch (err) {
+      const { operation, cause } = err as WriteUnitsError;
+      if (cause instanceof RollbackFailedError) this.broken = cause;
+      throw new StorageError('batch rolled back', { file: this.file, operation, cause: cause instanceof RollbackFailedError ? cause.original : cause });
+    }
   }
 
   /** Waits for queued tasks, then finalises the statements and closes the file. Idempotent. */

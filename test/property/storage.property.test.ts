@@ -216,7 +216,7 @@ test('property: the SQLite session store agrees with the memory store after ever
           await sqlite.apply(batch);
           assert.deepEqual(normalizeSessions(await sqlite.loadAll()), normalizeSessions(await model.loadAll()));
         }
-        await assertBodiesAccounted(file);
+        await assertLogAccounted(file);
         if (reopenDie === 0) {
           await sqlite.close();
           sqlite = await SqliteSessionStore.open(file);
@@ -232,17 +232,30 @@ test('property: the SQLite session store agrees with the memory store after ever
 });
 
 /**
- * Shared message bodies (SQLite only): every body's reference count equals the message rows that
- * name it, none is kept at zero, and no row names a missing body. Read on a second connection.
+ * The fan-out log (SQLite only), read on a second connection: every row still has a live copy;
+ * every dead index names a distinct recipient that is there; no dead list outlives its row; no
+ * client keeps an empty override list, and every override names a live copy of that client.
  */
-async function assertBodiesAccounted(file: string): Promise<void> {
+async function assertLogAccounted(file: string): Promise<void> {
   const db = await SqliteDb.open(file);
   try {
-    const bad = await db.all(`SELECT b.id, b.refs, (SELECT count(*) FROM messages m WHERE m.body_id = b.id) AS n FROM bodies b
-                              WHERE b.refs <= 0 OR b.refs <> (SELECT count(*) FROM messages m WHERE m.body_id = b.id)`);
-    assert.deepEqual(bad, [], 'bodies whose refs disagree with the rows naming them');
-    const dangling = await db.get('SELECT count(*) AS n FROM messages m WHERE NOT EXISTS (SELECT 1 FROM bodies b WHERE b.id = m.body_id)');
-    assert.equal(dangling?.['n'], 0, 'message rows naming a missing body');
+    const finished = await db.all(`SELECT f.id FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id
+                                   WHERE (SELECT count(*) FROM json_each(f.recipients) WHERE type <> 'null') <= coalesce(json_array_length(d.dead), 0)`);
+    assert.deepEqual(finished, [], 'log rows kept with no live copy');
+    const badDead = await db.all(`SELECT d.id, j.value FROM fanout_dead d JOIN fanout f ON f.id = d.id, json_each(d.dead) j
+                                  WHERE json_type(f.recipients, '$[' || j.value || ']') IS NOT 'array'`);
+    assert.deepEqual(badDead, [], 'dead indexes naming no recipient');
+    const dupDead = await db.all('SELECT d.id FROM fanout_dead d WHERE json_array_length(d.dead) <> (SELECT count(DISTINCT value) FROM json_each(d.dead))');
+    assert.deepEqual(dupDead, [], 'dead lists with a repeated index');
+    const orphans = await db.all('SELECT id FROM fanout_dead WHERE id NOT IN (SELECT id FROM fanout)');
+    assert.deepEqual(orphans, [], 'dead lists of rows that are gone');
+    const empty = await db.all("SELECT client_id FROM copy_state WHERE json_array_length(states) = 0");
+    assert.deepEqual(empty, [], 'empty override lists kept');
+    const stale = await db.all(`SELECT s.client_id, o.value->>0 AS seq FROM copy_state s, json_each(s.states) o
+      WHERE NOT EXISTS (SELECT 1 FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id, json_each(f.recipients) r
+                        WHERE r.type = 'array' AND r.value->>0 = s.client_id AND r.value->>1 = o.value->>0
+                          AND NOT EXISTS (SELECT 1 FROM json_each(coalesce(d.dead, '[]')) x WHERE x.value = r.key))`);
+    assert.deepEqual(stale, [], 'overrides of copies that are not live');
   } finally {
     await db.close();
   }
@@ -319,7 +332,7 @@ test('property: kill -9 of the writer loses no reported batch and never half a b
           } finally {
             await db.close();
           }
-          await assertBodiesAccounted(file);
+          await assertLogAccounted(file);
           const store = await SqliteSessionStore.open(file);
           let recovered: StoredSession[];
           try {

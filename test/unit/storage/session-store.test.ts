@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import sqlite3 from 'sqlite3';
 import { StorageError } from '../../../src/storage/errors.js';
 import { MemorySessionStore } from '../../../src/storage/memory-session-store.js';
-import { SESSION_SCHEMA_VERSION, SqliteSessionStore } from '../../../src/storage/sqlite-session-store.js';
+import { SESSION_MIGRATIONS, SESSION_SCHEMA_VERSION, SqliteSessionStore } from '../../../src/storage/sqlite-session-store.js';
 import type { StoredMessageState, StoreOp } from '../../../src/storage/types.js';
 import { appMessage, meta, sessionStoreContract, stored } from './session-store.contract.js';
 import { normalizeSessions, toPlain } from './normalize.js';
@@ -88,21 +88,51 @@ test('SqliteSessionStore: a write SQLite itself rejects mid-batch rolls the batc
       store.apply([
         { op: 'putMessage', clientId: 'c', message: stored(2) },
         { op: 'deleteMessage', clientId: 'c', seq: 1 },
-        // The CHECK constraint on state rejects this row (the type system would, too).
-        { op: 'updateMessage', clientId: 'c', seq: 2, state: 'bogus' as StoredMessageState, packetId: 1 },
-        { op: 'putMeta', meta: meta('d') },
+        { op: 'updateMessage', clientId: 'c', seq: 2, state: 'inflight', packetId: 1 },
+        // The CHECK constraint on protocol_version rejects this row (the type system would, too).
+        { op: 'putMeta', meta: meta('d', { protocolVersion: 7 as 5 }) },
+        { op: 'putMessage', clientId: 'd', message: stored(1) },
       ]),
       (err: unknown) => {
         assert.ok(err instanceof StorageError);
         assert.equal(err.file, file);
-        assert.equal(err.operation, 'updateMessage');
+        assert.equal(err.operation, 'putMeta');
         assert.match(String((err.cause as Error).message), /CHECK constraint/);
         return true;
       },
     );
     assert.deepEqual(normalizeSessions(await store.loadAll()), before);
-    await store.apply([{ op: 'putMeta', meta: meta('d') }]);
-    assert.equal((await store.loadAll()).length, 2);
+    // The fan-out log's index forgot the failed batch: seq 1 can still be acked, seq 2 was never put.
+    await store.apply([{ op: 'putMeta', meta: meta('d') }, { op: 'updateMessage', clientId: 'c', seq: 2, state: 'inflight', packetId: 1 }]);
+    assert.deepEqual((await store.loadAll()).map((s) => [s.meta.clientId, s.messages.map((m) => [m.seq, m.state])]).sort(), [['c', [[1, 'queued']]], ['d', []]]);
+    await store.apply([{ op: 'deleteMessage', clientId: 'c', seq: 1 }]);
+    assert.deepEqual((await store.loadAll()).map((s) => s.messages.length), [0, 0]);
+    assert.deepEqual(await rawAll(file, 'SELECT id FROM fanout'), [], 'the last copy of a row finished: the row is gone');
+  } finally {
+    await store.close();
+  }
+});
+
+test('SqliteSessionStore: an invalid message state or packet id is refused before anything is written, naming the op', async () => {
+  const file = freshFile();
+  const store = await SqliteSessionStore.open(file);
+  try {
+    await store.apply([{ op: 'putMeta', meta: meta('c') }, { op: 'putMessage', clientId: 'c', message: stored(1) }]);
+    const before = normalizeSessions(await store.loadAll());
+    const cases: [StoreOp, RegExp][] = [
+      [{ op: 'updateMessage', clientId: 'c', seq: 1, state: 'bogus' as StoredMessageState, packetId: 1 }, /invalid message state: "bogus"/],
+      [{ op: 'updateMessage', clientId: 'c', seq: 1, state: 'inflight', packetId: 65536 }, /invalid packet id: 65536/],
+      [{ op: 'putMessage', clientId: 'c', message: stored(2, { state: 'inflight', packetId: 0 }) }, /invalid packet id: 0/],
+    ];
+    for (const [op, why] of cases) {
+      await assert.rejects(store.apply([{ op: 'putMessage', clientId: 'c', message: stored(3) }, op]), (err: unknown) => {
+        assert.ok(err instanceof StorageError);
+        assert.equal(err.operation, op.op);
+        assert.match(String((err.cause as Error).message), why);
+        return true;
+      });
+      assert.deepEqual(normalizeSessions(await store.loadAll()), before);
+    }
   } finally {
     await store.close();
   }
@@ -122,7 +152,8 @@ test('SqliteSessionStore: close waits for queued batches', async () => {
   }
 });
 
-// ---- shared message bodies (schema version 2) ----
+// ---- the fan-out log (schema version 3) ----
+
 
 function rawAll(file: string, sql: string): Promise<Record<string, unknown>[]> {
   return new Promise((resolve, reject) => {
@@ -133,11 +164,17 @@ function rawAll(file: string, sql: string): Promise<Record<string, unknown>[]> {
   });
 }
 
-const bodies = (file: string): Promise<Record<string, unknown>[]> => rawAll(file, 'SELECT id, refs, topic FROM bodies ORDER BY id');
+/** The log's rows: id, topic, live recipients (entries not null and not in the dead list). */
+const logRows = (file: string): Promise<Record<string, unknown>[]> =>
+  rawAll(
+    file,
+    `SELECT f.id, f.topic, (SELECT count(*) FROM json_each(f.recipients) WHERE type <> 'null') - coalesce(json_array_length(d.dead), 0) AS live
+     FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id ORDER BY f.id`,
+  );
 
-test('SqliteSessionStore: one publish to N sessions in a batch writes one body, freed with the last row naming it', async () => {
+test('SqliteSessionStore: one publish to N sessions in a batch is one log row; acks grow its dead list; its last copy takes it away', async () => {
   const file = freshFile();
-  const store = await SqliteSessionStore.open(file);
+  let store = await SqliteSessionStore.open(file);
   try {
     const shared = appMessage('fan/out', [1, 2, 3], { properties: { contentType: 'x', correlationData: Uint8Array.from([9]) } });
     const clients = Array.from({ length: 100 }, (_, i) => `c${i}`);
@@ -146,28 +183,40 @@ test('SqliteSessionStore: one publish to N sessions in a batch writes one body, 
       ...clients.map((c, i): StoreOp => ({ op: 'putMessage', clientId: c, message: stored(1, { qos: (i % 2) as 0 | 1, message: shared }) })),
       { op: 'putMessage', clientId: 'c0', message: stored(2) },
     ]);
-    assert.deepEqual(await bodies(file), [{ id: 1, refs: 100, topic: 'fan/out' }, { id: 2, refs: 1, topic: 't/2' }]);
+    assert.deepEqual(await logRows(file), [{ id: 1, topic: 'fan/out', live: 100 }, { id: 2, topic: 't/2', live: 1 }]);
     const loaded = normalizeSessions(await store.loadAll());
     assert.equal(loaded.length, 100);
     for (const [i, s] of loaded.entries()) assert.deepEqual(s.messages[0], toPlain(stored(1, { qos: (Number(s.meta.clientId.slice(1)) % 2) as 0 | 1, message: shared })), `session ${i}`);
 
-    // Acks, a session deleted, a row replaced by another message: the body stays while any row names it.
+    // Acks, a session deleted, a copy replaced by another message: the row stays while any copy of it is live.
     await store.apply([
       ...clients.slice(0, 97).map((c): StoreOp => ({ op: 'deleteMessage', clientId: c, seq: 1 })),
       { op: 'deleteSession', clientId: 'c97' },
       { op: 'putMessage', clientId: 'c98', message: stored(1) },
     ]);
-    assert.deepEqual(await bodies(file), [{ id: 1, refs: 1, topic: 'fan/out' }, { id: 2, refs: 1, topic: 't/2' }, { id: 3, refs: 1, topic: 't/1' }]);
+    assert.deepEqual(await logRows(file), [{ id: 1, topic: 'fan/out', live: 1 }, { id: 2, topic: 't/2', live: 1 }, { id: 3, topic: 't/1', live: 1 }]);
+    assert.deepEqual(await rawAll(file, 'SELECT id, json_array_length(dead) AS n FROM fanout_dead'), [{ id: 1, n: 99 }]);
+
+    // Sending a copy writes its client's override list, not the log row.
     await store.apply([{ op: 'updateMessage', clientId: 'c99', seq: 1, state: 'inflight', packetId: 5 }]);
-    assert.equal((await bodies(file))[0]?.refs, 1, 'an update does not touch the body');
+    assert.deepEqual(await rawAll(file, 'SELECT client_id, states FROM copy_state'), [{ client_id: 'c99', states: '[[1,"inflight",5]]' }]);
+    assert.deepEqual(await logRows(file), [{ id: 1, topic: 'fan/out', live: 1 }, { id: 2, topic: 't/2', live: 1 }, { id: 3, topic: 't/1', live: 1 }]);
+
+    // A reopened store rebuilds the same index from the file.
+    await store.close();
+    store = await SqliteSessionStore.open(file);
+    const c99 = normalizeSessions(await store.loadAll()).find((s) => s.meta.clientId === 'c99');
+    assert.deepEqual(c99?.messages.map((m) => [m.seq, m.state, m.packetId]), [[1, 'inflight', 5]]);
     await store.apply([{ op: 'deleteMessage', clientId: 'c99', seq: 1 }]);
-    assert.deepEqual(await bodies(file), [{ id: 2, refs: 1, topic: 't/2' }, { id: 3, refs: 1, topic: 't/1' }]);
+    assert.deepEqual(await logRows(file), [{ id: 2, topic: 't/2', live: 1 }, { id: 3, topic: 't/1', live: 1 }]);
+    assert.deepEqual(await rawAll(file, 'SELECT id FROM fanout_dead'), []);
+    assert.deepEqual(await rawAll(file, 'SELECT client_id FROM copy_state'), []);
   } finally {
     await store.close();
   }
 });
 
-test('SqliteSessionStore: a message object put in two batches gets a body per batch, neither freed early', async () => {
+test('SqliteSessionStore: a message object put in two batches gets a log row per batch, neither removed early', async () => {
   const file = freshFile();
   const store = await SqliteSessionStore.open(file);
   try {
@@ -178,10 +227,11 @@ test('SqliteSessionStore: a message object put in two batches gets a body per ba
     const second = store.apply([{ op: 'putMessage', clientId: 'c', message: stored(1, { message: shared }) }]);
     const third = store.apply([{ op: 'deleteMessage', clientId: 'a', seq: 1 }, { op: 'deleteMessage', clientId: 'b', seq: 1 }]);
     await Promise.all([second, third]);
-    assert.deepEqual(await bodies(file), [{ id: 2, refs: 1, topic: 'two/batches' }]);
+    assert.deepEqual(await logRows(file), [{ id: 2, topic: 'two/batches', live: 1 }]);
     const c = normalizeSessions(await store.loadAll()).find((s) => s.meta.clientId === 'c');
     assert.deepEqual(c?.messages, toPlain([stored(1, { message: shared })]));
-    // Within one batch: a seq put twice with the same object, and a row of it deleted between two runs.
+    // Within one batch: a seq put twice with the same object, a copy deleted, a copy put again
+    // with another state, and a copy sent before the batch ends: one row, with what is left.
     await store.apply([
       { op: 'putMessage', clientId: 'a', message: stored(5, { message: shared }) },
       { op: 'putMessage', clientId: 'a', message: stored(5, { message: shared }) },
@@ -189,18 +239,23 @@ test('SqliteSessionStore: a message object put in two batches gets a body per ba
       { op: 'deleteMessage', clientId: 'a', seq: 5 },
       { op: 'putMessage', clientId: 'a', message: stored(6, { message: shared }) },
       { op: 'putMessage', clientId: 'b', message: stored(5, { message: shared, state: 'inflight', packetId: 1 }) },
+      { op: 'updateMessage', clientId: 'a', seq: 6, state: 'inflight', packetId: 2 },
     ]);
-    assert.deepEqual(await bodies(file), [{ id: 2, refs: 1, topic: 'two/batches' }, { id: 3, refs: 2, topic: 'two/batches' }]);
-    // A failed batch leaves no body behind, and the next batch's ids do not collide.
+    assert.deepEqual(await logRows(file), [{ id: 2, topic: 'two/batches', live: 1 }, { id: 3, topic: 'two/batches', live: 2 }]);
+    assert.deepEqual(await rawAll(file, 'SELECT client_id FROM copy_state'), [], 'a copy sent in the batch that put it needs no override');
+    const [a, b] = normalizeSessions(await store.loadAll());
+    assert.deepEqual(a?.messages.map((m) => [m.seq, m.state, m.packetId]), [[6, 'inflight', 2]]);
+    assert.deepEqual(b?.messages.map((m) => [m.seq, m.state, m.packetId]), [[5, 'inflight', 1]]);
+    // A failed batch leaves no row behind, and the next batch's ids do not collide.
     await assert.rejects(store.apply([{ op: 'putMessage', clientId: 'a', message: stored(7, { message: shared }) }, { op: 'updateMessage', clientId: 'a', seq: 7, state: 'bogus' as StoredMessageState, packetId: 1 }]), StorageError);
     await store.apply([{ op: 'putMessage', clientId: 'a', message: stored(7, { message: shared }) }]);
-    assert.deepEqual((await bodies(file)).map((b) => b.refs), [1, 2, 1]);
+    assert.deepEqual((await logRows(file)).map((r) => [r.id, r.live]), [[2, 1], [3, 2], [4, 1]]);
   } finally {
     await store.close();
   }
 });
 
-test('SqliteSessionStore: a version 1 file is migrated, one body per existing message row', async () => {
+test('SqliteSessionStore: a version 1 file is migrated, one log row per existing message row', async () => {
   const file = freshFile();
   const cols = (p: string): string => ['topic', 'payload', 'qos', 'retain', 'properties', 'correlation_data', 'expires_at', 'publisher_id'].map((c) => p + c).join(', ');
   // The version 1 schema as written by the first release (see MIGRATIONS[0]).
@@ -225,10 +280,40 @@ test('SqliteSessionStore: a version 1 file is migrated, one body per existing me
       { seq: 1, state: 'inflight', packetId: 4, qos: 1, retain: false, subscriptionIds: [3], message: { topic: 'a/b', payload: Uint8Array.from([1, 2]), qos: 2, retain: true, publisherId: 'pub', expiresAt: 123, properties: { contentType: 't', correlationData: Uint8Array.from([9]) } } },
       { seq: 2, state: 'queued', packetId: null, qos: 0, retain: true, subscriptionIds: [], message: { topic: 'a/c', payload: new Uint8Array(0), qos: 0, retain: false, publisherId: 'pub' } },
     ]);
-    assert.deepEqual((await bodies(file)).map((b) => [b.refs, b.topic]), [[1, 'a/b'], [1, 'a/c']]);
-    // New bodies do not reuse migrated ids; acking a migrated row frees its body.
+    assert.deepEqual((await logRows(file)).map((r) => [r.id, r.topic, r.live]), [[1, 'a/b', 1], [2, 'a/c', 1]]);
+    assert.deepEqual(await rawAll(file, "SELECT name FROM sqlite_master WHERE name IN ('messages', 'bodies')"), []);
+    // New rows do not reuse migrated ids; acking a migrated copy removes its row.
     await store.apply([{ op: 'putMessage', clientId: 'c', message: stored(3) }, { op: 'deleteMessage', clientId: 'c', seq: 1 }]);
-    assert.deepEqual((await bodies(file)).map((b) => [b.refs, b.topic]), [[1, 'a/c'], [1, 't/3']]);
+    assert.deepEqual((await logRows(file)).map((r) => [r.id, r.topic]), [[2, 'a/c'], [3, 't/3']]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('SqliteSessionStore: a version 2 file is migrated, one log row per shared body with all its copies', async () => {
+  const file = freshFile();
+  const cols = ['topic', 'payload', 'qos', 'retain', 'properties', 'correlation_data', 'expires_at', 'publisher_id'].join(', ');
+  await rawExec(
+    file,
+    `CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (2);
+     ${SESSION_MIGRATIONS[0]} ${SESSION_MIGRATIONS[1]}
+     INSERT INTO sessions (client_id, protocol_version, expiry_interval_sec) VALUES ('a', 5, 3600), ('b', 4, 60);
+     INSERT INTO bodies (id, refs, ${cols}) VALUES (7, 2, 'x/y', X'0A0B', 1, 0, NULL, NULL, NULL, 'pub'), (9, 1, 'z', X'', 2, 1, NULL, NULL, 55, 'p2');
+     INSERT INTO messages VALUES ('a', 3, 'inflight', 12, 1, 0, '[4,5]', 7), ('b', 1, 'queued', NULL, 0, 1, '[]', 7), ('b', 2, 'released', 13, 2, 0, '[]', 9);`,
+  );
+  const store = await SqliteSessionStore.open(file);
+  try {
+    assert.equal((await rawGet(file, 'SELECT version FROM schema_version')).version, SESSION_SCHEMA_VERSION);
+    assert.deepEqual((await logRows(file)).map((r) => [r.id, r.topic, r.live]), [[7, 'x/y', 2], [9, 'z', 1]]);
+    const [a, b] = normalizeSessions(await store.loadAll());
+    const xy = { topic: 'x/y', payload: Uint8Array.from([10, 11]), qos: 1, retain: false, publisherId: 'pub' };
+    assert.deepEqual(a?.messages, [{ seq: 3, state: 'inflight', packetId: 12, qos: 1, retain: false, subscriptionIds: [4, 5], message: xy }]);
+    assert.deepEqual(b?.messages, [
+      { seq: 1, state: 'queued', packetId: null, qos: 0, retain: true, subscriptionIds: [], message: xy },
+      { seq: 2, state: 'released', packetId: 13, qos: 2, retain: false, subscriptionIds: [], message: { topic: 'z', payload: new Uint8Array(0), qos: 2, retain: true, publisherId: 'p2', expiresAt: 55 } },
+    ]);
+    await store.apply([{ op: 'deleteMessage', clientId: 'a', seq: 3 }, { op: 'deleteSession', clientId: 'b' }]);
+    assert.deepEqual(await logRows(file), []);
   } finally {
     await store.close();
   }

@@ -1,0 +1,296 @@
+// The in-memory index of a shard's fan-out log (session schema version 3), and the planning of a
+// batch of message ops against it. Pure: no SQLite here; the store turns FanoutChanges into rows.
+//
+// Why a log: one publish reaching N offline persistent sessions used to cost N rows in a B-tree
+// keyed by (client_id, seq), so a commit of B publishes touched a page per session, and every
+// ack deleted a row and decremented a body's reference count. Now:
+//  - a publish is ONE row per batch (`fanout`): the message, plus the JSON list of its recipients
+//    ([clientId, seq, qos, retain, subscriptionIds, state, packetId] each, as put);
+//  - a finished copy (acked, dropped, its session deleted) is its index in the row's dead list
+//    (`fanout_dead`, one small row rewritten per batch that touched it); a row whose copies are
+//    all finished is deleted;
+//  - a copy whose state changed after it was put (sent: inflight with a packet id, or released)
+//    is an entry of its client's override list (`copy_state`, one row per client rewritten per
+//    batch that changed it). The list is bounded by the inflight window.
+// Which row and slot hold the live copy (client, seq) is what this index knows; it is rebuilt
+// from the database at open and after any failed batch, so it never has to be rolled back.
+import type { AppMessage, QoS } from '../protocol/message.js';
+import type { StoredMessage, StoredMessageState } from './types.js';
+
+/** One recipient as stored in a log row's JSON; null where the copy was finished before the row was written. */
+export type Recipient = [clientId: string, seq: number, qos: QoS, retain: 0 | 1, subscriptionIds: number[], state: StoredMessageState, packetId: number | null];
+
+/** A live copy as loaded: its recipient entry with the current state applied, and the row holding its message. */
+export interface LiveCopy {
+  rowId: number;
+  recipient: Recipient;
+}
+
+/** What a batch changes in the log's tables. */
+export interface FanoutChanges {
+  /** New rows: the message and its recipients' JSON. */
+  inserts: { id: number; message: AppMessage; recipients: string }[];
+  /** [row id, JSON array of finished recipient indexes] to upsert. */
+  deadLists: [number, string][];
+  /** Rows whose copies are all finished: delete with their dead lists. */
+  deletedRows: number[];
+  /** [client id, JSON array of [seq, state, packetId]] to upsert. */
+  states: [string, string][];
+  /** Clients whose override list is now empty: delete their row. */
+  clearedStates: string[];
+}
+
+interface LogRow {
+  readonly id: number;
+  /** Copies of this row still live. */
+  live: number;
+  /** Finished recipient indexes, as last written (plus this batch's). */
+  readonly dead: number[];
+  /** While the row is being built by the current batch: its recipients, else null. */
+  pending: (Recipient | null)[] | null;
+}
+
+interface Copy {
+  readonly row: LogRow;
+  readonly index: number;
+  readonly seq: number;
+  state: StoredMessageState;
+  packetId: number | null;
+  /** State and packet id as written in the row's recipient entry. */
+  baseState: StoredMessageState;
+  basePacketId: number | null;
+}
+
+interface ClientCopies {
+  readonly copies: Map<number, Copy>;
+  /** Copies whose state differs from their recipient entry: the client's override list. */
+  readonly changed: Set<Copy>;
+}
+
+const STATES: ReadonlySet<string> = new Set<StoredMessageState>(['queued', 'inflight', 'released']);
+
+export class InvalidMessageOpError extends RangeError {
+  constructor(what: string, value: unknown) {
+    super(`invalid ${what}: ${JSON.stringify(value)}`);
+    this.name = 'InvalidMessageOpError';
+  }
+}
+
+function checkState(state: StoredMessageState, packetId: number | null): void {
+  if (!STATES.has(state)) throw new InvalidMessageOpError('message state', state);
+  if (packetId !== null && !(Number.isInteger(packetId) && packetId >= 1 && packetId <= 65535)) throw new InvalidMessageOpError('packet id', packetId);
+}
+
+function checkSeq(seq: number): void {
+  if (!Number.isSafeInteger(seq)) throw new InvalidMessageOpError('seq', seq);
+}
+
+export class FanoutIndex {
+  private readonly clients = new Map<string, ClientCopies>();
+  /** Clients that have a copy_state row. */
+  private readonly statesStored = new Set<string>();
+
+  private constructor(private nextId: number) {}
+
+  /**
+   * Builds the index from the log's rows (any order) and the clients' override lists, and returns
+   * the live copies with their current state. Row ids must be unique; a (client, seq) found live
+   * in two rows keeps the later row's copy (a put replaces), the earlier counting as finished.
+   */
+  static load(
+    rows: Iterable<{ id: number; recipients: string; dead: string | null }>,
+    states: Iterable<{ clientId: string; states: string }>,
+  ): { index: FanoutIndex; live: LiveCopy[] } {
+    const sorted = [...rows].sort((a, b) => a.id - b.id);
+    const index = new FanoutIndex(sorted.length === 0 ? 1 : sorted[sorted.length - 1]!.id + 1);
+    const entries = new Map<Copy, LiveCopy>();
+    for (const r of sorted) {
+      const recipients = JSON.parse(r.recipients) as (Recipient | null)[];
+      const dead = new Set(r.dead === null ? [] : (JSON.parse(r.dead) as number[]));
+      const row: LogRow = { id: r.id, live: 0, dead: [...dead], pending: null };
+      recipients.forEach((rec, i) => {
+        if (rec === null || dead.has(i)) return;
+        const [clientId, seq, , , , state, packetId] = rec;
+        const client = index.client(clientId);
+        const earlier = client.copies.get(seq);
+        if (earlier !== undefined) {
+          earlier.row.live--;
+          earlier.row.dead.push(earlier.index);
+          entries.delete(earlier);
+        }
+        const copy: Copy = { row, index: i, seq, state, packetId, baseState: state, basePacketId: packetId };
+        client.copies.set(seq, copy);
+        row.live++;
+        entries.set(copy, { rowId: r.id, recipient: rec });
+      });
+    }
+    for (const s of states) {
+      index.statesStored.add(s.clientId);
+      const client = index.clients.get(s.clientId);
+      for (const [seq, state, packetId] of JSON.parse(s.states) as [number, StoredMessageState, number | null][]) {
+        const copy = client?.copies.get(seq);
+        if (copy === undefined) continue; // stale override of a finished copy: dropped on the next write
+        copy.state = state;
+        copy.packetId = packetId;
+        client!.changed.add(copy);
+        const live = entries.get(copy)!;
+        live.recipient = [...live.recipient];
+        live.recipient[5] = state;
+        live.recipient[6] = packetId;
+      }
+    }
+    return { index, live: [...entries.values()] };
+  }
+
+  /** Starts planning a batch. Batches are planned one after the other, each finished before the next. */
+  batch(): FanoutBatch {
+    return new FanoutBatch(this);
+  }
+
+  /** Live copies per client, for tests and metrics. */
+  liveCopies(): number {
+    let n = 0;
+    for (const c of this.clients.values()) n += c.copies.size;
+    return n;
+  }
+
+  /** @internal */ client(clientId: string): ClientCopies {
+    let c = this.clients.get(clientId);
+    if (c === undefined) this.clients.set(clientId, (c = { copies: new Map(), changed: new Set() }));
+    return c;
+  }
+
+  /** @internal */ existing(clientId: string): ClientCopies | undefined {
+    return this.clients.get(clientId);
+  }
+
+  /** @internal */ dropClient(clientId: string): void {
+    this.clients.delete(clientId);
+  }
+
+  /** @internal */ takeId(): number {
+    return this.nextId++;
+  }
+
+  /** @internal */ hasStates(clientId: string): boolean {
+    return this.statesStored.has(clientId);
+  }
+
+  /** @internal */ setStatesStored(clientId: string, stored: boolean): void {
+    if (stored) this.statesStored.add(clientId);
+    else this.statesStored.delete(clientId);
+  }
+}
+
+export class FanoutBatch {
+  /** Rows created by this batch, one per message object. */
+  private readonly newRows = new Map<AppMessage, LogRow>();
+  private readonly newRowMessages: AppMessage[] = [];
+  /** Written rows whose dead list changed. */
+  private readonly touchedRows = new Set<LogRow>();
+  /** Clients whose override list may have changed. */
+  private readonly touchedClients = new Set<string>();
+
+  constructor(private readonly index: FanoutIndex) {}
+
+  /** putMessage: a new copy; one already live under (client, seq) is replaced. */
+  put(clientId: string, m: StoredMessage): void {
+    checkSeq(m.seq);
+    checkState(m.state, m.packetId);
+    const existing = this.index.existing(clientId);
+    const earlier = existing?.copies.get(m.seq);
+    if (earlier !== undefined) this.finish(clientId, existing!, earlier);
+    // After finish(): a client left without copies is dropped from the index.
+    const client = this.index.client(clientId);
+    let row = this.newRows.get(m.message);
+    if (row === undefined) {
+      row = { id: this.index.takeId(), live: 0, dead: [], pending: [] };
+      this.newRows.set(m.message, row);
+      this.newRowMessages.push(m.message);
+    }
+    const index = row.pending!.length;
+    // The subscription ids are copied by the JSON written at the end of the batch.
+    row.pending!.push([clientId, m.seq, m.qos, m.retain ? 1 : 0, m.subscriptionIds, m.state, m.packetId]);
+    row.live++;
+    client.copies.set(m.seq, { row, index, seq: m.seq, state: m.state, packetId: m.packetId, baseState: m.state, basePacketId: m.packetId });
+  }
+
+  /** updateMessage: a missing copy is a no-op (acked or its session deleted meanwhile). */
+  update(clientId: string, seq: number, state: StoredMessageState, packetId: number | null): void {
+    checkState(state, packetId);
+    const client = this.index.existing(clientId);
+    const copy = client?.copies.get(seq);
+    if (copy === undefined) return;
+    copy.state = state;
+    copy.packetId = packetId;
+    const pending = copy.row.pending;
+    if (pending !== null) {
+      // Not written yet: the recipient entry itself carries the new state.
+      const rec = pending[copy.index]!;
+      rec[5] = state;
+      rec[6] = packetId;
+      copy.baseState = state;
+      copy.basePacketId = packetId;
+      return;
+    }
+    if (state === copy.baseState && packetId === copy.basePacketId) client!.changed.delete(copy);
+    else client!.changed.add(copy);
+    this.touchedClients.add(clientId);
+  }
+
+  /** deleteMessage: a missing copy is a no-op. */
+  remove(clientId: string, seq: number): void {
+    const client = this.index.existing(clientId);
+    const copy = client?.copies.get(seq);
+    if (copy !== undefined) this.finish(clientId, client!, copy);
+  }
+
+  /** deleteSession: every copy of the client is finished. */
+  removeClient(clientId: string): void {
+    const client = this.index.existing(clientId);
+    if (client !== undefined) for (const copy of client.copies.values()) this.finish(clientId, client, copy);
+    this.index.dropClient(clientId);
+    this.touchedClients.add(clientId);
+  }
+
+  private finish(clientId: string, client: ClientCopies, copy: Copy): void {
+    client.copies.delete(copy.seq);
+    if (client.changed.delete(copy)) this.touchedClients.add(clientId);
+    const row = copy.row;
+    row.live--;
+    if (row.pending !== null) row.pending[copy.index] = null;
+    else {
+      row.dead.push(copy.index);
+      this.touchedRows.add(row);
+    }
+    if (client.copies.size === 0) this.index.dropClient(clientId);
+  }
+
+  /** Ends the batch: what to write. The index already reflects it. */
+  finishBatch(): FanoutChanges {
+    const changes: FanoutChanges = { inserts: [], deadLists: [], deletedRows: [], states: [], clearedStates: [] };
+    for (const message of this.newRowMessages) {
+      const row = this.newRows.get(message)!;
+      // A row all of whose copies were finished within the batch is never written.
+      if (row.live > 0) changes.inserts.push({ id: row.id, message, recipients: JSON.stringify(row.pending) });
+      row.pending = null;
+    }
+    for (const row of this.touchedRows) {
+      if (row.live === 0) changes.deletedRows.push(row.id);
+      else changes.deadLists.push([row.id, JSON.stringify(row.dead)]);
+    }
+    for (const clientId of this.touchedClients) {
+      const client = this.index.existing(clientId);
+      if (client !== undefined && client.changed.size > 0) {
+        const list: [number, StoredMessageState, number | null][] = [];
+        for (const c of client.changed) list.push([c.seq, c.state, c.packetId]);
+        changes.states.push([clientId, JSON.stringify(list)]);
+        this.index.setStatesStored(clientId, true);
+      } else if (this.index.hasStates(clientId)) {
+        changes.clearedStates.push(clientId);
+        this.index.setStatesStored(clientId, false);
+      }
+    }
+    return changes;
+  }
+}
