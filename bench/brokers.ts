@@ -114,7 +114,22 @@ function waitForPort(port: number, child: ChildProcess, ms: number, stderr: () =
   });
 }
 
+/**
+ * Fails when something already listens on `port`: the readiness probe would otherwise connect to
+ * it (another bench run, a broker left behind) and the rounds would measure the wrong process.
+ */
+function assertPortFree(port: number, name: BrokerName): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new BrokerStartError(name, `port ${port} on 127.0.0.1 is not free (${err.code ?? err.message}): another bench run or broker holds it; stop it or pass --port-base`)),
+    );
+    probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 export async function startBroker(name: BrokerName, o: StartOptions): Promise<RunningBroker> {
+  await assertPortFree(o.port, name);
   const tmp = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   let argv: string[];
   if (name === 'shoal') {
