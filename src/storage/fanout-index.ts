@@ -28,8 +28,8 @@ export interface LiveCopy {
 
 /** What a batch changes in the log's tables. */
 export interface FanoutChanges {
-  /** New rows: the message and its recipients' JSON. */
-  inserts: { id: number; message: AppMessage; recipients: string }[];
+  /** New rows: the message and its recipients (JSON-ready). */
+  inserts: { id: number; message: AppMessage; recipients: readonly (Recipient | null)[] }[];
   /** [row id, JSON array of finished recipient indexes] to upsert. */
   deadLists: [number, string][];
   /** Rows whose copies are all finished: delete with their dead lists. */
@@ -272,7 +272,7 @@ export class FanoutBatch {
     for (const message of this.newRowMessages) {
       const row = this.newRows.get(message)!;
       // A row all of whose copies were finished within the batch is never written.
-      if (row.live > 0) changes.inserts.push({ id: row.id, message, recipients: JSON.stringify(row.pending) });
+      if (row.live > 0) changes.inserts.push({ id: row.id, message, recipients: row.pending! });
       row.pending = null;
     }
     for (const row of this.touchedRows) {

@@ -4,23 +4,39 @@
 // deep-equal to the input.
 import type { AppMessage, ForwardedProperties, QoS } from '../protocol/message.js';
 import type { SqlRow, SqlValue } from './sqlite-db.js';
+import { hex, type JsonValue } from './sqlite-json-rows.js';
 
 /** Column names, in bind order, for a message stored under `prefix` (e.g. 'will_'). */
 export function messageColumns(prefix: string): string[] {
   return ['topic', 'payload', 'qos', 'retain', 'properties', 'correlation_data', 'expires_at', 'publisher_id'].map((c) => prefix + c);
 }
 
-/** Values matching messageColumns(), in the same order; the bytes are copied. */
-export function encodeMessage(m: AppMessage): SqlValue[] {
+/** Values matching messageColumns(), in the same order; the bytes are copied unless `copy` is false. */
+export function encodeMessage(m: AppMessage, copy = true): SqlValue[] {
   let properties: string | null = null;
   let correlationData: Uint8Array | null = null;
   if (m.properties !== undefined) {
     const { correlationData: cd, ...rest } = m.properties;
     properties = JSON.stringify(rest);
-    correlationData = cd === undefined ? null : new Uint8Array(cd);
+    correlationData = cd === undefined ? null : copy ? new Uint8Array(cd) : cd;
   }
   // Copies of the bytes: the values are bound later, and the caller keeps its arrays.
-  return [m.topic, new Uint8Array(m.payload), m.qos, m.retain ? 1 : 0, properties, correlationData, m.expiresAt ?? null, m.publisherId];
+  return [m.topic, copy ? new Uint8Array(m.payload) : m.payload, m.qos, m.retain ? 1 : 0, properties, correlationData, m.expiresAt ?? null, m.publisherId];
+}
+
+/**
+ * encodeMessage() for a JSON row (see sqlite-json-rows.ts): the same values in the same order,
+ * bytes as hex. Read back by messageFromJson().
+ */
+export function encodeMessageJson(m: AppMessage): JsonValue[] {
+  const v = encodeMessage(m, false);
+  return [v[0] as string, hex(v[1] as Uint8Array), v[2] as number, v[3] as number, v[4] as string | null, v[5] === null ? null : hex(v[5] as Uint8Array), v[6] as number | null, v[7] as string];
+}
+
+/** SQL expressions reading messageColumns() from the JSON row `value`, starting at index `at`. */
+export function messageFromJson(at: number): string[] {
+  const bytes = new Set([1, 5]);
+  return messageColumns('').map((_, i) => (bytes.has(i) ? `unhex(value->>${at + i})` : `value->>${at + i}`));
 }
 
 /** The values of messageColumns(prefix) for no message (e.g. a session without a will). */

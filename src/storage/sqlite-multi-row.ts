@@ -1,7 +1,10 @@
-// Multi-row INSERTs of one shape. Each statement run costs a hop to libuv's thread pool, which
-// dominates the cost of a small write, so a run of rows becomes a few INSERTs of power-of-two row
-// counts (a handful of prepared statements cover any run length). The rows of one INSERT are
-// written in order, so with OR REPLACE a repeated key still ends with the later row.
+// Multi-row INSERTs of one shape with bound values, for rows that carry large JSON text (a log
+// row's recipients): as a value of a JSON row (sqlite-json-rows.ts) that text would be parsed again
+// by every column's extraction; bound, it is copied once. Each statement run costs a hop to
+// libuv's thread pool, and a batch of one statement needs no BEGIN and COMMIT (two more hops), so
+// a run of rows becomes as few INSERTs as possible: full ones of `maxRows` rows, then one of
+// exactly the rows left. Each row count gets its own prepared statement, made on first use: at
+// most `maxRows` of them.
 import type { SqliteDb, SqliteStatement, SqlValue } from './sqlite-db.js';
 
 export class MultiRowInsert {
@@ -20,13 +23,11 @@ export class MultiRowInsert {
     if (maxRows * columns > 32766) throw new RangeError(`${maxRows} rows of ${columns} columns exceed SQLite's parameter limit`);
   }
 
-  /** Splits `rows` (each `columns` values, in order) into chunks of power-of-two sizes. */
+  /** Splits `rows` (each `columns` values, in order) into chunks of `maxRows` and one of the rest. */
   chunk(rows: readonly (readonly SqlValue[])[]): { rows: number; params: SqlValue[] }[] {
     const chunks: { rows: number; params: SqlValue[] }[] = [];
-    let i = 0;
-    while (i < rows.length) {
-      let n = this.maxRows;
-      while (n > rows.length - i) n >>= 1;
+    for (let i = 0; i < rows.length; ) {
+      const n = Math.min(this.maxRows, rows.length - i);
       const params: SqlValue[] = [];
       for (let k = i; k < i + n; k++) {
         const row = rows[k]!;

@@ -1,13 +1,13 @@
 // RetainedStore on the node's own SQLite file (retained.db): one row per topic, each apply() one
 // write transaction. Pragmas, durability and schema versioning as in sqlite-db.ts. A run of puts
-// is a few multi-row INSERTs and a run of deletes one DELETE, not one statement per change: each
-// statement run is a hop to libuv's thread pool.
+// is one INSERT of a JSON array of rows (see sqlite-json-rows.ts) and a run of deletes one DELETE,
+// not one statement per change: each statement run is a hop to libuv's thread pool.
 import type { AppMessage } from '../protocol/message.js';
 import { StorageError } from './errors.js';
 import { checkRetainedChange, retainedOperation, type RetainedChange } from './memory-retained-store.js';
-import { SqliteDb, type WriteUnit, type Migrations, type SqliteOptions, type SqliteStatement, type SqlValue } from './sqlite-db.js';
-import { decodeMessage, encodeMessage, messageColumns } from './sqlite-message-codec.js';
-import { MultiRowInsert } from './sqlite-multi-row.js';
+import { SqliteDb, type WriteUnit, type Migrations, type SqliteOptions, type SqliteStatement } from './sqlite-db.js';
+import { JsonRowsInsert, type JsonValue } from './sqlite-json-rows.js';
+import { decodeMessage, encodeMessageJson, messageColumns, messageFromJson } from './sqlite-message-codec.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { BeforeChangeHook } from './store-hooks.js';
 import type { RetainedStore } from './types.js';
@@ -27,14 +27,11 @@ const MIGRATIONS: Migrations = [
 
 export const RETAINED_SCHEMA_VERSION = MIGRATIONS.length;
 
-/** 64 rows x 8 columns: well below SQLite's limit of 32766 bound parameters. */
-const MAX_ROWS_PER_INSERT = 64;
-
 export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
   private constructor(
     file: string,
     db: SqliteDb,
-    private readonly put: MultiRowInsert,
+    private readonly put: JsonRowsInsert,
     private readonly del: SqliteStatement,
     private readonly beforeChange: BeforeChangeHook | undefined,
   ) {
@@ -47,11 +44,13 @@ export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
 
   static async open(file: string, options: SqliteRetainedStoreOptions = {}): Promise<SqliteRetainedStore> {
     const db = await SqliteDb.open(file, options);
-    const prepared: SqliteStatement[] = [];
+    const prepared: { finalize(): Promise<void> }[] = [];
     try {
       await db.migrate(MIGRATIONS);
       const cols = messageColumns('');
-      const put = new MultiRowInsert(db, `INSERT OR REPLACE INTO retained (${cols.join(', ')})`, cols.length, MAX_ROWS_PER_INSERT);
+      // Rows are inserted in array order, so a topic repeated in a batch ends with its later message.
+      const put = await JsonRowsInsert.prepare(db, `INSERT OR REPLACE INTO retained (${cols.join(', ')})`, messageFromJson(0));
+      prepared.push(put);
       // One bound JSON array of topics for the whole run.
       const del = await db.prepare('DELETE FROM retained WHERE topic IN (SELECT value FROM json_each(?))');
       prepared.push(del);
@@ -82,7 +81,7 @@ export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
     let i = 0;
     while (i < changes.length) {
       const isPut = changes[i]!.message !== null;
-      const rows: SqlValue[][] = [];
+      const rows: JsonValue[][] = [];
       const topics: string[] = [];
       const first = i;
       for (; i < changes.length && (changes[i]!.message !== null) === isPut; i++) {
@@ -90,13 +89,13 @@ export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
         try {
           checkRetainedChange(change);
           if (change.message === null) topics.push(change.topic);
-          else rows.push(encodeMessage(change.message));
+          else rows.push(encodeMessageJson(change.message));
         } catch (cause) {
           return Promise.reject(new StorageError('invalid change', { file: this.file, operation: retainedOperation(change), cause }));
         }
       }
       const steps: (() => Promise<void>)[] = isPut
-        ? this.put.chunk(rows).map((c) => () => this.put.run(c.rows, c.params))
+        ? this.put.chunk(rows).map((json) => () => this.put.run(json))
         : [() => this.del.run([JSON.stringify(topics)])];
       units.push({ first, count: i - first, steps });
     }

@@ -269,9 +269,10 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
   private plan(ops: readonly StoreOp[], index: FanoutIndex): WriteUnit[] {
     const batch = index.batch();
     const units: WriteUnit[] = [];
+    // The unit of the current run of message ops (they add no statements of their own).
+    let run: WriteUnit | null = null;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
-      let steps: WriteUnit['steps'] = [];
       try {
         switch (op.op) {
           case 'putMessage':
@@ -285,15 +286,19 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
             break;
           case 'deleteSession':
             batch.removeClient(op.clientId);
-            steps = this.planOne(op).map(([stmt, params]) => runOf(stmt, params));
-            break;
+            run = null;
+            units.push({ first: i, count: 1, steps: this.planOne(op).map(([stmt, params]) => runOf(stmt, params)) });
+            continue;
           default:
-            steps = this.planOne(op).map(([stmt, params]) => runOf(stmt, params));
+            run = null;
+            units.push({ first: i, count: 1, steps: this.planOne(op).map(([stmt, params]) => runOf(stmt, params)) });
+            continue;
         }
       } catch (err) {
         throw new StorageError('invalid op', { file: this.file, operation: op.op, cause: err });
       }
-      units.push({ first: i, count: 1, steps });
+      if (run === null) units.push((run = { first: i, count: 0, steps: [] }));
+      run.count++;
     }
     const log = this.logSteps(batch.finishBatch());
     if (log.length > 0) units.push({ first: ops.length, count: 0, steps: log, label: 'write fan-out log' });
@@ -302,7 +307,7 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
 
   private logSteps(c: FanoutChanges): WriteUnit['steps'] {
     const steps: WriteUnit['steps'] = [];
-    const rows: SqlValue[][] = c.inserts.map((r) => [r.id, ...encodeMessage(r.message), r.recipients]);
+    const rows: SqlValue[][] = c.inserts.map((r) => [r.id, ...encodeMessage(r.message), JSON.stringify(r.recipients)]);
     for (const chunk of this.putFanout.chunk(rows)) steps.push(() => this.putFanout.run(chunk.rows, chunk.params));
     if (c.deletedRows.length > 0) {
       const ids = JSON.stringify(c.deletedRows);
