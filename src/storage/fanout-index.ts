@@ -10,8 +10,9 @@
 //    (`fanout_dead`, one small row rewritten per batch that touched it); a row whose copies are
 //    all finished is deleted;
 //  - a copy whose state changed after it was put (sent: inflight with a packet id, or released)
-//    is an entry of its client's override list (`copy_state`, one row per client rewritten per
-//    batch that changed it). The list is bounded by the inflight window.
+//    has a row of its own in `copy_state`, (client_id, seq) -> (state, packet_id), deleted when
+//    the copy is finished. Only copies in the inflight window have one. (A per-client list was
+//    tried first: rewriting a 32-entry window for every ack cost more than a row per copy.)
 // Which row and slot hold the live copy (client, seq) is what this index knows; it is rebuilt
 // from the database at open and after any failed batch, so it never has to be rolled back.
 import type { AppMessage, QoS } from '../protocol/message.js';
@@ -34,10 +35,12 @@ export interface FanoutChanges {
   deadLists: [number, string][];
   /** Rows whose copies are all finished: delete with their dead lists. */
   deletedRows: number[];
-  /** [client id, JSON array of [seq, state, packetId]] to upsert. */
-  states: [string, string][];
-  /** Clients whose override list is now empty: delete their row. */
-  clearedStates: string[];
+  /** Overrides to upsert: [client id, seq, state, packetId]. */
+  states: [string, number, StoredMessageState, number | null][];
+  /** Overrides to delete: [client id, seq]. */
+  clearedStates: [string, number][];
+  /** Clients whose session was deleted: all their overrides go (before the upserts). */
+  clearedClients: string[];
 }
 
 interface LogRow {
@@ -51,6 +54,7 @@ interface LogRow {
 }
 
 interface Copy {
+  readonly clientId: string;
   readonly row: LogRow;
   readonly index: number;
   readonly seq: number;
@@ -59,12 +63,13 @@ interface Copy {
   /** State and packet id as written in the row's recipient entry. */
   baseState: StoredMessageState;
   basePacketId: number | null;
+  /** Whether a copy_state row holds its state (as of the last batch). */
+  overridden: boolean;
+  finished: boolean;
 }
 
 interface ClientCopies {
   readonly copies: Map<number, Copy>;
-  /** Copies whose state differs from their recipient entry: the client's override list. */
-  readonly changed: Set<Copy>;
 }
 
 const STATES: ReadonlySet<string> = new Set<StoredMessageState>(['queued', 'inflight', 'released']);
@@ -87,8 +92,6 @@ function checkSeq(seq: number): void {
 
 export class FanoutIndex {
   private readonly clients = new Map<string, ClientCopies>();
-  /** Clients that have a copy_state row. */
-  private readonly statesStored = new Set<string>();
 
   private constructor(private nextId: number) {}
 
@@ -99,7 +102,7 @@ export class FanoutIndex {
    */
   static load(
     rows: Iterable<{ id: number; recipients: string; dead: string | null }>,
-    states: Iterable<{ clientId: string; states: string }>,
+    states: Iterable<{ clientId: string; seq: number; state: StoredMessageState; packetId: number | null }>,
   ): { index: FanoutIndex; live: LiveCopy[] } {
     const sorted = [...rows].sort((a, b) => a.id - b.id);
     const index = new FanoutIndex(sorted.length === 0 ? 1 : sorted[sorted.length - 1]!.id + 1);
@@ -118,26 +121,23 @@ export class FanoutIndex {
           earlier.row.dead.push(earlier.index);
           entries.delete(earlier);
         }
-        const copy: Copy = { row, index: i, seq, state, packetId, baseState: state, basePacketId: packetId };
+        const copy: Copy = { clientId, row, index: i, seq, state, packetId, baseState: state, basePacketId: packetId, overridden: false, finished: false };
         client.copies.set(seq, copy);
         row.live++;
         entries.set(copy, { rowId: r.id, recipient: rec });
       });
     }
-    for (const s of states) {
-      index.statesStored.add(s.clientId);
-      const client = index.clients.get(s.clientId);
-      for (const [seq, state, packetId] of JSON.parse(s.states) as [number, StoredMessageState, number | null][]) {
-        const copy = client?.copies.get(seq);
-        if (copy === undefined) continue; // stale override of a finished copy: dropped on the next write
-        copy.state = state;
-        copy.packetId = packetId;
-        client!.changed.add(copy);
-        const live = entries.get(copy)!;
-        live.recipient = [...live.recipient];
-        live.recipient[5] = state;
-        live.recipient[6] = packetId;
-      }
+    for (const { clientId, seq, state, packetId } of states) {
+      const copy = index.clients.get(clientId)?.copies.get(seq);
+      // Batches delete a copy's override with the copy; one without a live copy is not used.
+      if (copy === undefined) continue;
+      copy.state = state;
+      copy.packetId = packetId;
+      copy.overridden = true;
+      const live = entries.get(copy)!;
+      live.recipient = [...live.recipient];
+      live.recipient[5] = state;
+      live.recipient[6] = packetId;
     }
     return { index, live: [...entries.values()] };
   }
@@ -156,7 +156,7 @@ export class FanoutIndex {
 
   /** @internal */ client(clientId: string): ClientCopies {
     let c = this.clients.get(clientId);
-    if (c === undefined) this.clients.set(clientId, (c = { copies: new Map(), changed: new Set() }));
+    if (c === undefined) this.clients.set(clientId, (c = { copies: new Map() }));
     return c;
   }
 
@@ -172,14 +172,6 @@ export class FanoutIndex {
     return this.nextId++;
   }
 
-  /** @internal */ hasStates(clientId: string): boolean {
-    return this.statesStored.has(clientId);
-  }
-
-  /** @internal */ setStatesStored(clientId: string, stored: boolean): void {
-    if (stored) this.statesStored.add(clientId);
-    else this.statesStored.delete(clientId);
-  }
 }
 
 export class FanoutBatch {
@@ -188,8 +180,9 @@ export class FanoutBatch {
   private readonly newRowMessages: AppMessage[] = [];
   /** Written rows whose dead list changed. */
   private readonly touchedRows = new Set<LogRow>();
-  /** Clients whose override list may have changed. */
-  private readonly touchedClients = new Set<string>();
+  /** Written copies whose state changed, or that were finished with an override. */
+  private readonly touchedCopies = new Set<Copy>();
+  private readonly clearedClients: string[] = [];
 
   constructor(private readonly index: FanoutIndex) {}
 
@@ -212,7 +205,7 @@ export class FanoutBatch {
     // The subscription ids are copied by the JSON written at the end of the batch.
     row.pending!.push([clientId, m.seq, m.qos, m.retain ? 1 : 0, m.subscriptionIds, m.state, m.packetId]);
     row.live++;
-    client.copies.set(m.seq, { row, index, seq: m.seq, state: m.state, packetId: m.packetId, baseState: m.state, basePacketId: m.packetId });
+    client.copies.set(m.seq, { clientId, row, index, seq: m.seq, state: m.state, packetId: m.packetId, baseState: m.state, basePacketId: m.packetId, overridden: false, finished: false });
   }
 
   /** updateMessage: a missing copy is a no-op (acked or its session deleted meanwhile). */
@@ -233,9 +226,7 @@ export class FanoutBatch {
       copy.basePacketId = packetId;
       return;
     }
-    if (state === copy.baseState && packetId === copy.basePacketId) client!.changed.delete(copy);
-    else client!.changed.add(copy);
-    this.touchedClients.add(clientId);
+    this.touchedCopies.add(copy);
   }
 
   /** deleteMessage: a missing copy is a no-op. */
@@ -248,14 +239,20 @@ export class FanoutBatch {
   /** deleteSession: every copy of the client is finished. */
   removeClient(clientId: string): void {
     const client = this.index.existing(clientId);
-    if (client !== undefined) for (const copy of client.copies.values()) this.finish(clientId, client, copy);
+    if (client === undefined) return;
+    for (const copy of client.copies.values()) {
+      // The client's overrides all go with one statement.
+      copy.overridden = false;
+      this.finish(clientId, client, copy);
+    }
     this.index.dropClient(clientId);
-    this.touchedClients.add(clientId);
+    this.clearedClients.push(clientId);
   }
 
   private finish(clientId: string, client: ClientCopies, copy: Copy): void {
     client.copies.delete(copy.seq);
-    if (client.changed.delete(copy)) this.touchedClients.add(clientId);
+    copy.finished = true;
+    if (copy.overridden) this.touchedCopies.add(copy);
     const row = copy.row;
     row.live--;
     if (row.pending !== null) row.pending[copy.index] = null;
@@ -268,7 +265,7 @@ export class FanoutBatch {
 
   /** Ends the batch: what to write. The index already reflects it. */
   finishBatch(): FanoutChanges {
-    const changes: FanoutChanges = { inserts: [], deadLists: [], deletedRows: [], states: [], clearedStates: [] };
+    const changes: FanoutChanges = { inserts: [], deadLists: [], deletedRows: [], states: [], clearedStates: [], clearedClients: this.clearedClients };
     for (const message of this.newRowMessages) {
       const row = this.newRows.get(message)!;
       // A row all of whose copies were finished within the batch is never written.
@@ -279,16 +276,13 @@ export class FanoutBatch {
       if (row.live === 0) changes.deletedRows.push(row.id);
       else changes.deadLists.push([row.id, JSON.stringify(row.dead)]);
     }
-    for (const clientId of this.touchedClients) {
-      const client = this.index.existing(clientId);
-      if (client !== undefined && client.changed.size > 0) {
-        const list: [number, StoredMessageState, number | null][] = [];
-        for (const c of client.changed) list.push([c.seq, c.state, c.packetId]);
-        changes.states.push([clientId, JSON.stringify(list)]);
-        this.index.setStatesStored(clientId, true);
-      } else if (this.index.hasStates(clientId)) {
-        changes.clearedStates.push(clientId);
-        this.index.setStatesStored(clientId, false);
+    for (const copy of this.touchedCopies) {
+      if (!copy.finished && (copy.state !== copy.baseState || copy.packetId !== copy.basePacketId)) {
+        changes.states.push([copy.clientId, copy.seq, copy.state, copy.packetId]);
+        copy.overridden = true;
+      } else if (copy.overridden) {
+        changes.clearedStates.push([copy.clientId, copy.seq]);
+        copy.overridden = false;
       }
     }
     return changes;

@@ -197,9 +197,9 @@ test('SqliteSessionStore: one publish to N sessions in a batch is one log row; a
     assert.deepEqual(await logRows(file), [{ id: 1, topic: 'fan/out', live: 1 }, { id: 2, topic: 't/2', live: 1 }, { id: 3, topic: 't/1', live: 1 }]);
     assert.deepEqual(await rawAll(file, 'SELECT id, json_array_length(dead) AS n FROM fanout_dead'), [{ id: 1, n: 99 }]);
 
-    // Sending a copy writes its client's override list, not the log row.
+    // Sending a copy writes a row of its state, not the log row.
     await store.apply([{ op: 'updateMessage', clientId: 'c99', seq: 1, state: 'inflight', packetId: 5 }]);
-    assert.deepEqual(await rawAll(file, 'SELECT client_id, states FROM copy_state'), [{ client_id: 'c99', states: '[[1,"inflight",5]]' }]);
+    assert.deepEqual(await rawAll(file, 'SELECT client_id, seq, state, packet_id FROM copy_state'), [{ client_id: 'c99', seq: 1, state: 'inflight', packet_id: 5 }]);
     assert.deepEqual(await logRows(file), [{ id: 1, topic: 'fan/out', live: 1 }, { id: 2, topic: 't/2', live: 1 }, { id: 3, topic: 't/1', live: 1 }]);
 
     // A reopened store rebuilds the same index from the file.
