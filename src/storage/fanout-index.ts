@@ -10,7 +10,7 @@
 //    (`fanout_dead`, one small row rewritten per batch that touched it); a row whose copies are
 //    all finished is deleted;
 //  - a copy whose state changed after it was put (sent: inflight with a packet id, or released)
-//    has a row of its own in `copy_state`, (client_id, seq) -> (state, packet_id), deleted when
+//    has a row of its own in `copy_state`, (log row id, recipient index) -> (state, packet_id), deleted when
 //    the copy is finished. Only copies in the inflight window have one. (A per-client list was
 //    tried first: rewriting a 32-entry window for every ack cost more than a row per copy.)
 // Which row and slot hold the live copy (client, seq) is what this index knows; it is rebuilt
@@ -35,12 +35,10 @@ export interface FanoutChanges {
   deadLists: [number, string][];
   /** Rows whose copies are all finished: delete with their dead lists. */
   deletedRows: number[];
-  /** Overrides to upsert: [client id, seq, state, packetId]. */
-  states: [string, number, StoredMessageState, number | null][];
-  /** Overrides to delete: [client id, seq]. */
-  clearedStates: [string, number][];
-  /** Clients whose session was deleted: all their overrides go (before the upserts). */
-  clearedClients: string[];
+  /** Overrides to upsert: [log row id, recipient index, state, packetId]. */
+  states: [number, number, StoredMessageState, number | null][];
+  /** Overrides to delete: [log row id, recipient index]. */
+  clearedStates: [number, number][];
 }
 
 interface LogRow {
@@ -102,11 +100,12 @@ export class FanoutIndex {
    */
   static load(
     rows: Iterable<{ id: number; recipients: string; dead: string | null }>,
-    states: Iterable<{ clientId: string; seq: number; state: StoredMessageState; packetId: number | null }>,
+    states: Iterable<{ rowId: number; index: number; state: StoredMessageState; packetId: number | null }>,
   ): { index: FanoutIndex; live: LiveCopy[] } {
     const sorted = [...rows].sort((a, b) => a.id - b.id);
     const index = new FanoutIndex(sorted.length === 0 ? 1 : sorted[sorted.length - 1]!.id + 1);
     const entries = new Map<Copy, LiveCopy>();
+    const byRow = new Map<number, Copy[]>();
     for (const r of sorted) {
       const recipients = JSON.parse(r.recipients) as (Recipient | null)[];
       const dead = new Set(r.dead === null ? [] : (JSON.parse(r.dead) as number[]));
@@ -125,10 +124,13 @@ export class FanoutIndex {
         client.copies.set(seq, copy);
         row.live++;
         entries.set(copy, { rowId: r.id, recipient: rec });
+        let copies = byRow.get(r.id);
+        if (copies === undefined) byRow.set(r.id, (copies = []));
+        copies[i] = copy;
       });
     }
-    for (const { clientId, seq, state, packetId } of states) {
-      const copy = index.clients.get(clientId)?.copies.get(seq);
+    for (const { rowId, index: i, state, packetId } of states) {
+      const copy = byRow.get(rowId)?.[i];
       // Batches delete a copy's override with the copy; one without a live copy is not used.
       if (copy === undefined) continue;
       copy.state = state;
@@ -182,7 +184,6 @@ export class FanoutBatch {
   private readonly touchedRows = new Set<LogRow>();
   /** Written copies whose state changed, or that were finished with an override. */
   private readonly touchedCopies = new Set<Copy>();
-  private readonly clearedClients: string[] = [];
 
   constructor(private readonly index: FanoutIndex) {}
 
@@ -240,13 +241,8 @@ export class FanoutBatch {
   removeClient(clientId: string): void {
     const client = this.index.existing(clientId);
     if (client === undefined) return;
-    for (const copy of client.copies.values()) {
-      // The client's overrides all go with one statement.
-      copy.overridden = false;
-      this.finish(clientId, client, copy);
-    }
+    for (const copy of client.copies.values()) this.finish(clientId, client, copy);
     this.index.dropClient(clientId);
-    this.clearedClients.push(clientId);
   }
 
   private finish(clientId: string, client: ClientCopies, copy: Copy): void {
@@ -265,7 +261,7 @@ export class FanoutBatch {
 
   /** Ends the batch: what to write. The index already reflects it. */
   finishBatch(): FanoutChanges {
-    const changes: FanoutChanges = { inserts: [], deadLists: [], deletedRows: [], states: [], clearedStates: [], clearedClients: this.clearedClients };
+    const changes: FanoutChanges = { inserts: [], deadLists: [], deletedRows: [], states: [], clearedStates: [] };
     for (const message of this.newRowMessages) {
       const row = this.newRows.get(message)!;
       // A row all of whose copies were finished within the batch is never written.
@@ -278,10 +274,10 @@ export class FanoutBatch {
     }
     for (const copy of this.touchedCopies) {
       if (!copy.finished && (copy.state !== copy.baseState || copy.packetId !== copy.basePacketId)) {
-        changes.states.push([copy.clientId, copy.seq, copy.state, copy.packetId]);
+        changes.states.push([copy.row.id, copy.index, copy.state, copy.packetId]);
         copy.overridden = true;
       } else if (copy.overridden) {
-        changes.clearedStates.push([copy.clientId, copy.seq]);
+        changes.clearedStates.push([copy.row.id, copy.index]);
         copy.overridden = false;
       }
     }

@@ -67,11 +67,11 @@ const FANOUT_V3 = `
      dead TEXT NOT NULL
    );
    CREATE TABLE copy_state (
-     client_id TEXT NOT NULL,
-     seq INTEGER NOT NULL,
+     row_id INTEGER NOT NULL,
+     idx INTEGER NOT NULL,
      state TEXT NOT NULL CHECK (state IN ('queued', 'inflight', 'released')),
      packet_id INTEGER CHECK (packet_id IS NULL OR packet_id BETWEEN 1 AND 65535),
-     PRIMARY KEY (client_id, seq)
+     PRIMARY KEY (row_id, idx)
    ) WITHOUT ROWID;
    INSERT INTO fanout (id, ${messageColumns('').join(', ')}, recipients)
      SELECT b.id, ${messageColumns('').map((c) => `b.${c}`).join(', ')}, g.recipients FROM bodies b JOIN (
@@ -151,10 +151,9 @@ const SQL = {
             ON CONFLICT (id) DO UPDATE SET dead = excluded.dead`,
   deleteFanout: 'DELETE FROM fanout WHERE id IN (SELECT value FROM json_each(?))',
   deleteDead: 'DELETE FROM fanout_dead WHERE id IN (SELECT value FROM json_each(?))',
-  putStates: `INSERT INTO copy_state (client_id, seq, state, packet_id) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?) WHERE true
-              ON CONFLICT (client_id, seq) DO UPDATE SET state = excluded.state, packet_id = excluded.packet_id`,
-  deleteStates: 'DELETE FROM copy_state WHERE (client_id, seq) IN (SELECT value->>0, value->>1 FROM json_each(?))',
-  deleteClientStates: 'DELETE FROM copy_state WHERE client_id IN (SELECT value FROM json_each(?))',
+  putStates: `INSERT INTO copy_state (row_id, idx, state, packet_id) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?) WHERE true
+              ON CONFLICT (row_id, idx) DO UPDATE SET state = excluded.state, packet_id = excluded.packet_id`,
+  deleteStates: 'DELETE FROM copy_state WHERE (row_id, idx) IN (SELECT value->>0, value->>1 FROM json_each(?))',
   putQos2: 'INSERT OR IGNORE INTO qos2 (client_id, packet_id) VALUES (?, ?)',
   deleteQos2: 'DELETE FROM qos2 WHERE client_id = ? AND packet_id = ?',
 } as const;
@@ -214,7 +213,7 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
         const qos2Rows = await this.db.all('SELECT client_id, packet_id FROM qos2 ORDER BY client_id, packet_id');
         const fanoutRows = await this.db.all(`SELECT f.id, f.recipients, d.dead, ${messageColumns('').map((c) => `f.${c} AS ${MSG}${c}`).join(', ')}
                                               FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id`);
-        const stateRows = await this.db.all('SELECT client_id, seq, state, packet_id FROM copy_state');
+        const stateRows = await this.db.all('SELECT row_id, idx, state, packet_id FROM copy_state');
         await this.db.run('COMMIT');
         const { index, live } = FanoutIndex.load(fanoutRows.map(logRow), stateRows.map(statesRow));
         // The tasks queued after this one plan against the same snapshot.
@@ -252,7 +251,7 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
     try {
       await this.db.run('BEGIN');
       const rows = await this.db.all('SELECT f.id, f.recipients, d.dead FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id');
-      const states = await this.db.all('SELECT client_id, seq, state, packet_id FROM copy_state');
+      const states = await this.db.all('SELECT row_id, idx, state, packet_id FROM copy_state');
       await this.db.run('COMMIT');
       return FanoutIndex.load(rows.map(logRow), states.map(statesRow)).index;
     } catch (err) {
@@ -318,7 +317,6 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
       steps.push(runOf(this.stmts.deleteFanout, [ids]), runOf(this.stmts.deleteDead, [ids]));
     }
     if (c.deadLists.length > 0) steps.push(runOf(this.stmts.putDead, [JSON.stringify(c.deadLists)]));
-    if (c.clearedClients.length > 0) steps.push(runOf(this.stmts.deleteClientStates, [JSON.stringify(c.clearedClients)]));
     if (c.clearedStates.length > 0) steps.push(runOf(this.stmts.deleteStates, [JSON.stringify(c.clearedStates)]));
     if (c.states.length > 0) steps.push(runOf(this.stmts.putStates, [JSON.stringify(c.states)]));
     return steps;
@@ -388,9 +386,9 @@ function logRow(row: SqlRow): { id: number; recipients: string; dead: string | n
   return { id: asNumber(row['id']), recipients: asString(row['recipients']), dead: typeof dead === 'string' ? dead : null };
 }
 
-function statesRow(row: SqlRow): { clientId: string; seq: number; state: StoredMessageState; packetId: number | null } {
+function statesRow(row: SqlRow): { rowId: number; index: number; state: StoredMessageState; packetId: number | null } {
   const packetId = row['packet_id'];
-  return { clientId: asString(row['client_id']), seq: asNumber(row['seq']), state: asString(row['state']) as StoredMessageState, packetId: typeof packetId === 'number' ? packetId : null };
+  return { rowId: asNumber(row['row_id']), index: asNumber(row['idx']), state: asString(row['state']) as StoredMessageState, packetId: typeof packetId === 'number' ? packetId : null };
 }
 
 /**

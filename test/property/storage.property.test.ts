@@ -249,10 +249,9 @@ async function assertLogAccounted(file: string): Promise<void> {
     assert.deepEqual(dupDead, [], 'dead lists with a repeated index');
     const orphans = await db.all('SELECT id FROM fanout_dead WHERE id NOT IN (SELECT id FROM fanout)');
     assert.deepEqual(orphans, [], 'dead lists of rows that are gone');
-    const stale = await db.all(`SELECT s.client_id, s.seq FROM copy_state s
-      WHERE NOT EXISTS (SELECT 1 FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id, json_each(f.recipients) r
-                        WHERE r.type = 'array' AND r.value->>0 = s.client_id AND r.value->>1 = s.seq
-                          AND NOT EXISTS (SELECT 1 FROM json_each(coalesce(d.dead, '[]')) x WHERE x.value = r.key))`);
+    const stale = await db.all(`SELECT s.row_id, s.idx FROM copy_state s LEFT JOIN fanout f ON f.id = s.row_id LEFT JOIN fanout_dead d ON d.id = s.row_id
+      WHERE f.id IS NULL OR json_type(f.recipients, '$[' || s.idx || ']') IS NOT 'array'
+         OR EXISTS (SELECT 1 FROM json_each(coalesce(d.dead, '[]')) x WHERE x.value = s.idx)`);
     assert.deepEqual(stale, [], 'overrides of copies that are not live');
   } finally {
     await db.close();
