@@ -10,9 +10,11 @@
 //    (`fanout_dead`, one small row rewritten per batch that touched it); a row whose copies are
 //    all finished is deleted;
 //  - a copy whose state changed after it was put (sent: inflight with a packet id, or released)
-//    has a row of its own in `copy_state`, (log row id, recipient index) -> (state, packet_id), deleted when
-//    the copy is finished. Only copies in the inflight window have one. (A per-client list was
-//    tried first: rewriting a 32-entry window for every ack cost more than a row per copy.)
+//    is in its client's override list (`copy_state`, one row per client, rewritten by each batch
+//    that changed it), run-length encoded: [first seq, count, state, first packet id] stands for
+//    copies of consecutive seqs with consecutive packet ids. A window that slides as acks come in
+//    is one run, so an ack costs a ~30-byte rewrite rather than a row insert and a row delete
+//    (measured on a drain of 100 sessions: 2.4 µs of SQLite per copy for per-copy rows).
 // Which row and slot hold the live copy (client, seq) is what this index knows; it is rebuilt
 // from the database at open and after any failed batch, so it never has to be rolled back.
 import type { AppMessage, QoS } from '../protocol/message.js';
@@ -35,10 +37,10 @@ export interface FanoutChanges {
   deadLists: [number, string][];
   /** Rows whose copies are all finished: delete with their dead lists. */
   deletedRows: number[];
-  /** Overrides to upsert: [log row id, recipient index, state, packetId]. */
-  states: [number, number, StoredMessageState, number | null][];
-  /** Overrides to delete: [log row id, recipient index]. */
-  clearedStates: [number, number][];
+  /** [client id, JSON array of runs [first seq, count, state, first packet id]] to upsert. */
+  states: [string, string][];
+  /** Clients whose override list is now empty: delete their row. */
+  clearedStates: string[];
 }
 
 interface LogRow {
@@ -52,7 +54,6 @@ interface LogRow {
 }
 
 interface Copy {
-  readonly clientId: string;
   readonly row: LogRow;
   readonly index: number;
   readonly seq: number;
@@ -61,13 +62,35 @@ interface Copy {
   /** State and packet id as written in the row's recipient entry. */
   baseState: StoredMessageState;
   basePacketId: number | null;
-  /** Whether a copy_state row holds its state (as of the last batch). */
-  overridden: boolean;
-  finished: boolean;
 }
 
 interface ClientCopies {
   readonly copies: Map<number, Copy>;
+  /** Copies whose state differs from their recipient entry: the client's override list. */
+  readonly changed: Set<Copy>;
+}
+
+/** One run of an override list: copies seq .. seq+count-1 in `state`, packet ids from `packetId` (or all null). */
+export type OverrideRun = [seq: number, count: number, state: StoredMessageState, packetId: number | null];
+
+/** The runs of `copies` (any order): consecutive seqs with the same state and consecutive packet ids. */
+export function encodeRuns(copies: Iterable<{ seq: number; state: StoredMessageState; packetId: number | null }>): OverrideRun[] {
+  const sorted = [...copies].sort((a, b) => a.seq - b.seq);
+  const runs: OverrideRun[] = [];
+  let last: OverrideRun | null = null;
+  for (const c of sorted) {
+    if (last !== null) {
+      const next: number = last[0] + last[1];
+      const pid: number | null = last[3] === null ? null : last[3] + last[1];
+      // Packet ids wrap at 65535; a wrap starts a new run.
+      if (c.seq === next && c.state === last[2] && c.packetId === pid) {
+        last[1]++;
+        continue;
+      }
+    }
+    runs.push((last = [c.seq, 1, c.state, c.packetId]));
+  }
+  return runs;
 }
 
 const STATES: ReadonlySet<string> = new Set<StoredMessageState>(['queued', 'inflight', 'released']);
@@ -90,6 +113,8 @@ function checkSeq(seq: number): void {
 
 export class FanoutIndex {
   private readonly clients = new Map<string, ClientCopies>();
+  /** Clients that have a copy_state row. */
+  private readonly statesStored = new Set<string>();
 
   private constructor(private nextId: number) {}
 
@@ -100,12 +125,11 @@ export class FanoutIndex {
    */
   static load(
     rows: Iterable<{ id: number; recipients: string; dead: string | null }>,
-    states: Iterable<{ rowId: number; index: number; state: StoredMessageState; packetId: number | null }>,
+    states: Iterable<{ clientId: string; runs: string }>,
   ): { index: FanoutIndex; live: LiveCopy[] } {
     const sorted = [...rows].sort((a, b) => a.id - b.id);
     const index = new FanoutIndex(sorted.length === 0 ? 1 : sorted[sorted.length - 1]!.id + 1);
     const entries = new Map<Copy, LiveCopy>();
-    const byRow = new Map<number, Copy[]>();
     for (const r of sorted) {
       const recipients = JSON.parse(r.recipients) as (Recipient | null)[];
       const dead = new Set(r.dead === null ? [] : (JSON.parse(r.dead) as number[]));
@@ -120,26 +144,29 @@ export class FanoutIndex {
           earlier.row.dead.push(earlier.index);
           entries.delete(earlier);
         }
-        const copy: Copy = { clientId, row, index: i, seq, state, packetId, baseState: state, basePacketId: packetId, overridden: false, finished: false };
+        const copy: Copy = { row, index: i, seq, state, packetId, baseState: state, basePacketId: packetId };
         client.copies.set(seq, copy);
         row.live++;
         entries.set(copy, { rowId: r.id, recipient: rec });
-        let copies = byRow.get(r.id);
-        if (copies === undefined) byRow.set(r.id, (copies = []));
-        copies[i] = copy;
       });
     }
-    for (const { rowId, index: i, state, packetId } of states) {
-      const copy = byRow.get(rowId)?.[i];
-      // Batches delete a copy's override with the copy; one without a live copy is not used.
-      if (copy === undefined) continue;
-      copy.state = state;
-      copy.packetId = packetId;
-      copy.overridden = true;
-      const live = entries.get(copy)!;
-      live.recipient = [...live.recipient];
-      live.recipient[5] = state;
-      live.recipient[6] = packetId;
+    for (const s of states) {
+      index.statesStored.add(s.clientId);
+      const client = index.clients.get(s.clientId);
+      for (const [first, count, state, firstPid] of JSON.parse(s.runs) as OverrideRun[]) {
+        for (let k = 0; k < count; k++) {
+          const copy = client?.copies.get(first + k);
+          // Batches rewrite a client's list whenever one of its copies finishes; a copy that is not live is not in it.
+          if (copy === undefined) continue;
+          copy.state = state;
+          copy.packetId = firstPid === null ? null : firstPid + k;
+          client!.changed.add(copy);
+          const live = entries.get(copy)!;
+          live.recipient = [...live.recipient];
+          live.recipient[5] = copy.state;
+          live.recipient[6] = copy.packetId;
+        }
+      }
     }
     return { index, live: [...entries.values()] };
   }
@@ -158,7 +185,7 @@ export class FanoutIndex {
 
   /** @internal */ client(clientId: string): ClientCopies {
     let c = this.clients.get(clientId);
-    if (c === undefined) this.clients.set(clientId, (c = { copies: new Map() }));
+    if (c === undefined) this.clients.set(clientId, (c = { copies: new Map(), changed: new Set() }));
     return c;
   }
 
@@ -174,6 +201,15 @@ export class FanoutIndex {
     return this.nextId++;
   }
 
+  /** @internal */ hasStates(clientId: string): boolean {
+    return this.statesStored.has(clientId);
+  }
+
+  /** @internal */ setStatesStored(clientId: string, stored: boolean): void {
+    if (stored) this.statesStored.add(clientId);
+    else this.statesStored.delete(clientId);
+  }
+
 }
 
 export class FanoutBatch {
@@ -182,8 +218,8 @@ export class FanoutBatch {
   private readonly newRowMessages: AppMessage[] = [];
   /** Written rows whose dead list changed. */
   private readonly touchedRows = new Set<LogRow>();
-  /** Written copies whose state changed, or that were finished with an override. */
-  private readonly touchedCopies = new Set<Copy>();
+  /** Clients whose override list may have changed. */
+  private readonly touchedClients = new Set<string>();
 
   constructor(private readonly index: FanoutIndex) {}
 
@@ -206,7 +242,7 @@ export class FanoutBatch {
     // The subscription ids are copied by the JSON written at the end of the batch.
     row.pending!.push([clientId, m.seq, m.qos, m.retain ? 1 : 0, m.subscriptionIds, m.state, m.packetId]);
     row.live++;
-    client.copies.set(m.seq, { clientId, row, index, seq: m.seq, state: m.state, packetId: m.packetId, baseState: m.state, basePacketId: m.packetId, overridden: false, finished: false });
+    client.copies.set(m.seq, { row, index, seq: m.seq, state: m.state, packetId: m.packetId, baseState: m.state, basePacketId: m.packetId });
   }
 
   /** updateMessage: a missing copy is a no-op (acked or its session deleted meanwhile). */
@@ -227,7 +263,9 @@ export class FanoutBatch {
       copy.basePacketId = packetId;
       return;
     }
-    this.touchedCopies.add(copy);
+    if (state === copy.baseState && packetId === copy.basePacketId) client!.changed.delete(copy);
+    else client!.changed.add(copy);
+    this.touchedClients.add(clientId);
   }
 
   /** deleteMessage: a missing copy is a no-op. */
@@ -240,15 +278,14 @@ export class FanoutBatch {
   /** deleteSession: every copy of the client is finished. */
   removeClient(clientId: string): void {
     const client = this.index.existing(clientId);
-    if (client === undefined) return;
-    for (const copy of client.copies.values()) this.finish(clientId, client, copy);
+    if (client !== undefined) for (const copy of client.copies.values()) this.finish(clientId, client, copy);
     this.index.dropClient(clientId);
+    this.touchedClients.add(clientId);
   }
 
   private finish(clientId: string, client: ClientCopies, copy: Copy): void {
     client.copies.delete(copy.seq);
-    copy.finished = true;
-    if (copy.overridden) this.touchedCopies.add(copy);
+    if (client.changed.delete(copy)) this.touchedClients.add(clientId);
     const row = copy.row;
     row.live--;
     if (row.pending !== null) row.pending[copy.index] = null;
@@ -272,13 +309,14 @@ export class FanoutBatch {
       if (row.live === 0) changes.deletedRows.push(row.id);
       else changes.deadLists.push([row.id, JSON.stringify(row.dead)]);
     }
-    for (const copy of this.touchedCopies) {
-      if (!copy.finished && (copy.state !== copy.baseState || copy.packetId !== copy.basePacketId)) {
-        changes.states.push([copy.row.id, copy.index, copy.state, copy.packetId]);
-        copy.overridden = true;
-      } else if (copy.overridden) {
-        changes.clearedStates.push([copy.row.id, copy.index]);
-        copy.overridden = false;
+    for (const clientId of this.touchedClients) {
+      const client = this.index.existing(clientId);
+      if (client !== undefined && client.changed.size > 0) {
+        changes.states.push([clientId, JSON.stringify(encodeRuns(client.changed))]);
+        this.index.setStatesStored(clientId, true);
+      } else if (this.index.hasStates(clientId)) {
+        changes.clearedStates.push(clientId);
+        this.index.setStatesStored(clientId, false);
       }
     }
     return changes;

@@ -12,7 +12,7 @@ import { asNumber, asString, decodeMessage, encodeMessage, messageColumns, nullM
 import { MultiRowInsert } from './sqlite-multi-row.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { BeforeOpHook } from './store-hooks.js';
-import type { SessionMeta, SessionStore, StoredMessageState, StoredSession, StoreOp } from './types.js';
+import type { SessionMeta, SessionStore, StoredSession, StoreOp } from './types.js';
 
 export interface SqliteSessionStoreOptions extends SqliteOptions {
   /** Test-only fault injection, see store-hooks.ts. */
@@ -67,11 +67,8 @@ const FANOUT_V3 = `
      dead TEXT NOT NULL
    );
    CREATE TABLE copy_state (
-     row_id INTEGER NOT NULL,
-     idx INTEGER NOT NULL,
-     state TEXT NOT NULL CHECK (state IN ('queued', 'inflight', 'released')),
-     packet_id INTEGER CHECK (packet_id IS NULL OR packet_id BETWEEN 1 AND 65535),
-     PRIMARY KEY (row_id, idx)
+     client_id TEXT PRIMARY KEY,
+     runs TEXT NOT NULL
    ) WITHOUT ROWID;
    INSERT INTO fanout (id, ${messageColumns('').join(', ')}, recipients)
      SELECT b.id, ${messageColumns('').map((c) => `b.${c}`).join(', ')}, g.recipients FROM bodies b JOIN (
@@ -151,9 +148,9 @@ const SQL = {
             ON CONFLICT (id) DO UPDATE SET dead = excluded.dead`,
   deleteFanout: 'DELETE FROM fanout WHERE id IN (SELECT value FROM json_each(?))',
   deleteDead: 'DELETE FROM fanout_dead WHERE id IN (SELECT value FROM json_each(?))',
-  putStates: `INSERT INTO copy_state (row_id, idx, state, packet_id) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?) WHERE true
-              ON CONFLICT (row_id, idx) DO UPDATE SET state = excluded.state, packet_id = excluded.packet_id`,
-  deleteStates: 'DELETE FROM copy_state WHERE (row_id, idx) IN (SELECT value->>0, value->>1 FROM json_each(?))',
+  putStates: `INSERT INTO copy_state (client_id, runs) SELECT value->>0, value->>1 FROM json_each(?) WHERE true
+              ON CONFLICT (client_id) DO UPDATE SET runs = excluded.runs`,
+  deleteStates: 'DELETE FROM copy_state WHERE client_id IN (SELECT value FROM json_each(?))',
   putQos2: 'INSERT OR IGNORE INTO qos2 (client_id, packet_id) VALUES (?, ?)',
   deleteQos2: 'DELETE FROM qos2 WHERE client_id = ? AND packet_id = ?',
 } as const;
@@ -213,7 +210,7 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
         const qos2Rows = await this.db.all('SELECT client_id, packet_id FROM qos2 ORDER BY client_id, packet_id');
         const fanoutRows = await this.db.all(`SELECT f.id, f.recipients, d.dead, ${messageColumns('').map((c) => `f.${c} AS ${MSG}${c}`).join(', ')}
                                               FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id`);
-        const stateRows = await this.db.all('SELECT row_id, idx, state, packet_id FROM copy_state');
+        const stateRows = await this.db.all('SELECT client_id, runs FROM copy_state');
         await this.db.run('COMMIT');
         const { index, live } = FanoutIndex.load(fanoutRows.map(logRow), stateRows.map(statesRow));
         // The tasks queued after this one plan against the same snapshot.
@@ -251,7 +248,7 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
     try {
       await this.db.run('BEGIN');
       const rows = await this.db.all('SELECT f.id, f.recipients, d.dead FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id');
-      const states = await this.db.all('SELECT row_id, idx, state, packet_id FROM copy_state');
+      const states = await this.db.all('SELECT client_id, runs FROM copy_state');
       await this.db.run('COMMIT');
       return FanoutIndex.load(rows.map(logRow), states.map(statesRow)).index;
     } catch (err) {
@@ -386,9 +383,8 @@ function logRow(row: SqlRow): { id: number; recipients: string; dead: string | n
   return { id: asNumber(row['id']), recipients: asString(row['recipients']), dead: typeof dead === 'string' ? dead : null };
 }
 
-function statesRow(row: SqlRow): { rowId: number; index: number; state: StoredMessageState; packetId: number | null } {
-  const packetId = row['packet_id'];
-  return { rowId: asNumber(row['row_id']), index: asNumber(row['idx']), state: asString(row['state']) as StoredMessageState, packetId: typeof packetId === 'number' ? packetId : null };
+function statesRow(row: SqlRow): { clientId: string; runs: string } {
+  return { clientId: asString(row['client_id']), runs: asString(row['runs']) };
 }
 
 /**

@@ -197,9 +197,9 @@ test('SqliteSessionStore: one publish to N sessions in a batch is one log row; a
     assert.deepEqual(await logRows(file), [{ id: 1, topic: 'fan/out', live: 1 }, { id: 2, topic: 't/2', live: 1 }, { id: 3, topic: 't/1', live: 1 }]);
     assert.deepEqual(await rawAll(file, 'SELECT id, json_array_length(dead) AS n FROM fanout_dead'), [{ id: 1, n: 99 }]);
 
-    // Sending a copy writes a row of its state, not the log row.
+    // Sending a copy rewrites its client's override list, not the log row.
     await store.apply([{ op: 'updateMessage', clientId: 'c99', seq: 1, state: 'inflight', packetId: 5 }]);
-    assert.deepEqual(await rawAll(file, 'SELECT row_id, idx, state, packet_id FROM copy_state'), [{ row_id: 1, idx: 99, state: 'inflight', packet_id: 5 }]);
+    assert.deepEqual(await rawAll(file, 'SELECT client_id, runs FROM copy_state'), [{ client_id: 'c99', runs: '[[1,1,"inflight",5]]' }]);
     assert.deepEqual(await logRows(file), [{ id: 1, topic: 'fan/out', live: 1 }, { id: 2, topic: 't/2', live: 1 }, { id: 3, topic: 't/1', live: 1 }]);
 
     // A reopened store rebuilds the same index from the file.
@@ -210,7 +210,7 @@ test('SqliteSessionStore: one publish to N sessions in a batch is one log row; a
     await store.apply([{ op: 'deleteMessage', clientId: 'c99', seq: 1 }]);
     assert.deepEqual(await logRows(file), [{ id: 2, topic: 't/2', live: 1 }, { id: 3, topic: 't/1', live: 1 }]);
     assert.deepEqual(await rawAll(file, 'SELECT id FROM fanout_dead'), []);
-    assert.deepEqual(await rawAll(file, 'SELECT row_id FROM copy_state'), []);
+    assert.deepEqual(await rawAll(file, 'SELECT client_id FROM copy_state'), []);
   } finally {
     await store.close();
   }
@@ -242,7 +242,7 @@ test('SqliteSessionStore: a message object put in two batches gets a log row per
       { op: 'updateMessage', clientId: 'a', seq: 6, state: 'inflight', packetId: 2 },
     ]);
     assert.deepEqual(await logRows(file), [{ id: 2, topic: 'two/batches', live: 1 }, { id: 3, topic: 'two/batches', live: 2 }]);
-    assert.deepEqual(await rawAll(file, 'SELECT row_id FROM copy_state'), [], 'a copy sent in the batch that put it needs no override');
+    assert.deepEqual(await rawAll(file, 'SELECT client_id FROM copy_state'), [], 'a copy sent in the batch that put it needs no override');
     const [a, b] = normalizeSessions(await store.loadAll());
     assert.deepEqual(a?.messages.map((m) => [m.seq, m.state, m.packetId]), [[6, 'inflight', 2]]);
     assert.deepEqual(b?.messages.map((m) => [m.seq, m.state, m.packetId]), [[5, 'inflight', 1]]);
