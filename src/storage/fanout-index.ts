@@ -31,8 +31,8 @@ export interface LiveCopy {
 
 /** What a batch changes in the log's tables. */
 export interface FanoutChanges {
-  /** New rows: the message and its recipients (JSON-ready). */
-  inserts: { id: number; message: AppMessage; recipients: readonly (Recipient | null)[] }[];
+  /** New rows: the message and its recipients' JSON (an array of Recipient or null). */
+  inserts: { id: number; message: AppMessage; recipients: string }[];
   /** [row id, JSON array of finished recipient indexes] to upsert. */
   deadLists: [number, string][];
   /** Rows whose copies are all finished: delete with their dead lists. */
@@ -49,8 +49,18 @@ interface LogRow {
   live: number;
   /** Finished recipient indexes, as last written (plus this batch's). */
   readonly dead: number[];
-  /** While the row is being built by the current batch: its recipients, else null. */
-  pending: (Recipient | null)[] | null;
+  /** While the row is being built by the current batch: its recipients so far, else null. */
+  pending: PendingRecipients | null;
+}
+
+/**
+ * The recipients of a row being built, as parallel arrays (no object per copy: a publish to N
+ * offline sessions puts N copies). `puts[i]` is null once copy i is finished within the batch.
+ */
+interface PendingRecipients {
+  readonly clients: ClientCopies[];
+  readonly puts: (StoredMessage | null)[];
+  readonly copies: Copy[];
 }
 
 interface Copy {
@@ -65,6 +75,8 @@ interface Copy {
 }
 
 interface ClientCopies {
+  /** The client id as a JSON string, for the recipient lists. */
+  readonly quoted: string;
   readonly copies: Map<number, Copy>;
   /** Copies whose state differs from their recipient entry: the client's override list. */
   readonly changed: Set<Copy>;
@@ -185,7 +197,7 @@ export class FanoutIndex {
 
   /** @internal */ client(clientId: string): ClientCopies {
     let c = this.clients.get(clientId);
-    if (c === undefined) this.clients.set(clientId, (c = { copies: new Map(), changed: new Set() }));
+    if (c === undefined) this.clients.set(clientId, (c = { quoted: JSON.stringify(clientId), copies: new Map(), changed: new Set() }));
     return c;
   }
 
@@ -234,15 +246,18 @@ export class FanoutBatch {
     const client = this.index.client(clientId);
     let row = this.newRows.get(m.message);
     if (row === undefined) {
-      row = { id: this.index.takeId(), live: 0, dead: [], pending: [] };
+      row = { id: this.index.takeId(), live: 0, dead: [], pending: { clients: [], puts: [], copies: [] } };
       this.newRows.set(m.message, row);
       this.newRowMessages.push(m.message);
     }
-    const index = row.pending!.length;
-    // The subscription ids are copied by the JSON written at the end of the batch.
-    row.pending!.push([clientId, m.seq, m.qos, m.retain ? 1 : 0, m.subscriptionIds, m.state, m.packetId]);
+    const pending = row.pending!;
+    const copy: Copy = { row, index: pending.puts.length, seq: m.seq, state: m.state, packetId: m.packetId, baseState: m.state, basePacketId: m.packetId };
+    // qos, retain and subscription ids are read from `m` by the JSON written at the end of the batch.
+    pending.clients.push(client);
+    pending.puts.push(m);
+    pending.copies.push(copy);
     row.live++;
-    client.copies.set(m.seq, { row, index, seq: m.seq, state: m.state, packetId: m.packetId, baseState: m.state, basePacketId: m.packetId });
+    client.copies.set(m.seq, copy);
   }
 
   /** updateMessage: a missing copy is a no-op (acked or its session deleted meanwhile). */
@@ -253,12 +268,8 @@ export class FanoutBatch {
     if (copy === undefined) return;
     copy.state = state;
     copy.packetId = packetId;
-    const pending = copy.row.pending;
-    if (pending !== null) {
-      // Not written yet: the recipient entry itself carries the new state.
-      const rec = pending[copy.index]!;
-      rec[5] = state;
-      rec[6] = packetId;
+    if (copy.row.pending !== null) {
+      // Not written yet: the recipient entry will carry the new state.
       copy.baseState = state;
       copy.basePacketId = packetId;
       return;
@@ -288,7 +299,7 @@ export class FanoutBatch {
     if (client.changed.delete(copy)) this.touchedClients.add(clientId);
     const row = copy.row;
     row.live--;
-    if (row.pending !== null) row.pending[copy.index] = null;
+    if (row.pending !== null) row.pending.puts[copy.index] = null;
     else {
       row.dead.push(copy.index);
       this.touchedRows.add(row);
@@ -302,7 +313,7 @@ export class FanoutBatch {
     for (const message of this.newRowMessages) {
       const row = this.newRows.get(message)!;
       // A row all of whose copies were finished within the batch is never written.
-      if (row.live > 0) changes.inserts.push({ id: row.id, message, recipients: row.pending! });
+      if (row.live > 0) changes.inserts.push({ id: row.id, message, recipients: recipientsJson(row.pending!) });
       row.pending = null;
     }
     for (const row of this.touchedRows) {
@@ -321,4 +332,21 @@ export class FanoutBatch {
     }
     return changes;
   }
+}
+
+/** The JSON text of a row's recipients, built by hand: hot on fan-out (one entry per copy). */
+function recipientsJson(p: PendingRecipients): string {
+  let json = '[';
+  for (let i = 0; i < p.puts.length; i++) {
+    if (i > 0) json += ',';
+    const m = p.puts[i];
+    if (m === null || m === undefined) {
+      json += 'null';
+      continue;
+    }
+    const c = p.copies[i]!;
+    const ids = m.subscriptionIds.length === 0 ? '[]' : JSON.stringify(m.subscriptionIds);
+    json += `[${p.clients[i]!.quoted},${c.seq},${m.qos},${m.retain ? 1 : 0},${ids},"${c.state}",${c.packetId === null ? 'null' : c.packetId}]`;
+  }
+  return json + ']';
 }

@@ -307,7 +307,7 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
 
   private logSteps(c: FanoutChanges): WriteUnit['steps'] {
     const steps: WriteUnit['steps'] = [];
-    const rows: SqlValue[][] = c.inserts.map((r) => [r.id, ...encodeMessage(r.message), JSON.stringify(r.recipients)]);
+    const rows: SqlValue[][] = c.inserts.map((r) => [r.id, ...encodeMessage(r.message), r.recipients]);
     for (const chunk of this.putFanout.chunk(rows)) steps.push(() => this.putFanout.run(chunk.rows, chunk.params));
     if (c.deletedRows.length > 0) {
       const ids = JSON.stringify(c.deletedRows);
