@@ -10,6 +10,7 @@ import mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import type { ProtocolVersion } from './message.js';
 import { fastDecode, fastEncodeAck, fastEncodePublish } from './fast-codec.js';
+import { fastDecodeConnect } from './fast-connect.js';
 import { ReasonCode } from './reason-codes.js';
 
 /** MQTT control packet type numbers (fixed header bits 7..4). */
@@ -309,7 +310,13 @@ export class PacketDecoder {
         return;
       }
     }
-    let packet = this.protocolVersion === null ? null : fastDecode(frame, type, frame[0]! & 0x0f, headerLength, this.protocolVersion);
+    const flags = frame[0]! & 0x0f;
+    let packet: Packet | null =
+      type === PacketType.CONNECT
+        ? fastDecodeConnect(frame, flags, headerLength)
+        : this.protocolVersion === null
+          ? null
+          : fastDecode(frame, type, flags, headerLength, this.protocolVersion);
     if (packet === null) {
       // Before the CONNECT, and for a second CONNECT, the connect parser (its level comes from the packet).
       const parser = this.protocolVersion === null || type === PacketType.CONNECT ? connectParser : levelParsers[this.protocolVersion];
