@@ -101,7 +101,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.dispatcher = new Dispatcher(this.router, this);
     const sendTicket = (shard: number, id: number): void => this.supervisor.ticket(shard, id);
     this.acks = new InboundAcks(this.tickets, sendTicket, (ack) => this.sendAck(ack));
-    this.fastPath = new FastPath(this.tickets, (clientId, id) => sendTicket(this.supervisor.shardFor(clientId), id), () => this.supervisor.requestFlush());
+    this.fastPath = new FastPath(this.tickets, (clientId) => this.supervisor.shardFor(clientId), sendTicket, () => this.supervisor.requestFlush());
   }
 
   accept(stream: import('node:stream').Duplex, remoteAddress: string): void {
@@ -123,6 +123,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.withSession.add(conn.id);
     if (expiryIntervalSec > 0) this.persistent.add(clientId);
     else this.persistent.delete(clientId);
+    this.fastPath.connecting(conn, clientId);
     this.supervisor.send(clientId, {
       type: 'connect',
       connId: conn.id,
@@ -384,6 +385,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       for (const message of found) {
         const qos = Math.min(message.qos, options.qos) as QoS;
         this.supervisor.send(clientId, { type: 'deliver', message, qos, retain: true, subscriptionIds: ids });
+        // Like any delivery through the actor: a later direct QoS 0 write must not overtake it.
+        this.fastPath.sentToActor(clientId);
       }
     }
   }
