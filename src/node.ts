@@ -294,8 +294,13 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         conn.accept({ sessionPresent: e.sessionPresent });
         this.online.set(e.clientId, conn);
         this.counters.clientsMaximum = Math.max(this.counters.clientsMaximum, this.online.size);
-        this.log.info({ event: 'client.connected', clientId: e.clientId, connId: e.connId, address: conn.remoteAddress, protocolVersion: conn.protocolVersion, sessionPresent: e.sessionPresent }, 'client connected');
-        this.events.emit('client.connected', { clientId: e.clientId, connId: e.connId, sessionPresent: e.sessionPresent });
+        // Checked first: the arguments alone are two objects per connect (connect-rate profile).
+        if (this.log.isLevelEnabled('info')) {
+          this.log.info({ event: 'client.connected', clientId: e.clientId, connId: e.connId, address: conn.remoteAddress, protocolVersion: conn.protocolVersion, sessionPresent: e.sessionPresent }, 'client connected');
+        }
+        if (this.events.listenerCount('client.connected') > 0) {
+          this.events.emit('client.connected', { clientId: e.clientId, connId: e.connId, sessionPresent: e.sessionPresent });
+        }
         return;
       }
       case 'flow': {
