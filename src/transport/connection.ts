@@ -128,6 +128,31 @@ const PINGRESP = Buffer.from([0xd0, 0x00]);
 
 const decoderOptionsByLimits = new WeakMap<ConnectionLimits, DecoderOptions>();
 
+/**
+ * 5.0 CONNACK 0 without and with Session Present, by limits, for the CONNACKs that carry nothing
+ * of their own client (no Assigned Client Identifier, no Server Keep Alive): encoded once.
+ */
+const sharedConnacksV5 = new WeakMap<ConnectionLimits, [Buffer | null, Buffer | null]>();
+
+type AcceptOptions = { sessionPresent: boolean; properties?: ConnackProperties };
+
+/** The 5.0 CONNACK 0: our limits, and what the decision says of this client. */
+function connackV5(limits: ConnectionLimits, decision: ConnectAccepted, opts: AcceptOptions): IConnackPacket {
+  const props: ConnackProperties = {
+    receiveMaximum: limits.receiveMaximum,
+    topicAliasMaximum: limits.topicAliasMaximum,
+    maximumPacketSize: limits.maxPacketSize,
+    retainAvailable: true,
+    wildcardSubscriptionAvailable: true,
+    subscriptionIdentifiersAvailable: true,
+    sharedSubscriptionAvailable: true,
+    // Maximum QoS is omitted: absent means 2, which we support (§3.2.2.3.4).
+  };
+  if (decision.serverKeepAlive !== undefined) props.serverKeepAlive = decision.serverKeepAlive; // [MQTT-3.2.2-21]
+  if (decision.assigned) props.assignedClientIdentifier = decision.clientId; // §3.2.2.3.7
+  return { cmd: 'connack', sessionPresent: opts.sessionPresent, reasonCode: ReasonCode.Success, properties: { ...props, ...opts.properties } };
+}
+
 function decoderOptions(limits: ConnectionLimits): DecoderOptions {
   let opts = decoderOptionsByLimits.get(limits);
   if (opts === undefined) {
@@ -233,32 +258,23 @@ export class Connection implements DecoderSink, DeadlineTarget {
   }
 
   /** Sends CONNACK 0 and opens the connection. Does nothing when it closed in the meantime. */
-  accept(opts: { sessionPresent: boolean; properties?: ConnackProperties }): void {
+  accept(opts: AcceptOptions): void {
     if (this.state === 'closed') return;
     const decision = this.decision;
     if (this.state !== 'connecting' || decision === null) throw new ConnectionStateError(this.id, 'accept', this.state);
-    const connack: IConnackPacket = { cmd: 'connack', sessionPresent: opts.sessionPresent };
-    if (this.protocolVersion === 5) {
-      connack.reasonCode = ReasonCode.Success;
-      const props: ConnackProperties = {
-        receiveMaximum: this.limits.receiveMaximum,
-        topicAliasMaximum: this.limits.topicAliasMaximum,
-        maximumPacketSize: this.limits.maxPacketSize,
-        retainAvailable: true,
-        wildcardSubscriptionAvailable: true,
-        subscriptionIdentifiersAvailable: true,
-        sharedSubscriptionAvailable: true,
-        // Maximum QoS is omitted: absent means 2, which we support (§3.2.2.3.4).
-      };
-      if (decision.serverKeepAlive !== undefined) props.serverKeepAlive = decision.serverKeepAlive; // [MQTT-3.2.2-21]
-      if (decision.assigned) props.assignedClientIdentifier = decision.clientId; // §3.2.2.3.7
-      connack.properties = { ...props, ...opts.properties };
-    }
     this.state = 'open';
     // The CONNACK is this connection's first packet: it leaves at once rather than in a cork
     // held for the rest of the turn (what the session sends after it corks on its own).
-    if (this.protocolVersion === 5) this.sendWith(connack, 'now');
-    else this.sendEncoded(CONNACK_V3_ACCEPTED[opts.sessionPresent ? 1 : 0], 'now');
+    if (this.protocolVersion !== 5) {
+      this.sendEncoded(CONNACK_V3_ACCEPTED[opts.sessionPresent ? 1 : 0], 'now');
+    } else if (decision.serverKeepAlive === undefined && !decision.assigned && opts.properties === undefined) {
+      let shared = sharedConnacksV5.get(this.limits);
+      if (shared === undefined) sharedConnacksV5.set(this.limits, (shared = [null, null]));
+      const i = opts.sessionPresent ? 1 : 0;
+      this.sendEncoded((shared[i] ??= this.encodeControl(connackV5(this.limits, decision, opts))), 'now');
+    } else {
+      this.sendWith(connackV5(this.limits, decision, opts), 'now');
+    }
     if (this.state !== 'open') return; // the CONNACK alone overflowed the write buffer
     this.keepaliveSec = decision.keepaliveSec;
     if (this.keepaliveSec > 0) {
@@ -303,12 +319,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
     if (this.state === 'closed' || !this.connectSeen) return;
     const out = this.adaptForVersion(packet);
     if (out === null) return;
-    let buf: Buffer;
-    try {
-      buf = encodePacket(out, this.protocolVersion, this.clientMaxPacketSize);
-    } catch (e) {
-      throw new PacketEncodeError(out.cmd, this.protocolVersion, e);
-    }
+    const buf = this.encodeControl(out);
     if (buf.length > this.clientMaxPacketSize) {
       this.stats.packetsDropped++; // [MQTT-3.1.2-25]
       return;
@@ -318,6 +329,15 @@ export class Connection implements DecoderSink, DeadlineTarget {
       if (out.cmd === 'puback' || out.cmd === 'pubcomp' || (out.cmd === 'pubrec' && (out.reasonCode ?? 0) >= 0x80)) {
         this.unacked?.delete(out.messageId);
       }
+    }
+  }
+
+  /** A control packet already adapted to this client's level, encoded. */
+  private encodeControl(packet: Packet): Buffer {
+    try {
+      return encodePacket(packet, this.protocolVersion, this.clientMaxPacketSize);
+    } catch (e) {
+      throw new PacketEncodeError(packet.cmd, this.protocolVersion, e);
     }
   }
 
