@@ -83,6 +83,7 @@ export class FastPath {
    * switch became pending (or was delayed) since the last flush.
    */
   flush(): void {
+    if (this.pending.size === 0) return; // every turn flushes: no iterator when there is nothing
     let byShard: Map<number, { waiting: Pending[]; epochs: number[] }> | null = null;
     for (const p of this.pending.values()) {
       if (!p.dirty) continue;
