@@ -2,10 +2,17 @@
 // effect, when it has no QoS 0 message waiting in its queue; the switch to direct writes then
 // waits for a ticket round trip to the session's shard issued after the last delivery sent to the
 // actor, so no message still on its way back through the actor can be overtaken [MQTT-4.6.0-6].
+// Every client of a shard whose switch is pending shares one ticket per turn: a ticket answers
+// for everything sent to its shard before it, so one per shard confirms them all (and a burst of
+// connects does not cost a promise, a closure and a shard message per client).
+// A new connection usually needs no ticket at all: when nothing was sent to the actor for its
+// client after its CONNECT, nothing can be in flight behind the 'flow' that CONNECT produced
+// (what was sent before the CONNECT was handled before it, and its effects came first).
 import type { Connection } from '../transport/connection.js';
 import type { TicketBook } from './tickets.js';
 
 interface Pending {
+  clientId: string;
   conn: Connection;
   /** Bumped by every actor-path delivery: only a ticket issued after the last one confirms. */
   epoch: number;
@@ -15,10 +22,13 @@ interface Pending {
 export class FastPath {
   private readonly direct = new Map<string, Connection>();
   private readonly pending = new Map<string, Pending>();
+  /** Connections whose CONNECT went to the actor, while no delivery for the client followed it. */
+  private readonly fresh = new Map<string, Connection>();
 
   constructor(
     private readonly tickets: TicketBook,
-    private readonly sendTicket: (clientId: string, id: number) => void,
+    private readonly shardFor: (clientId: string) => number,
+    private readonly sendTicket: (shard: number, id: number) => void,
     /** The ticket is added in the supervisor's next flush, which this makes sure happens. */
     private readonly requestFlush: () => void,
   ) {}
@@ -28,44 +38,77 @@ export class FastPath {
     return this.direct.get(clientId);
   }
 
+  /** The CONNECT of `conn` is being sent to the actor of `clientId`. */
+  connecting(conn: Connection, clientId: string): void {
+    this.fresh.set(clientId, conn);
+  }
+
   /** A 'flow' effect from the session of `conn`. */
   flow(conn: Connection, clientId: string, direct: boolean): void {
+    const fresh = this.fresh.get(clientId) === conn;
+    if (fresh) this.fresh.delete(clientId);
     if (!direct) {
       this.pending.delete(clientId);
       if (this.direct.get(clientId) === conn) this.direct.delete(clientId);
       return;
     }
     if (this.direct.get(clientId) === conn) return;
+    if (fresh && conn.state === 'open') {
+      // The 'flow' of its CONNECT, with no delivery sent to the actor since: nothing to wait for.
+      this.pending.delete(clientId);
+      this.direct.set(clientId, conn);
+      return;
+    }
     const p = this.pending.get(clientId);
     if (p !== undefined && p.conn === conn) {
       p.epoch++;
       p.dirty = true;
     } else {
-      this.pending.set(clientId, { conn, epoch: 0, dirty: true });
+      this.pending.set(clientId, { clientId, conn, epoch: 0, dirty: true });
     }
     this.requestFlush();
   }
 
   /** A delivery for `clientId` went through its actor: a pending switch must wait for it. */
   sentToActor(clientId: string): void {
+    if (this.fresh.size > 0) this.fresh.delete(clientId);
     const p = this.pending.get(clientId);
     if (p === undefined) return;
     p.epoch++;
     p.dirty = true;
   }
 
-  /** Right before the supervisor flushes a turn: one ticket per client whose switch is pending. */
+  /**
+   * Right before the supervisor flushes a turn: one ticket per shard that has a client whose
+   * switch became pending (or was delayed) since the last flush.
+   */
   flush(): void {
-    for (const [clientId, p] of this.pending) {
+    if (this.pending.size === 0) return; // every turn flushes: no iterator when there is nothing
+    let byShard: Map<number, { waiting: Pending[]; epochs: number[] }> | null = null;
+    for (const p of this.pending.values()) {
       if (!p.dirty) continue;
       p.dirty = false;
-      const epoch = p.epoch;
-      void this.tickets.ticket((id) => this.sendTicket(clientId, id)).then(() => {
-        if (this.pending.get(clientId) !== p || p.epoch !== epoch) return;
-        this.pending.delete(clientId);
-        if (p.conn.state === 'open') this.direct.set(clientId, p.conn);
+      const shard = this.shardFor(p.clientId);
+      byShard ??= new Map();
+      let group = byShard.get(shard);
+      if (group === undefined) byShard.set(shard, (group = { waiting: [], epochs: [] }));
+      group.waiting.push(p);
+      // The epoch this ticket vouches for: a later actor-path delivery makes it stale.
+      group.epochs.push(p.epoch);
+    }
+    if (byShard === null) return;
+    for (const [shard, { waiting, epochs }] of byShard) {
+      void this.tickets.ticket((id) => this.sendTicket(shard, id)).then(() => {
+        for (let i = 0; i < waiting.length; i++) this.confirm(waiting[i]!, epochs[i]!);
       });
     }
+  }
+
+  /** A ticket issued at `epoch` came back: `p` goes direct unless it changed since. */
+  private confirm(p: Pending, epoch: number): void {
+    if (this.pending.get(p.clientId) !== p || p.epoch !== epoch) return;
+    this.pending.delete(p.clientId);
+    if (p.conn.state === 'open') this.direct.set(p.clientId, p.conn);
   }
 
   /** The connection closed. */
@@ -74,5 +117,6 @@ export class FastPath {
     if (clientId === null) return;
     if (this.direct.get(clientId) === conn) this.direct.delete(clientId);
     if (this.pending.get(clientId)?.conn === conn) this.pending.delete(clientId);
+    if (this.fresh.get(clientId) === conn) this.fresh.delete(clientId);
   }
 }

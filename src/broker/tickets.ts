@@ -50,6 +50,7 @@ export class TurnTickets<A extends PendingAck> {
 
   /** Right before the supervisor flushes the turn's batches: the ticket goes after them. */
   flush(): void {
+    if (this.byShard.size === 0) return; // every turn flushes: no iterator when there is nothing
     for (const [shard, acks] of this.byShard) {
       void this.tickets.ticket((id) => this.sendTicket(shard, id)).then(() => {
         for (const ack of acks) this.partDone(ack);

@@ -10,6 +10,7 @@ import mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import type { ProtocolVersion } from './message.js';
 import { fastDecode, fastEncodeAck, fastEncodePublish } from './fast-codec.js';
+import { fastDecodeConnect } from './fast-connect.js';
 import { ReasonCode } from './reason-codes.js';
 
 /** MQTT control packet type numbers (fixed header bits 7..4). */
@@ -211,6 +212,11 @@ export class PacketDecoder {
     return this.pendingBytes;
   }
 
+  /** Bytes wait, or a decode loop is running: `resume()` may decode packets right away. */
+  get busy(): boolean {
+    return this.processing || this.pendingBytes > 0;
+  }
+
   push(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
     if (this.pendingBytes === 0 && !this.paused) {
@@ -302,14 +308,19 @@ export class PacketDecoder {
   }
 
   private decodeFrame(frame: Buffer, type: number, headerLength: number): void {
+    const flags = frame[0]! & 0x0f;
+    let packet: Packet | null;
     if (type === PacketType.CONNECT) {
-      const level = unsupportedConnectLevel(frame, headerLength);
+      // The fast decode answers only for levels 3, 4 and 5, so the level check can wait for a miss.
+      packet = fastDecodeConnect(frame, flags, headerLength);
+      const level = packet === null ? unsupportedConnectLevel(frame, headerLength) : null;
       if (level !== null) {
         this.fail(ReasonCode.UnsupportedProtocolVersion, `unsupported protocol level ${level}`); // [MQTT-3.1.2-2]
         return;
       }
+    } else {
+      packet = this.protocolVersion === null ? null : fastDecode(frame, type, flags, headerLength, this.protocolVersion);
     }
-    let packet = this.protocolVersion === null ? null : fastDecode(frame, type, frame[0]! & 0x0f, headerLength, this.protocolVersion);
     if (packet === null) {
       // Before the CONNECT, and for a second CONNECT, the connect parser (its level comes from the packet).
       const parser = this.protocolVersion === null || type === PacketType.CONNECT ? connectParser : levelParsers[this.protocolVersion];

@@ -81,6 +81,14 @@ const CORK_FLUSH_BYTES = 64 * 1024;
 
 type State = 'connecting' | 'open' | 'closed';
 
+/**
+ * When a write leaves. 'turn': corked until the end of this event-loop turn's ticks, with
+ * whatever else this connection is sent meanwhile (one writev); 'late': corked until the check
+ * phase, behind the deliveries the turn's shard batches produce; 'now': at once when nothing is
+ * corked (else it joins the cork, keeping the order).
+ */
+type WriteTiming = 'turn' | 'late' | 'now';
+
 // Idle memory per connection: the stream listeners below are shared functions that find their
 // Connection through this property of the stream, rather than four closures (and a context) per
 // connection; likewise the decoder's sink is the Connection itself and its options are shared.
@@ -119,6 +127,31 @@ const CONNACK_V3_ACCEPTED = [Buffer.from([0x20, 0x02, 0x00, 0x00]), Buffer.from(
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 
 const decoderOptionsByLimits = new WeakMap<ConnectionLimits, DecoderOptions>();
+
+/**
+ * 5.0 CONNACK 0 without and with Session Present, by limits, for the CONNACKs that carry nothing
+ * of their own client (no Assigned Client Identifier, no Server Keep Alive): encoded once.
+ */
+const sharedConnacksV5 = new WeakMap<ConnectionLimits, [Buffer | null, Buffer | null]>();
+
+type AcceptOptions = { sessionPresent: boolean; properties?: ConnackProperties };
+
+/** The 5.0 CONNACK 0: our limits, and what the decision says of this client. */
+function connackV5(limits: ConnectionLimits, decision: ConnectAccepted, opts: AcceptOptions): IConnackPacket {
+  const props: ConnackProperties = {
+    receiveMaximum: limits.receiveMaximum,
+    topicAliasMaximum: limits.topicAliasMaximum,
+    maximumPacketSize: limits.maxPacketSize,
+    retainAvailable: true,
+    wildcardSubscriptionAvailable: true,
+    subscriptionIdentifiersAvailable: true,
+    sharedSubscriptionAvailable: true,
+    // Maximum QoS is omitted: absent means 2, which we support (§3.2.2.3.4).
+  };
+  if (decision.serverKeepAlive !== undefined) props.serverKeepAlive = decision.serverKeepAlive; // [MQTT-3.2.2-21]
+  if (decision.assigned) props.assignedClientIdentifier = decision.clientId; // §3.2.2.3.7
+  return { cmd: 'connack', sessionPresent: opts.sessionPresent, reasonCode: ReasonCode.Success, properties: { ...props, ...opts.properties } };
+}
 
 function decoderOptions(limits: ConnectionLimits): DecoderOptions {
   let opts = decoderOptionsByLimits.get(limits);
@@ -163,6 +196,8 @@ export class Connection implements DecoderSink, DeadlineTarget {
   private graceTimer: NodeJS.Timeout | null = null;
   private corked = false;
   private corkedBytes = 0;
+  /** The stream was paused because bytes arrived between CONNECT and the node's answer. */
+  private streamPaused = false;
   private inAliases: InboundTopicAliases | null = null; // created on the first inbound PUBLISH
   private outAliases: OutboundTopicAliases | null = null;
   /** Packet ids of inbound QoS 1/2 publishes not yet acknowledged by us (Receive Maximum). */
@@ -193,7 +228,16 @@ export class Connection implements DecoderSink, DeadlineTarget {
     if (this.state === 'closed') return;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.stats.bytesReceived += buf.length;
+    const afterConnect = this.connectSeen && this.state === 'connecting';
     this.decoder.push(buf);
+    if (afterConnect && !this.streamPaused && this.state === 'connecting') {
+      // Nothing after CONNECT is processed before the node accepts [MQTT-3.1.4-5]: the decoder
+      // holds these bytes, and the stream stops here so that a client cannot make us buffer more
+      // than this read meanwhile. Paused only once such bytes come, not at every CONNECT: most
+      // clients wait for CONNACK, and a pause and resume per handshake cost connect rate.
+      this.streamPaused = true;
+      this.stream.pause();
+    }
   }
 
   /** @internal */
@@ -214,42 +258,43 @@ export class Connection implements DecoderSink, DeadlineTarget {
   }
 
   /** Sends CONNACK 0 and opens the connection. Does nothing when it closed in the meantime. */
-  accept(opts: { sessionPresent: boolean; properties?: ConnackProperties }): void {
+  accept(opts: AcceptOptions): void {
     if (this.state === 'closed') return;
     const decision = this.decision;
     if (this.state !== 'connecting' || decision === null) throw new ConnectionStateError(this.id, 'accept', this.state);
-    const connack: IConnackPacket = { cmd: 'connack', sessionPresent: opts.sessionPresent };
-    if (this.protocolVersion === 5) {
-      connack.reasonCode = ReasonCode.Success;
-      const props: ConnackProperties = {
-        receiveMaximum: this.limits.receiveMaximum,
-        topicAliasMaximum: this.limits.topicAliasMaximum,
-        maximumPacketSize: this.limits.maxPacketSize,
-        retainAvailable: true,
-        wildcardSubscriptionAvailable: true,
-        subscriptionIdentifiersAvailable: true,
-        sharedSubscriptionAvailable: true,
-        // Maximum QoS is omitted: absent means 2, which we support (§3.2.2.3.4).
-      };
-      if (decision.serverKeepAlive !== undefined) props.serverKeepAlive = decision.serverKeepAlive; // [MQTT-3.2.2-21]
-      if (decision.assigned) props.assignedClientIdentifier = decision.clientId; // §3.2.2.3.7
-      connack.properties = { ...props, ...opts.properties };
-    }
     this.state = 'open';
-    if (this.protocolVersion === 5) this.send(connack);
-    else this.sendEncoded(CONNACK_V3_ACCEPTED[opts.sessionPresent ? 1 : 0]);
+    // The CONNACK is this connection's first packet: it leaves at once rather than in a cork
+    // held for the rest of the turn (what the session sends after it corks on its own).
+    if (this.protocolVersion !== 5) {
+      this.sendEncoded(CONNACK_V3_ACCEPTED[opts.sessionPresent ? 1 : 0], 'now');
+    } else if (decision.serverKeepAlive === undefined && !decision.assigned && opts.properties === undefined) {
+      let shared = sharedConnacksV5.get(this.limits);
+      if (shared === undefined) sharedConnacksV5.set(this.limits, (shared = [null, null]));
+      const i = opts.sessionPresent ? 1 : 0;
+      this.sendEncoded((shared[i] ??= this.encodeControl(connackV5(this.limits, decision, opts))), 'now');
+    } else {
+      this.sendWith(connackV5(this.limits, decision, opts), 'now');
+    }
     if (this.state !== 'open') return; // the CONNACK alone overflowed the write buffer
     this.keepaliveSec = decision.keepaliveSec;
     if (this.keepaliveSec > 0) {
       this.activityAt = Date.now();
       deadlines.schedule(this, this.activityAt + this.keepaliveSec * 1500);
     }
+    if (!this.streamPaused && !this.decoder.busy) {
+      // Nothing came after CONNECT: the decoder has nothing to go on with, so nothing to defer.
+      this.decoder.resume();
+      return;
+    }
     // Packets the client sent after CONNECT wait until now; process them after the caller's
     // current code (which may still be registering this connection) has run.
     queueMicrotask(() => {
       if (this.state !== 'open') return;
       this.decoder.resume();
-      if (this.state === 'open') this.stream.resume();
+      if (this.state === 'open' && this.streamPaused) {
+        this.streamPaused = false;
+        this.stream.resume();
+      }
     });
   }
 
@@ -267,20 +312,19 @@ export class Connection implements DecoderSink, DeadlineTarget {
    * write()).
    */
   send(packet: Packet, late = false): void {
+    this.sendWith(packet, late ? 'late' : 'turn');
+  }
+
+  private sendWith(packet: Packet, timing: WriteTiming): void {
     if (this.state === 'closed' || !this.connectSeen) return;
     const out = this.adaptForVersion(packet);
     if (out === null) return;
-    let buf: Buffer;
-    try {
-      buf = encodePacket(out, this.protocolVersion, this.clientMaxPacketSize);
-    } catch (e) {
-      throw new PacketEncodeError(out.cmd, this.protocolVersion, e);
-    }
+    const buf = this.encodeControl(out);
     if (buf.length > this.clientMaxPacketSize) {
       this.stats.packetsDropped++; // [MQTT-3.1.2-25]
       return;
     }
-    if (this.write(buf, false, late) && out.messageId !== undefined) {
+    if (this.write(buf, false, timing) && out.messageId !== undefined) {
       // Receive Maximum accounting: these answers end an inbound QoS 1/2 exchange (§4.9).
       if (out.cmd === 'puback' || out.cmd === 'pubcomp' || (out.cmd === 'pubrec' && (out.reasonCode ?? 0) >= 0x80)) {
         this.unacked?.delete(out.messageId);
@@ -288,14 +332,23 @@ export class Connection implements DecoderSink, DeadlineTarget {
     }
   }
 
+  /** A control packet already adapted to this client's level, encoded. */
+  private encodeControl(packet: Packet): Buffer {
+    try {
+      return encodePacket(packet, this.protocolVersion, this.clientMaxPacketSize);
+    } catch (e) {
+      throw new PacketEncodeError(packet.cmd, this.protocolVersion, e);
+    }
+  }
+
   /** send() for a packet already encoded, one without a packet id. */
-  private sendEncoded(buf: Buffer): void {
+  private sendEncoded(buf: Buffer, timing: WriteTiming = 'turn'): void {
     if (this.state === 'closed' || !this.connectSeen) return;
     if (buf.length > this.clientMaxPacketSize) {
       this.stats.packetsDropped++; // [MQTT-3.1.2-25]
       return;
     }
-    this.write(buf);
+    this.write(buf, false, timing);
   }
 
   /** Sends one PUBLISH to this client, applying its v5 limits and our topic aliases. */
@@ -427,10 +480,9 @@ export class Connection implements DecoderSink, DeadlineTarget {
       this.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
     }
     if (this.clientTopicAliasMaximum > 0) this.outAliases = new OutboundTopicAliases(this.clientTopicAliasMaximum);
-    // Nothing after CONNECT is processed before the node accepts [MQTT-3.1.4-5]; the socket is
-    // paused so a client cannot make us buffer more than one read meanwhile.
+    // Nothing after CONNECT is processed before the node accepts [MQTT-3.1.4-5]; the stream is
+    // paused too once more bytes come (onStreamData).
     this.decoder.pause();
-    this.stream.pause();
     this.handler.onConnect(this, packet, decision);
   }
 
@@ -507,7 +559,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
    * Writes within the slow-consumer bound: a write that would take the stream's buffer past
    * maxWriteBufferBytes closes the connection instead. Returns whether it was written.
    */
-  private write(buf: Buffer, force = false, late = false): boolean {
+  private write(buf: Buffer, force = false, timing: WriteTiming = 'turn'): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) return false;
     if (!force && this.stream.writableLength + buf.length > this.limits.maxWriteBufferBytes) {
       this.closeWith(
@@ -516,21 +568,23 @@ export class Connection implements DecoderSink, DeadlineTarget {
       );
       return false;
     }
-    if (!this.corked) {
+    if (!this.corked && timing !== 'now') {
       // Many small packets in one event-loop turn leave in one write (writev). A late write waits
       // for the check phase, behind the deliveries that the same turn's shard batches produce;
       // whatever this connection is sent after it in the same turn waits with it, in order.
       this.corked = true;
       this.corkedBytes = 0;
       this.stream.cork();
-      if (late) setImmediate(uncorkConnection, this);
+      if (timing === 'late') setImmediate(uncorkConnection, this);
       else process.nextTick(uncorkConnection, this);
     }
     this.stream.write(buf);
-    this.corkedBytes += buf.length;
-    // A big burst goes out early rather than counting against the slow-consumer bound while the
-    // socket could take it.
-    if (this.corkedBytes >= CORK_FLUSH_BYTES) this.uncork();
+    if (this.corked) {
+      this.corkedBytes += buf.length;
+      // A big burst goes out early rather than counting against the slow-consumer bound while the
+      // socket could take it.
+      if (this.corkedBytes >= CORK_FLUSH_BYTES) this.uncork();
+    }
     this.stats.bytesSent += buf.length;
     this.stats.packetsSent++;
     return true;

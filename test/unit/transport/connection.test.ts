@@ -90,6 +90,17 @@ describe('Connection: before and around CONNECT', () => {
     assert.equal((await closeReason(s)).reasonCode, ReasonCode.UnsupportedProtocolVersion);
   });
 
+  /** What every v5 CONNACK of a server with these limits announces (no Maximum QoS: absent means 2). */
+  const announced = {
+    receiveMaximum: 7,
+    topicAliasMaximum: 3,
+    maximumPacketSize: 5000,
+    retainAvailable: true,
+    wildcardSubscriptionAvailable: true,
+    subscriptionIdentifiersAvailable: true,
+    sharedSubscriptionAvailable: true,
+  };
+
   it('v5 CONNACK announces our limits and the assigned client id, no Maximum QoS', async () => {
     const s = await setup({ maxKeepaliveSec: 30, receiveMaximum: 7, topicAliasMaximum: 3, maxPacketSize: 5000 });
     const c = await client();
@@ -97,20 +108,26 @@ describe('Connection: before and around CONNECT', () => {
     const conn = await s.connection();
     assert.equal(connack.reasonCode, 0);
     assert.equal(connack.sessionPresent, false);
-    assert.deepEqual(connack.properties, {
-      receiveMaximum: 7,
-      topicAliasMaximum: 3,
-      maximumPacketSize: 5000,
-      retainAvailable: true,
-      wildcardSubscriptionAvailable: true,
-      subscriptionIdentifiersAvailable: true,
-      sharedSubscriptionAvailable: true,
-      serverKeepAlive: 30,
-      assignedClientIdentifier: conn.clientId!,
-    });
+    assert.deepEqual(connack.properties, { ...announced, serverKeepAlive: 30, assignedClientIdentifier: conn.clientId! });
     assert.match(conn.clientId!, /^shoal-/);
     assert.equal(conn.state, 'open');
     assert.equal(conn.keepaliveSec, 30);
+  });
+
+  it('v5 CONNACK with nothing of its own client (no assigned id, no Server Keep Alive): our limits, Session Present as given', async () => {
+    const s = await setup({ receiveMaximum: 7, topicAliasMaximum: 3, maxPacketSize: 5000 }, (h) => (h.onConnectMode = 'manual'));
+    // These bytes are encoded once per limits and Session Present: the third reuses the first's.
+    for (const [n, sessionPresent] of [[0, false], [1, true], [2, false]] as const) {
+      const c = await client();
+      c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: `shared-${n}`, clean: true, keepalive: 10 });
+      const conn = await withTimeout(s.handler(n).connected, 2000, 'onConnect');
+      conn.accept({ sessionPresent });
+      const connack = (await c.next()) as IConnackPacket;
+      assert.equal(connack.reasonCode, 0);
+      assert.equal(connack.sessionPresent, sessionPresent);
+      assert.deepEqual(connack.properties, announced);
+      assert.equal(conn.keepaliveSec, 10);
+    }
   });
 
   it('records the client limits from a v5 CONNECT', async () => {

@@ -105,9 +105,11 @@ export async function startServer(limits: Partial<ConnectionLimits> = {}, prepar
     return handlers[n]!;
   };
   let next = 0;
+  // One limits object for every connection, as the node has: what is derived from it is shared.
+  const connectionLimits = { ...defaultLimits, ...limits };
   const listener = await listenTcp({ host: '127.0.0.1', port: 0 }, (stream, remote) => {
     const n = next++;
-    const conn = new Connection(stream, handlerAt(n), { ...defaultLimits, ...limits }, n + 1, remote);
+    const conn = new Connection(stream, handlerAt(n), connectionLimits, n + 1, remote);
     connections[n] = conn;
     waiters[n]?.(conn);
   });
