@@ -186,13 +186,6 @@ export class FanoutIndex {
     return new FanoutBatch(this);
   }
 
-  /** Live copies per client, for tests and metrics. */
-  liveCopies(): number {
-    let n = 0;
-    for (const c of this.clients.values()) n += c.copies.size;
-    return n;
-  }
-
   /** @internal */ client(clientId: string): ClientCopies {
     let c = this.clients.get(clientId);
     if (c === undefined) this.clients.set(clientId, (c = { quoted: JSON.stringify(clientId), copies: new Map(), changed: new Set() }));
@@ -219,7 +212,6 @@ export class FanoutIndex {
     if (stored) this.statesStored.add(clientId);
     else this.statesStored.delete(clientId);
   }
-
 }
 
 export class FanoutBatch {
