@@ -261,8 +261,9 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
    * Each statement run costs a hop to libuv's thread pool and each bound value a conversion on
    * this thread, so the batch's message ops (putMessage, updateMessage, deleteMessage, and the
    * messages of deleteSession) are folded into the fan-out log's index as they come, and written
-   * at the end as at most six statements: the new log rows (a few multi-row INSERTs), then one
-   * JSON-array statement each for dead lists, deleted rows and clients' overrides. The other ops
+   * at the end: one multi-row INSERT per 64 new log rows, then at most five statements that each
+   * take one JSON array (deleted rows, their dead lists, dead lists to upsert, override lists to
+   * delete and to upsert). The other ops
    * keep their order; they touch other tables, so the log's writes need not interleave with them.
    * Runs of message ops still form units of their own, so a failure is named after its op.
    */
