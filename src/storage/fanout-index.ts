@@ -13,7 +13,8 @@
 //    is in its client's override list (`copy_state`, one row per client, rewritten by each batch
 //    that changed it), run-length encoded: [first seq, count, state, first packet id] stands for
 //    copies of consecutive seqs with consecutive packet ids. A window that slides as acks come in
-//    is one run, so an ack costs a ~30-byte rewrite rather than a row insert and a row delete
+//    is one run, so an ack costs rewriting a row of ~55 bytes (5.6 kB of JSON for 100 clients per
+//    batch, measured) rather than a row insert and a row delete
 //    (measured on a drain of 100 sessions: 2.4 µs of SQLite per copy for per-copy rows).
 // Which row and slot hold the live copy (client, seq) is what this index knows; it is rebuilt
 // from the database at open and after any failed batch, so it never has to be rolled back.
@@ -115,6 +116,11 @@ export class InvalidMessageOpError extends RangeError {
 function checkState(state: StoredMessageState, packetId: number | null): void {
   if (!STATES.has(state)) throw new InvalidMessageOpError('message state', state);
   if (packetId !== null && !(Number.isInteger(packetId) && packetId >= 1 && packetId <= 65535)) throw new InvalidMessageOpError('packet id', packetId);
+}
+
+/** The recipient JSON is written by hand, so what goes into it unquoted is checked first. */
+function checkQos(qos: number): void {
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new InvalidMessageOpError('qos', qos);
 }
 
 function checkSeq(seq: number): void {
@@ -228,6 +234,7 @@ export class FanoutBatch {
   /** putMessage: a new copy; one already live under (client, seq) is replaced. */
   put(clientId: string, m: StoredMessage): void {
     checkSeq(m.seq);
+    checkQos(m.qos);
     checkState(m.state, m.packetId);
     const existing = this.index.existing(clientId);
     const earlier = existing?.copies.get(m.seq);

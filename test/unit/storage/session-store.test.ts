@@ -113,7 +113,7 @@ test('SqliteSessionStore: a write SQLite itself rejects mid-batch rolls the batc
   }
 });
 
-test('SqliteSessionStore: an invalid message state or packet id is refused before anything is written, naming the op', async () => {
+test('SqliteSessionStore: an invalid message state, packet id or QoS is refused before anything is written, naming the op', async () => {
   const file = freshFile();
   const store = await SqliteSessionStore.open(file);
   try {
@@ -123,6 +123,8 @@ test('SqliteSessionStore: an invalid message state or packet id is refused befor
       [{ op: 'updateMessage', clientId: 'c', seq: 1, state: 'bogus' as StoredMessageState, packetId: 1 }, /invalid message state: "bogus"/],
       [{ op: 'updateMessage', clientId: 'c', seq: 1, state: 'inflight', packetId: 65536 }, /invalid packet id: 65536/],
       [{ op: 'putMessage', clientId: 'c', message: stored(2, { state: 'inflight', packetId: 0 }) }, /invalid packet id: 0/],
+      // Written unquoted into the recipients' JSON: anything but 0..2 would corrupt the row.
+      [{ op: 'putMessage', clientId: 'c', message: stored(2, { qos: 3 as 2 }) }, /invalid qos: 3/],
     ];
     for (const [op, why] of cases) {
       await assert.rejects(store.apply([{ op: 'putMessage', clientId: 'c', message: stored(3) }, op]), (err: unknown) => {
