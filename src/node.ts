@@ -258,11 +258,11 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
 
   toSession(clientId: string, message: AppMessage, d: Delivery): number | null {
     const compact = (this.compactMessage ??= compactMessage(message));
-    this.supervisor.send(clientId, { type: 'deliver', message: compact, qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds });
+    const shard = this.supervisor.deliver(clientId, compact, d.qos, d.retain, d.subscriptionIds);
     this.fastPath.sentToActor(clientId);
     // A QoS 1/2 copy for a persistent session is stored by its shard: the publisher's ack waits
     // for that commit. Other copies live in memory only, so waiting would buy nothing.
-    return d.qos > 0 && this.persistent.has(clientId) ? this.supervisor.shardFor(clientId) : null;
+    return d.qos > 0 && this.persistent.has(clientId) ? shard : null;
   }
 
   private sendPublish(conn: Connection, p: Parameters<Connection['sendPublish']>[0], cache?: PublishEncodeCache): void {

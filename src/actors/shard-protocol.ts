@@ -1,6 +1,7 @@
 // The typed messages across the thread boundary between the main thread (supervisor) and one
 // shard worker. Each direction is one discriminated union; messages travel in arrays (batches)
 // because one postMessage per message costs ~4x the throughput (../shared/STACK.md).
+import type { AppMessage } from '../protocol/message.js';
 import type { SessionEffect, SessionEvent, SessionLimits } from './session-types.js';
 
 export interface ShardInit {
@@ -13,9 +14,19 @@ export interface ShardInit {
 
 export type ToShard =
   | { t: 'event'; clientId: string; event: SessionEvent }
+  /**
+   * One routed message for several sessions of this shard, as 'deliver' events in this order:
+   * one entry per (message, shard) instead of an event object per copy (a publish to N sessions
+   * costs N of those on the hot path, and N cloned objects with worker shards). Parallel arrays;
+   * `delivery[i]` is the copy's QoS | (retain ? RETAIN_FLAG : 0).
+   */
+  | { t: 'deliver'; message: AppMessage; clientIds: string[]; delivery: number[]; subscriptionIds: number[][] }
   /** Acknowledge `id` once every event before it in this stream is durable. */
   | { t: 'ticket'; id: number }
   | { t: 'shutdown' };
+
+/** The retain bit of a 'deliver' entry's `delivery` codes (the QoS takes the two low bits). */
+export const RETAIN_FLAG = 4;
 
 export type FromShard =
   /** After start: the sessions restored from storage, as effects (routes, wills due). */

@@ -4,7 +4,8 @@
 // on the main thread; takes its port and store as parameters, so tests can run it in-process.
 import type { SessionStore, StoreOp } from '../storage/types.js';
 import { handleSession, restoreSession } from './session.js';
-import { nextDeadline, newOutput, type SessionEffect, type SessionLimits, type SessionState } from './session-types.js';
+import { nextDeadline, newOutput, type SessionEffect, type SessionEvent, type SessionLimits, type SessionOutput, type SessionState } from './session-types.js';
+import { deliveryAt } from './shard-batch.js';
 import type { FromShard, ToShard } from './shard-protocol.js';
 
 export interface ShardPort {
@@ -82,9 +83,9 @@ export class Shard {
       out.store = this.pending.ops;
       for (const m of batch) {
         if (m.t === 'event') {
-          const before = this.sessions.get(m.clientId) ?? null;
-          const after = handleSession(before, m.event, now, this.limits, out);
-          this.track(m.clientId, before, after);
+          this.handle(m.clientId, m.event, now, out);
+        } else if (m.t === 'deliver') {
+          for (let i = 0; i < m.clientIds.length; i++) this.handle(m.clientIds[i]!, { type: 'deliver', message: m.message, ...deliveryAt(m, i) }, now, out);
         } else if (m.t === 'ticket') {
           this.pending.tickets.push(m.id);
         }
@@ -98,6 +99,12 @@ export class Shard {
       return;
     }
     this.flush();
+  }
+
+  private handle(clientId: string, event: SessionEvent, now: number, out: SessionOutput): void {
+    const before = this.sessions.get(clientId) ?? null;
+    const after = handleSession(before, event, now, this.limits, out);
+    this.track(clientId, before, after);
   }
 
   private fail(what: string, err: unknown): void {

@@ -7,6 +7,8 @@ import { MainThreadChannel } from './main-thread-channel.js';
 import { hostShard } from './shard-host.js';
 import type { SessionEffect, SessionEvent, SessionLimits } from './session-types.js';
 import type { FromShard, ToShard } from './shard-protocol.js';
+import { appendDelivery } from './shard-batch.js';
+import type { AppMessage, QoS } from '../protocol/message.js';
 
 /**
  * Where shards run. 'workers': one worker thread each, so session work uses other cores, at the
@@ -174,6 +176,19 @@ export class ShardSupervisor {
     this.enqueue(this.shardFor(clientId), { t: 'event', clientId, event });
   }
 
+  /**
+   * Sends `message` to the session of `clientId`, as a 'deliver' event would, and returns the
+   * client's shard. Consecutive deliveries of the same message object to one shard share one
+   * entry of its batch (see shard-protocol.ts); anything else sent to the shard in between starts
+   * a new one, so the order of events per shard is kept.
+   */
+  deliver(clientId: string, message: AppMessage, qos: QoS, retain: boolean, subscriptionIds: number[]): number {
+    const shard = this.shardFor(clientId);
+    appendDelivery(this.slots[shard]!.batch, clientId, message, qos, retain, subscriptionIds);
+    this.requestFlush();
+    return shard;
+  }
+
   /** Asks `shard` to acknowledge `id` once everything sent to it so far is durable. */
   ticket(shard: number, id: number): void {
     this.enqueue(shard, { t: 'ticket', id });
@@ -181,15 +196,14 @@ export class ShardSupervisor {
 
   private enqueue(shard: number, m: ToShard): void {
     this.slots[shard]!.batch.push(m);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      // One batch per shard per turn of the event loop: everything the sockets delivered in this
-      // I/O phase travels together.
-      setImmediate(this.flush);
-    }
+    this.requestFlush();
   }
 
-  /** Makes sure a flush (and so the onFlush hook) runs this turn even if nothing is queued. */
+  /**
+   * Makes sure a flush (and so the onFlush hook) runs this turn even if nothing is queued. One
+   * batch per shard per turn of the event loop: everything the sockets delivered in this I/O
+   * phase travels together.
+   */
   requestFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;

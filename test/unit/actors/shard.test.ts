@@ -270,3 +270,42 @@ describe('Shard: lifecycle', () => {
     assert.deepEqual(clock.dueTimes(), []);
   });
 });
+
+describe('Shard: a deliver entry (one message for several sessions)', () => {
+  /** What the shard posts and stores for `batch`, after the sessions in `setup` exist. */
+  async function outcome(setup: ToShard[], batch: ToShard[]): Promise<{ effects: SessionEffect[]; ops: StoreOp[] }> {
+    const store = new GatedStore();
+    store.gated = false;
+    const { shard, port } = await started(store);
+    shard.handleBatch(setup);
+    await port.count(1, 'the setup effects');
+    port.posted.length = 0;
+    const committed = store.committed.length;
+    shard.handleBatch([...batch, { t: 'ticket', id: 1 }]);
+    await port.count(1, 'the delivery effects');
+    return { effects: port.effects(), ops: store.committed.slice(committed).flat() };
+  }
+
+  it('is handled as one deliver event per listed session, in order, each with its own QoS, retain flag and subscription ids', async () => {
+    const m = message('t/a', 'x');
+    const setup = [
+      ev(connect({ clientId: 'on', expiry: 60 }), 'on'),
+      ev(connect({ clientId: 'off', connId: 2, expiry: 60 }), 'off'),
+      ev({ type: 'disconnect', connId: 2, kind: 'normal' }, 'off'),
+    ];
+    const entry: ToShard = { t: 'deliver', message: m, clientIds: ['on', 'off', 'nobody', 'on'], delivery: [1, 2 | 4, 1, 0 | 4], subscriptionIds: [[3], [], [], [4, 5]] };
+    const events: ToShard[] = [
+      ev({ type: 'deliver', message: m, qos: 1, retain: false, subscriptionIds: [3] }, 'on'),
+      ev({ type: 'deliver', message: m, qos: 2, retain: true, subscriptionIds: [] }, 'off'),
+      ev({ type: 'deliver', message: m, qos: 1, retain: false, subscriptionIds: [] }, 'nobody'),
+      ev({ type: 'deliver', message: m, qos: 0, retain: true, subscriptionIds: [4, 5] }, 'on'),
+    ];
+    const viaEntry = await outcome(setup, [entry]);
+    const viaEvents = await outcome(setup, events);
+    assert.deepEqual(viaEntry, viaEvents);
+    // Not vacuous: the online session got both copies as sent, the offline one a stored copy.
+    const publishes = viaEntry.effects.flatMap((e) => (e.type === 'publish' ? [[e.publish.qos, e.publish.retain, e.publish.subscriptionIds]] : []));
+    assert.deepEqual(publishes, [[1, false, [3]], [0, true, [4, 5]]]);
+    assert.deepEqual(viaEntry.ops.flatMap((o) => (o.op === 'putMessage' ? [[o.clientId, o.message.qos, o.message.retain]] : [])), [['on', 1, false], ['off', 2, true]]);
+  });
+});
