@@ -19,6 +19,7 @@
 // Which row and slot hold the live copy (client, seq) is what this index knows; it is rebuilt
 // from the database at open and after any failed batch, so it never has to be rolled back.
 import type { AppMessage, QoS } from '../protocol/message.js';
+import { SeqList } from './seq-list.js';
 import type { StoredMessage, StoredMessageState } from './types.js';
 
 /** One recipient as stored in a log row's JSON; null where the copy was finished before the row was written. */
@@ -73,12 +74,17 @@ interface Copy {
   packetId: number | null;
 }
 
-interface ClientCopies {
+/** The live copies of one client, in seq order (see seq-list.ts for why not a Map). */
+class ClientCopies extends SeqList<Copy> {
   /** The client id as a JSON string, for the recipient lists. */
   readonly quoted: string;
-  readonly copies: Map<number, Copy>;
   /** Copies whose state differs from their recipient entry: the client's override list. */
-  readonly changed: Set<Copy>;
+  readonly changed = new Set<Copy>();
+
+  constructor(clientId: string) {
+    super();
+    this.quoted = JSON.stringify(clientId);
+  }
 }
 
 /** One run of an override list: copies seq .. seq+count-1 in `state`, packet ids from `packetId` (or all null). */
@@ -154,14 +160,15 @@ export class FanoutIndex {
         if (rec === null || dead.has(i)) return;
         const [clientId, seq, , , , state, packetId] = rec;
         const client = index.client(clientId);
-        const earlier = client.copies.get(seq);
+        const earlier = client.get(seq);
         if (earlier !== undefined) {
           earlier.row.live--;
           earlier.row.dead.push(earlier.index);
           entries.delete(earlier);
+          client.delete(earlier);
         }
         const copy: Copy = { row, index: i, seq, state, packetId };
-        client.copies.set(seq, copy);
+        client.add(copy);
         row.live++;
         entries.set(copy, { rowId: r.id, recipient: rec });
       });
@@ -171,7 +178,7 @@ export class FanoutIndex {
       const client = index.clients.get(s.clientId);
       for (const [first, count, state, firstPid] of JSON.parse(s.runs) as OverrideRun[]) {
         for (let k = 0; k < count; k++) {
-          const copy = client?.copies.get(first + k);
+          const copy = client?.get(first + k);
           // Batches rewrite a client's list whenever one of its copies finishes; a copy that is not live is not in it.
           if (copy === undefined) continue;
           copy.state = state;
@@ -194,7 +201,7 @@ export class FanoutIndex {
 
   /** @internal */ client(clientId: string): ClientCopies {
     let c = this.clients.get(clientId);
-    if (c === undefined) this.clients.set(clientId, (c = { quoted: JSON.stringify(clientId), copies: new Map(), changed: new Set() }));
+    if (c === undefined) this.clients.set(clientId, (c = new ClientCopies(clientId)));
     return c;
   }
 
@@ -228,6 +235,8 @@ export class FanoutBatch {
   private readonly touchedRows = new Set<LogRow>();
   /** Clients whose override list may have changed. */
   private readonly touchedClients = new Set<string>();
+  private lastMessage: AppMessage | null = null;
+  private lastRow: LogRow | null = null;
 
   constructor(private readonly index: FanoutIndex) {}
 
@@ -237,16 +246,19 @@ export class FanoutBatch {
     checkQos(m.qos);
     checkState(m.state, m.packetId);
     const existing = this.index.existing(clientId);
-    const earlier = existing?.copies.get(m.seq);
+    const earlier = existing?.get(m.seq);
     if (earlier !== undefined) this.finish(clientId, existing!, earlier);
     // After finish(): a client left without copies is dropped from the index.
-    const client = this.index.client(clientId);
-    let row = this.newRows.get(m.message);
+    const client = existing !== undefined && existing.size > 0 ? existing : this.index.client(clientId);
+    // The copies of one publish come one after the other: the last row saves a lookup per copy.
+    let row = this.lastMessage === m.message ? this.lastRow! : this.newRows.get(m.message);
     if (row === undefined) {
       row = { id: this.index.takeId(), live: 0, dead: [], pending: { clients: [], puts: [], copies: [] } };
       this.newRows.set(m.message, row);
       this.newRowMessages.push(m.message);
     }
+    this.lastMessage = m.message;
+    this.lastRow = row;
     const pending = row.pending!;
     const copy: Copy = { row, index: pending.puts.length, seq: m.seq, state: m.state, packetId: m.packetId };
     // qos, retain and subscription ids are read from `m` by the JSON written at the end of the batch.
@@ -254,14 +266,14 @@ export class FanoutBatch {
     pending.puts.push(m);
     pending.copies.push(copy);
     row.live++;
-    client.copies.set(m.seq, copy);
+    client.add(copy);
   }
 
   /** updateMessage: a missing copy is a no-op (acked or its session deleted meanwhile). */
   update(clientId: string, seq: number, state: StoredMessageState, packetId: number | null): void {
     checkState(state, packetId);
     const client = this.index.existing(clientId);
-    const copy = client?.copies.get(seq);
+    const copy = client?.get(seq);
     if (copy === undefined) return;
     copy.state = state;
     copy.packetId = packetId;
@@ -276,20 +288,20 @@ export class FanoutBatch {
   /** deleteMessage: a missing copy is a no-op. */
   remove(clientId: string, seq: number): void {
     const client = this.index.existing(clientId);
-    const copy = client?.copies.get(seq);
+    const copy = client?.get(seq);
     if (copy !== undefined) this.finish(clientId, client!, copy);
   }
 
   /** deleteSession: every copy of the client is finished. */
   removeClient(clientId: string): void {
     const client = this.index.existing(clientId);
-    if (client !== undefined) for (const copy of client.copies.values()) this.finish(clientId, client, copy);
+    if (client !== undefined) for (const copy of [...client.values()]) this.finish(clientId, client, copy);
     this.index.dropClient(clientId);
     this.touchedClients.add(clientId);
   }
 
   private finish(clientId: string, client: ClientCopies, copy: Copy): void {
-    client.copies.delete(copy.seq);
+    client.delete(copy);
     if (client.changed.delete(copy)) this.touchedClients.add(clientId);
     const row = copy.row;
     row.live--;
@@ -298,7 +310,7 @@ export class FanoutBatch {
       row.dead.push(copy.index);
       this.touchedRows.add(row);
     }
-    if (client.copies.size === 0) this.index.dropClient(clientId);
+    if (client.size === 0) this.index.dropClient(clientId);
   }
 
   /** Ends the batch: what to write. The index already reflects it. */

@@ -320,3 +320,57 @@ test('SqliteSessionStore: a version 2 file is migrated, one log row per shared b
     await store.close();
   }
 });
+
+test('SqliteSessionStore: long queues with acks out of order, a stuck oldest copy and re-puts match the memory store, before and after reopen', async () => {
+  // Hundreds of copies per client, so the index's per-client lists compact (see seq-list.ts).
+  const file = freshFile();
+  const sqlite = await SqliteSessionStore.open(file);
+  const memory = new MemorySessionStore();
+  const both = async (ops: StoreOp[]): Promise<void> => {
+    await sqlite.apply(ops);
+    await memory.apply(ops);
+  };
+  try {
+    const clients = ['a', 'b'];
+    await both(clients.map((c): StoreOp => ({ op: 'putMeta', meta: meta(c) })));
+    for (let seq = 1; seq <= 400; seq += 50) {
+      const ops: StoreOp[] = [];
+      for (let s = seq; s < seq + 50; s++) {
+        const m = appMessage(`t/${s}`, [s & 0xff]);
+        for (const c of clients) ops.push({ op: 'putMessage', clientId: c, message: stored(s, { message: m }) });
+      }
+      await both(ops);
+    }
+    // 'a': seq 1 is sent and never acked; every later copy is sent and acked, newest first in each batch.
+    const ack: StoreOp[] = [{ op: 'updateMessage', clientId: 'a', seq: 1, state: 'inflight', packetId: 1 }];
+    for (let s = 400; s >= 2; s--) ack.push({ op: 'deleteMessage', clientId: 'a', seq: s });
+    await both(ack);
+    // 'b': every third copy acked, then seqs 10..19 put again (replacing), and a new tail.
+    await both(Array.from({ length: 133 }, (_, i): StoreOp => ({ op: 'deleteMessage', clientId: 'b', seq: 3 * i + 1 })));
+    await both([
+      ...Array.from({ length: 10 }, (_, i): StoreOp => ({ op: 'putMessage', clientId: 'b', message: stored(10 + i, { message: appMessage('again', [i]) }) })),
+      ...Array.from({ length: 5 }, (_, i): StoreOp => ({ op: 'putMessage', clientId: 'b', message: stored(401 + i) })),
+      { op: 'updateMessage', clientId: 'b', seq: 2, state: 'inflight', packetId: 7 },
+    ]);
+    const expected = normalizeSessions(await memory.loadAll());
+    assert.deepEqual(expected.find((s) => s.meta.clientId === 'a')?.messages.map((m) => [m.seq, m.state]), [[1, 'inflight']]);
+    // 133 acked; the re-put brings back the four of them in 10..19 (10, 13, 16, 19); 5 new.
+    assert.equal(expected.find((s) => s.meta.clientId === 'b')?.messages.length, 400 - 133 + 4 + 5);
+    assert.deepEqual(normalizeSessions(await sqlite.loadAll()), expected);
+    // The index (not only the file) is right: ops on copies that moved in it still find them.
+    await both([
+      { op: 'deleteMessage', clientId: 'a', seq: 1 },
+      { op: 'updateMessage', clientId: 'b', seq: 15, state: 'inflight', packetId: 9 },
+      { op: 'deleteMessage', clientId: 'b', seq: 405 },
+      { op: 'deleteMessage', clientId: 'b', seq: 3 },
+    ]);
+    const reopened = await SqliteSessionStore.open(file);
+    try {
+      assert.deepEqual(normalizeSessions(await reopened.loadAll()), normalizeSessions(await memory.loadAll()));
+    } finally {
+      await reopened.close();
+    }
+  } finally {
+    await sqlite.close();
+  }
+});
