@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { checkTargets } from '../../../bench/report.js';
 import { scenarioByName } from '../../../bench/scenarios/index.js';
 
-test('QoS 1 latency at a fixed load is held to Mosquitto’s p99', () => {
-  const s = scenarioByName('qos1-latency');
+for (const name of ['qos1-latency', 'qos1-latency-50k']) test(`QoS 1 latency at a fixed load (${name}) is held to Mosquitto’s p99`, () => {
+  const s = scenarioByName(name);
   const better = checkTargets(s, 'pinned', { shoal: { latencyP99Ms: 0.5 }, mosquitto: { latencyP99Ms: 0.6 }, aedes: {} });
   const worse = checkTargets(s, 'pinned', { shoal: { latencyP99Ms: 0.7 }, mosquitto: { latencyP99Ms: 0.6 }, aedes: {} });
   const pick = (c: typeof better) => c.find((x) => x.target === 'QoS 1 p99 at a fixed load ≤ Mosquitto');
