@@ -1,27 +1,45 @@
-// Building the batch of messages for one shard: routed deliveries of one message coalesce into
-// one 'deliver' entry (see shard-protocol.ts). Pure, so its ordering rule is tested directly.
+// Building the batch of messages for one shard: routed copies of one message coalesce into one
+// 'deliver' entry (see shard-protocol.ts). Pure, so its ordering rule is tested directly.
 import type { AppMessage, QoS } from '../protocol/message.js';
+import type { SessionEvent } from './session-types.js';
 import { RETAIN_FLAG, type ToShard } from './shard-protocol.js';
 
 /**
- * Appends a delivery of `message` to `clientId` to `batch`: into the last entry when that is a
- * 'deliver' entry of the same message object, else as a new entry. Only the last entry may grow,
- * so a delivery never moves ahead of an event sent to the shard before it.
+ * Appends a delivery of `message` to `clientId` to `batch`. A first copy is a plain 'deliver'
+ * event (most publishes reach one session: three arrays would cost more than the event); a
+ * second consecutive copy of the same message object turns it into a 'deliver' entry, and
+ * further ones join that entry. Only the last item may grow, so a delivery never moves ahead of
+ * anything sent to the shard before it.
  */
 export function appendDelivery(batch: ToShard[], clientId: string, message: AppMessage, qos: QoS, retain: boolean, subscriptionIds: number[]): void {
-  const last = batch.length > 0 ? batch[batch.length - 1]! : null;
-  const code = retain ? qos | RETAIN_FLAG : qos;
+  const i = batch.length - 1;
+  const last = i >= 0 ? batch[i]! : null;
   if (last !== null && last.t === 'deliver' && last.message === message) {
     last.clientIds.push(clientId);
-    last.delivery.push(code);
+    last.delivery.push(code(qos, retain));
     last.subscriptionIds.push(subscriptionIds);
     return;
   }
-  batch.push({ t: 'deliver', message, clientIds: [clientId], delivery: [code], subscriptionIds: [subscriptionIds] });
+  if (last !== null && last.t === 'event' && last.event.type === 'deliver' && last.event.message === message) {
+    const e = last.event;
+    batch[i] = {
+      t: 'deliver',
+      message,
+      clientIds: [last.clientId, clientId],
+      delivery: [code(e.qos, e.retain), code(qos, retain)],
+      subscriptionIds: [e.subscriptionIds, subscriptionIds],
+    };
+    return;
+  }
+  batch.push({ t: 'event', clientId, event: { type: 'deliver', message, qos, retain, subscriptionIds } });
 }
 
-/** The copy of entry `i` of a 'deliver' entry, as the session's 'deliver' event. */
-export function deliveryAt(entry: Extract<ToShard, { t: 'deliver' }>, i: number): { qos: QoS; retain: boolean; subscriptionIds: number[] } {
-  const code = entry.delivery[i]!;
-  return { qos: (code & 3) as QoS, retain: (code & RETAIN_FLAG) !== 0, subscriptionIds: entry.subscriptionIds[i]! };
+function code(qos: QoS, retain: boolean): number {
+  return retain ? qos | RETAIN_FLAG : qos;
+}
+
+/** Copy `i` of a 'deliver' entry, as the session's 'deliver' event. */
+export function deliveryAt(entry: Extract<ToShard, { t: 'deliver' }>, i: number): Extract<SessionEvent, { type: 'deliver' }> {
+  const c = entry.delivery[i]!;
+  return { type: 'deliver', message: entry.message, qos: (c & 3) as QoS, retain: (c & RETAIN_FLAG) !== 0, subscriptionIds: entry.subscriptionIds[i]! };
 }

@@ -85,7 +85,7 @@ export class Shard {
         if (m.t === 'event') {
           this.handle(m.clientId, m.event, now, out);
         } else if (m.t === 'deliver') {
-          for (let i = 0; i < m.clientIds.length; i++) this.handle(m.clientIds[i]!, { type: 'deliver', message: m.message, ...deliveryAt(m, i) }, now, out);
+          for (let i = 0; i < m.clientIds.length; i++) this.handle(m.clientIds[i]!, deliveryAt(m, i), now, out);
         } else if (m.t === 'ticket') {
           this.pending.tickets.push(m.id);
         }

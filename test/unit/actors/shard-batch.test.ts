@@ -4,25 +4,36 @@ import { appendDelivery, deliveryAt } from '../../../src/actors/shard-batch.js';
 import type { ToShard } from '../../../src/actors/shard-protocol.js';
 import { message } from '../../helpers/session-driver.js';
 
+/** Each item of a batch as "kind:clients". */
+function shape(batch: ToShard[]): string[] {
+  return batch.map((e) => (e.t === 'deliver' ? `entry:${e.clientIds.join(',')}` : e.t === 'event' ? `${e.event.type}:${e.clientId}` : e.t));
+}
+
 describe('appendDelivery', () => {
-  it('coalesces consecutive deliveries of one message object into one entry, keeping each copy\'s QoS, retain and ids', () => {
+  it('sends a single copy as a plain deliver event', () => {
+    const m = message('t', 'x');
+    const batch: ToShard[] = [];
+    appendDelivery(batch, 'a', m, 1, true, [7]);
+    assert.deepEqual(batch, [{ t: 'event', clientId: 'a', event: { type: 'deliver', message: m, qos: 1, retain: true, subscriptionIds: [7] } }]);
+  });
+
+  it('turns consecutive copies of one message object into one entry, keeping each copy\'s QoS, retain flag and ids', () => {
     const m = message('t', 'x');
     const batch: ToShard[] = [];
     appendDelivery(batch, 'a', m, 1, false, [7]);
     appendDelivery(batch, 'b', m, 2, true, []);
     appendDelivery(batch, 'c', m, 0, true, [1, 2]);
-    assert.equal(batch.length, 1);
+    assert.deepEqual(shape(batch), ['entry:a,b,c']);
     const entry = batch[0]!;
     assert.ok(entry.t === 'deliver');
-    assert.deepEqual(entry.clientIds, ['a', 'b', 'c']);
     assert.deepEqual([0, 1, 2].map((i) => deliveryAt(entry, i)), [
-      { qos: 1, retain: false, subscriptionIds: [7] },
-      { qos: 2, retain: true, subscriptionIds: [] },
-      { qos: 0, retain: true, subscriptionIds: [1, 2] },
+      { type: 'deliver', message: m, qos: 1, retain: false, subscriptionIds: [7] },
+      { type: 'deliver', message: m, qos: 2, retain: true, subscriptionIds: [] },
+      { type: 'deliver', message: m, qos: 0, retain: true, subscriptionIds: [1, 2] },
     ]);
   });
 
-  it('starts a new entry for another message, and never grows an entry that an event follows (order per shard)', () => {
+  it('never joins copies across another message or an event in between (order per shard)', () => {
     const m1 = message('t', 'one');
     const m2 = message('t', 'one'); // equal content, another publish: not the same copy set
     const batch: ToShard[] = [];
@@ -30,8 +41,11 @@ describe('appendDelivery', () => {
     appendDelivery(batch, 'a', m2, 1, false, []);
     batch.push({ t: 'event', clientId: 'a', event: { type: 'puback', connId: 1, packetId: 1 } });
     appendDelivery(batch, 'b', m2, 1, false, []);
-    assert.deepEqual(batch.map((e) => (e.t === 'deliver' ? `${e.t}:${e.clientIds.join(',')}` : e.t)), ['deliver:a', 'deliver:a', 'event', 'deliver:b']);
-    assert.equal((batch[0] as Extract<ToShard, { t: 'deliver' }>).message, m1);
+    appendDelivery(batch, 'c', m2, 1, false, []);
+    batch.push({ t: 'ticket', id: 1 });
+    appendDelivery(batch, 'd', m2, 1, false, []);
+    assert.deepEqual(shape(batch), ['deliver:a', 'deliver:a', 'puback:a', 'entry:b,c', 'ticket', 'deliver:d']);
+    assert.equal((batch[0] as Extract<ToShard, { t: 'event' }>).event.type === 'deliver' && (batch[0] as { event: { message: unknown } }).event.message, m1);
     assert.equal((batch[3] as Extract<ToShard, { t: 'deliver' }>).message, m2);
   });
 });
