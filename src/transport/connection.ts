@@ -263,6 +263,8 @@ export class Connection implements DecoderSink, DeadlineTarget {
     const decision = this.decision;
     if (this.state !== 'connecting' || decision === null) throw new ConnectionStateError(this.id, 'accept', this.state);
     this.state = 'open';
+    // Not needed once the CONNACK is out; an idle connection should not keep it (~56 bytes).
+    this.decision = null;
     // The CONNACK is this connection's first packet: it leaves at once rather than in a cork
     // held for the rest of the turn (what the session sends after it corks on its own).
     if (this.protocolVersion !== 5) {
