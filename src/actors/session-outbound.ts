@@ -4,7 +4,7 @@
 import type { AppMessage, QoS } from '../protocol/message.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import type { StoredMessage } from '../storage/types.js';
-import type { OutgoingPublishSpec, SessionLimits, SessionOutput, SessionState } from './session-types.js';
+import { writable, type OutgoingPublishSpec, type SessionLimits, type SessionOutput, type SessionState } from './session-types.js';
 
 export function isPersistent(s: SessionState): boolean {
   return s.expiryIntervalSec > 0;
@@ -44,7 +44,7 @@ function send(s: SessionState, m: StoredMessage, dup: boolean, out: SessionOutpu
 function startInflight(s: SessionState, m: StoredMessage, out: SessionOutput, stored: boolean): void {
   m.packetId = allocatePacketId(s);
   m.state = 'inflight';
-  s.inflight.push(m);
+  writable(s, 'inflight').push(m);
   if (isPersistent(s)) {
     out.store.push(
       stored
@@ -101,13 +101,13 @@ function enqueue(s: SessionState, m: StoredMessage, limits: SessionLimits, out: 
       out.effects.push({ type: 'event', name: 'session.queue.drop', clientId: s.clientId, detail: `queue full: dropped new QoS ${m.qos} message on ${m.message.topic}` });
       return;
     }
-    const [dropped] = s.queue.splice(victim, 1) as [StoredMessage];
+    const [dropped] = writable(s, 'queue').splice(victim, 1) as [StoredMessage];
     s.queuedBytes -= messageBytes(dropped.message);
     s.queuedQos0--; // victims are QoS 0
     if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: dropped.seq });
     out.effects.push({ type: 'event', name: 'session.queue.drop', clientId: s.clientId, detail: `queue full: dropped oldest QoS 0 message on ${dropped.message.topic}` });
   }
-  s.queue.push(m);
+  writable(s, 'queue').push(m);
   s.queuedBytes += bytes;
   if (m.qos === 0) s.queuedQos0++;
   if (isPersistent(s)) out.store.push({ op: 'putMessage', clientId: s.clientId, message: { ...m } });
@@ -120,7 +120,7 @@ export function drain(s: SessionState, now: number, limits: SessionLimits, out: 
   while (s.queue.length > 0) {
     const m = s.queue[0]!;
     if (m.qos > 0 && s.inflight.length >= window) return;
-    s.queue.shift();
+    writable(s, 'queue').shift();
     s.queuedBytes -= messageBytes(m.message);
     if (m.qos === 0) s.queuedQos0--;
     if (expired(m.message, now)) {
@@ -150,7 +150,7 @@ export function redeliver(s: SessionState, out: SessionOutput): void {
 }
 
 function removeInflight(s: SessionState, index: number, out: SessionOutput): void {
-  const [m] = s.inflight.splice(index, 1) as [StoredMessage];
+  const [m] = writable(s, 'inflight').splice(index, 1) as [StoredMessage];
   if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: m.seq });
 }
 

@@ -27,13 +27,14 @@ export interface SessionState {
   disconnectedAt: number | null;
   /** The client's Receive Maximum (v5), 65535 otherwise. */
   clientReceiveMaximum: number;
-  subscriptions: Record<string, SubscriptionOptions>;
+  /** Readonly, like the lists below: written through writable() (see NO_MESSAGES). */
+  subscriptions: Readonly<Record<string, SubscriptionOptions>>;
   /** Inbound QoS 2 packet ids that got PUBREC, waiting for PUBREL. */
-  inboundQos2: number[];
+  inboundQos2: readonly number[];
   /** Sent and unacknowledged, in send order (state 'inflight' or 'released'). */
-  inflight: StoredMessage[];
+  inflight: readonly StoredMessage[];
   /** Waiting for the window to open or the client to come back, in arrival order. */
-  queue: StoredMessage[];
+  queue: readonly StoredMessage[];
   queuedBytes: number;
   /** QoS 0 messages in `queue`: whether the node's QoS 0 fast path must wait, without a scan. */
   queuedQos0: number;
@@ -45,6 +46,36 @@ export interface SessionState {
   willDueAt: number | null;
   /** When the offline session expires, else null. */
   expiresAt: number | null;
+}
+
+/**
+ * The empty lists and subscriptions a new session starts with, shared by every session until its
+ * first write to them: an idle session then keeps no arrays or object of its own (three empty
+ * arrays and an empty object are ~150 bytes of heap per session). Frozen, and readonly in
+ * SessionState, so a write has to go through writable(); one that does not fails to compile, and
+ * failing that throws, instead of reaching every session.
+ */
+export const NO_MESSAGES: readonly StoredMessage[] = Object.freeze([]);
+export const NO_PACKET_IDS: readonly number[] = Object.freeze([]);
+export const NO_SUBSCRIPTIONS: Readonly<Record<string, SubscriptionOptions>> = Object.freeze({});
+
+type Writable = {
+  inflight: StoredMessage[];
+  queue: StoredMessage[];
+  inboundQos2: number[];
+  subscriptions: Record<string, SubscriptionOptions>;
+};
+
+/** `s[key]` to write to: the session's own, made on the first write (see NO_MESSAGES). */
+export function writable<K extends keyof Writable>(s: SessionState, key: K): Writable[K] {
+  const current = s[key];
+  if (current !== NO_MESSAGES && current !== NO_PACKET_IDS && current !== NO_SUBSCRIPTIONS) {
+    // Only the shared empties are read-only; every other value is the session's own.
+    return current as Writable[K];
+  }
+  const own = (key === 'subscriptions' ? {} : []) as Writable[K];
+  (s as unknown as Writable)[key] = own; // the same fields, seen as writable
+  return own;
 }
 
 export type DisconnectKind = 'normal' | 'will' | 'abnormal' | 'takeover' | 'server';

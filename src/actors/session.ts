@@ -18,7 +18,11 @@ import {
   redeliver,
 } from './session-outbound.js';
 import {
+  NO_MESSAGES,
+  NO_PACKET_IDS,
+  NO_SUBSCRIPTIONS,
   SESSION_NEVER_EXPIRES,
+  writable,
   type DisconnectKind,
   type SessionEvent,
   type SessionLimits,
@@ -35,10 +39,10 @@ export function newSession(clientId: string): SessionState {
     connId: null,
     disconnectedAt: null,
     clientReceiveMaximum: 65535,
-    subscriptions: {},
-    inboundQos2: [],
-    inflight: [],
-    queue: [],
+    subscriptions: NO_SUBSCRIPTIONS,
+    inboundQos2: NO_PACKET_IDS,
+    inflight: NO_MESSAGES,
+    queue: NO_MESSAGES,
     queuedBytes: 0,
     queuedQos0: 0,
     nextSeq: 1,
@@ -138,7 +142,7 @@ function handleEvent(
       break;
     case 'qos2Routed':
       if (!state.inboundQos2.includes(event.packetId)) {
-        state.inboundQos2.push(event.packetId);
+        writable(state, 'inboundQos2').push(event.packetId);
         if (isPersistent(state)) out.store.push({ op: 'putQos2', clientId: state.clientId, packetId: event.packetId });
       }
       out.effects.push({ type: 'packet', connId: event.connId, packet: withReason(state, { cmd: 'pubrec', messageId: event.packetId }, event.reasonCode) });
@@ -146,7 +150,7 @@ function handleEvent(
     case 'pubrel': {
       const i = state.inboundQos2.indexOf(event.packetId);
       if (i >= 0) {
-        state.inboundQos2.splice(i, 1);
+        writable(state, 'inboundQos2').splice(i, 1);
         if (isPersistent(state)) out.store.push({ op: 'deleteQos2', clientId: state.clientId, packetId: event.packetId });
       }
       const code = i >= 0 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound;
@@ -332,7 +336,7 @@ function subscribe(
       continue;
     }
     const effective: SubscriptionOptions = { ...options, qos: options.qos };
-    setOwn(s.subscriptions, filter, effective);
+    setOwn(writable(s, 'subscriptions'), filter, effective);
     if (isPersistent(s)) out.store.push({ op: 'putSubscription', clientId: s.clientId, filter, options: effective });
     add.push({ filter, options: effective });
     granted.push(effective.qos);
@@ -352,7 +356,7 @@ function unsubscribe(s: SessionState, connId: number, packetId: number, filters:
   const remove: string[] = [];
   for (const filter of filters) {
     if (Object.hasOwn(s.subscriptions, filter)) {
-      delete s.subscriptions[filter];
+      delete writable(s, 'subscriptions')[filter];
       remove.push(filter);
       if (isPersistent(s)) out.store.push({ op: 'deleteSubscription', clientId: s.clientId, filter });
       codes.push(ReasonCode.Success);
@@ -380,11 +384,11 @@ export function restoreSession(stored: StoredSession, now: number, out: SessionO
   s.will = stored.meta.will;
   for (const m of stored.messages) {
     if (m.state === 'queued') {
-      s.queue.push(m);
+      writable(s, 'queue').push(m);
       s.queuedBytes += m.message.payload.byteLength + m.message.topic.length;
       if (m.qos === 0) s.queuedQos0++;
     } else {
-      s.inflight.push(m);
+      writable(s, 'inflight').push(m);
     }
     s.nextSeq = Math.max(s.nextSeq, m.seq + 1);
   }

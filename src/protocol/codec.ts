@@ -193,7 +193,8 @@ const levelParsers: Record<ProtocolVersion, SharedParser> = { 3: new SharedParse
 export class PacketDecoder {
   /** Set from the CONNECT: the level every later frame is parsed at. */
   private protocolVersion: ProtocolVersion | null = null;
-  private pending: Buffer[] = [];
+  /** Null while nothing waits, as on an idle connection: no array kept per connection. */
+  private pending: Buffer[] | null = null;
   private pendingBytes = 0;
   /** Total size of the frame being collected in `pending`, 0 while its header is incomplete. */
   private need = 0;
@@ -223,7 +224,7 @@ export class PacketDecoder {
       this.process(chunk);
       return;
     }
-    this.pending.push(chunk);
+    (this.pending ??= []).push(chunk);
     this.pendingBytes += chunk.length;
     if (this.paused || this.processing) return;
     if (this.need > 0 && this.pendingBytes < this.need) return;
@@ -244,13 +245,14 @@ export class PacketDecoder {
 
   stop(): void {
     this.stopped = true;
-    this.pending = [];
+    this.pending = null;
     this.pendingBytes = 0;
   }
 
   private takePending(): Buffer {
-    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
+    const pending = this.pending ?? [];
+    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, this.pendingBytes);
+    this.pending = null;
     this.pendingBytes = 0;
     this.need = 0;
     return all;

@@ -17,6 +17,7 @@ import { PacketDecoder, encodePacket, type DecoderOptions, type DecoderSink } fr
 import type { ConnectAccepted } from '../protocol/connect.js';
 import { isProtocolViolationCode, validateConnect } from '../protocol/connect.js';
 import type { ProtocolVersion } from '../protocol/message.js';
+import { MAX_REMAINING_LENGTH } from '../protocol/fast-codec.js';
 import { ReasonCode, connackCodeForV3, reasonName, subackCodeForV3 } from '../protocol/reason-codes.js';
 import { ConnectionStateError, PacketEncodeError, ProtocolViolation } from './errors.js';
 import { DeadlineWheel, type DeadlineTarget } from './deadline-wheel.js';
@@ -72,6 +73,13 @@ export interface ConnectionStats {
   /** Other packets not sent because they exceed the client's Maximum Packet Size. */
   packetsDropped: number;
 }
+
+/**
+ * The largest packet MQTT can frame (fixed header byte, 4-byte length, the largest remaining
+ * length), which stands for "no Maximum Packet Size": a small integer V8 stores in the field
+ * itself, where Infinity would be a 16-byte heap number per connection.
+ */
+const NO_PACKET_SIZE_LIMIT = 1 + 4 + MAX_REMAINING_LENGTH;
 
 /** After end(), how long the peer gets to finish the close before the stream is destroyed. */
 export const CLOSE_GRACE_MS = 2000;
@@ -169,19 +177,19 @@ export class Connection implements DecoderSink, DeadlineTarget {
   /** v5 CONNECT Receive Maximum: our unacknowledged QoS 1/2 sends the client accepts. */
   clientReceiveMaximum = 65535;
   /** v5 CONNECT Maximum Packet Size; nothing larger is ever sent [MQTT-3.1.2-25]. */
-  clientMaxPacketSize = Infinity;
+  clientMaxPacketSize = NO_PACKET_SIZE_LIMIT;
   /** v5 CONNECT Topic Alias Maximum: aliases we may use towards the client. */
   clientTopicAliasMaximum = 0;
   /** Keep Alive in force after CONNACK, in seconds; 0 = none. */
   keepaliveSec = 0;
-  readonly stats: ConnectionStats = {
-    bytesReceived: 0,
-    packetsReceived: 0,
-    bytesSent: 0,
-    packetsSent: 0,
-    publishesDropped: 0,
-    packetsDropped: 0,
-  };
+  // The ConnectionStats counters, as fields rather than an object of their own (idle memory: 32
+  // bytes less per connection); `stats` reads them.
+  private bytesReceived = 0;
+  private packetsReceived = 0;
+  private bytesSent = 0;
+  private packetsSent = 0;
+  private publishesDropped = 0;
+  private packetsDropped = 0;
 
   private readonly decoder: PacketDecoder;
   private decision: ConnectAccepted | null = null;
@@ -221,13 +229,24 @@ export class Connection implements DecoderSink, DeadlineTarget {
     stream.on('close', onStreamClose);
   }
 
+  get stats(): ConnectionStats {
+    return {
+      bytesReceived: this.bytesReceived,
+      packetsReceived: this.packetsReceived,
+      bytesSent: this.bytesSent,
+      packetsSent: this.packetsSent,
+      publishesDropped: this.publishesDropped,
+      packetsDropped: this.packetsDropped,
+    };
+  }
+
   // ---- stream events (internal: called by the shared listeners above) ----
 
   /** @internal */
   onStreamData(chunk: Buffer | string): void {
     if (this.state === 'closed') return;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.stats.bytesReceived += buf.length;
+    this.bytesReceived += buf.length;
     const afterConnect = this.connectSeen && this.state === 'connecting';
     this.decoder.push(buf);
     if (afterConnect && !this.streamPaused && this.state === 'connecting') {
@@ -263,6 +282,8 @@ export class Connection implements DecoderSink, DeadlineTarget {
     const decision = this.decision;
     if (this.state !== 'connecting' || decision === null) throw new ConnectionStateError(this.id, 'accept', this.state);
     this.state = 'open';
+    // Not needed once the CONNACK is out; an idle connection should not keep it (~56 bytes).
+    this.decision = null;
     // The CONNACK is this connection's first packet: it leaves at once rather than in a cork
     // held for the rest of the turn (what the session sends after it corks on its own).
     if (this.protocolVersion !== 5) {
@@ -321,7 +342,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
     if (out === null) return;
     const buf = this.encodeControl(out);
     if (buf.length > this.clientMaxPacketSize) {
-      this.stats.packetsDropped++; // [MQTT-3.1.2-25]
+      this.packetsDropped++; // [MQTT-3.1.2-25]
       return;
     }
     if (this.write(buf, false, timing) && out.messageId !== undefined) {
@@ -345,7 +366,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
   private sendEncoded(buf: Buffer, timing: WriteTiming = 'turn'): void {
     if (this.state === 'closed' || !this.connectSeen) return;
     if (buf.length > this.clientMaxPacketSize) {
-      this.stats.packetsDropped++; // [MQTT-3.1.2-25]
+      this.packetsDropped++; // [MQTT-3.1.2-25]
       return;
     }
     this.write(buf, false, timing);
@@ -369,15 +390,15 @@ export class Connection implements DecoderSink, DeadlineTarget {
       throw new PacketEncodeError('publish', v, e);
     }
     if (buf.length > this.clientMaxPacketSize) {
-      this.stats.publishesDropped++; // [MQTT-3.1.2-25]
+      this.publishesDropped++; // [MQTT-3.1.2-25]
       return 'dropped-too-large';
     }
     if (p.qos === 0 && this.stream.writableLength + buf.length > this.limits.maxWriteBufferBytes / 2) {
-      this.stats.publishesDropped++;
+      this.publishesDropped++;
       return 'dropped-slow';
     }
     if (!this.write(buf)) {
-      this.stats.publishesDropped++;
+      this.publishesDropped++;
       return 'dropped-slow';
     }
     // Only now does the client know the alias; a dropped packet must not define it.
@@ -423,7 +444,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
   /** @internal DecoderSink: one complete packet. */
   onPacket(packet: Packet, size: number): void {
     if (this.state === 'closed') return;
-    this.stats.packetsReceived++;
+    this.packetsReceived++;
     // The keepalive deadline moves with it; the wheel reads it when this connection's slot comes.
     this.activityAt = Date.now();
     try {
@@ -475,7 +496,9 @@ export class Connection implements DecoderSink, DeadlineTarget {
     const props = this.protocolVersion === 5 ? packet.properties : undefined;
     if (props !== undefined) {
       this.clientReceiveMaximum = props.receiveMaximum ?? 65535;
-      this.clientMaxPacketSize = props.maximumPacketSize ?? Infinity;
+      // Capped: a larger value means the same, and one past 2^31 would make V8 keep this field as a
+      // heap number in every Connection created after it.
+      this.clientMaxPacketSize = Math.min(props.maximumPacketSize ?? NO_PACKET_SIZE_LIMIT, NO_PACKET_SIZE_LIMIT);
       this.clientTopicAliasMaximum = props.topicAliasMaximum ?? 0;
       this.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
     }
@@ -585,8 +608,8 @@ export class Connection implements DecoderSink, DeadlineTarget {
       // socket could take it.
       if (this.corkedBytes >= CORK_FLUSH_BYTES) this.uncork();
     }
-    this.stats.bytesSent += buf.length;
-    this.stats.packetsSent++;
+    this.bytesSent += buf.length;
+    this.packetsSent++;
     return true;
   }
 

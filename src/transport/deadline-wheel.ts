@@ -17,17 +17,24 @@ export class DeadlineWheel {
   /** The next slot to process. */
   private nextSlot = 0;
   private count = 0;
+  /**
+   * Slots count from here rather than from the epoch: epoch ms / 100 is past 2^31, which V8 keeps
+   * as a 16-byte heap number in every target's `wheelSlot`; a small slot number is stored inline.
+   */
+  private readonly originMs: number;
 
   constructor(
     /** Milliseconds per slot: the most a deadline fires late. */
     readonly resolutionMs: number,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.originMs = clock();
+  }
 
   /** Files `target` for `deadline` (epoch ms). A target already filed earlier stays there. */
   schedule(target: DeadlineTarget, deadline: number): void {
     if (this.timer === null) this.start();
-    const slot = Math.max(Math.ceil(deadline / this.resolutionMs), this.nextSlot);
+    const slot = Math.max(this.slotOf(deadline, Math.ceil), this.nextSlot);
     if (target.wheelSlot !== -1) {
       // It is rechecked at its earlier slot and moved on from there.
       if (target.wheelSlot <= slot) return;
@@ -56,8 +63,13 @@ export class DeadlineWheel {
     this.count--;
   }
 
+  /** Never negative, also when the wall clock steps back: -1 means "not filed". */
+  private slotOf(ms: number, round: (x: number) => number): number {
+    return Math.max(0, round((ms - this.originMs) / this.resolutionMs));
+  }
+
   private start(): void {
-    this.nextSlot = Math.floor(this.clock() / this.resolutionMs);
+    this.nextSlot = this.slotOf(this.clock(), Math.floor);
     this.timer = setInterval(() => this.tick(), this.resolutionMs);
     // Like the per-connection timers it replaces, it does not keep the process alive.
     this.timer.unref();
@@ -65,7 +77,7 @@ export class DeadlineWheel {
 
   private tick(): void {
     const now = this.clock();
-    const last = Math.floor(now / this.resolutionMs);
+    const last = this.slotOf(now, Math.floor);
     while (this.nextSlot <= last) {
       const slot = this.nextSlot++;
       const bucket = this.buckets.get(slot);

@@ -601,3 +601,40 @@ function handleSessionOn(s: NonNullable<ReturnType<typeof restoreSession>>, out:
   out.effects.push(...r.effects);
   out.store.push(...r.store);
 }
+
+describe('session: the empty lists new sessions share (idle memory)', () => {
+  it('a session writes to lists of its own, never to the shared empty ones', () => {
+    const a = new SessionDriver();
+    const b = new SessionDriver();
+    a.send(connect({ expiry: 60, receiveMaximum: 1 }));
+    b.send(connect({ expiry: 60, receiveMaximum: 1 }));
+    // An idle session keeps no arrays or object of its own.
+    assert.equal(a.live.queue, b.live.queue);
+    assert.equal(a.live.inflight, b.live.inflight);
+    assert.equal(a.live.inboundQos2, b.live.inboundQos2);
+    assert.equal(a.live.subscriptions, b.live.subscriptions);
+    a.send({ type: 'subscribe', connId: 1, packetId: 1, requests: [{ filter: 'f', options: subOptions(1) }] });
+    a.send(deliverEvent(message('f', '1'), 1)); // inflight (window 1)
+    a.send(deliverEvent(message('f', '2'), 1)); // queued behind it
+    a.send({ type: 'qos2Routed', connId: 1, packetId: 9, reasonCode: 0 });
+    assert.deepEqual(Object.keys(a.live.subscriptions), ['f']);
+    assert.equal(a.live.inflight.length, 1);
+    assert.equal(a.live.queue.length, 1);
+    assert.deepEqual(a.live.inboundQos2, [9]);
+    const c = new SessionDriver();
+    c.send(connect());
+    for (const s of [b.live, c.live]) {
+      assert.deepEqual(Object.keys(s.subscriptions), []);
+      assert.equal(s.inflight.length + s.queue.length + s.inboundQos2.length, 0);
+    }
+    // A write that bypassed writable() throws rather than reaching every session.
+    assert.throws(() => (b.live.queue as unknown[]).push(1), TypeError);
+    // Emptied again, a's lists stay its own and keep working.
+    a.send({ type: 'puback', connId: 1, packetId: 1 });
+    a.send({ type: 'puback', connId: 1, packetId: 2 });
+    a.send({ type: 'pubrel', connId: 1, packetId: 9 });
+    a.send({ type: 'unsubscribe', connId: 1, packetId: 2, filters: ['f'] });
+    assert.equal(a.live.inflight.length + a.live.queue.length + a.live.inboundQos2.length, 0);
+    assert.deepEqual(Object.keys(a.live.subscriptions), []);
+  });
+});

@@ -141,6 +141,16 @@ describe('Connection: before and around CONNECT', () => {
     assert.equal(conn.protocolVersion, 5);
   });
 
+  it('keeps "no Maximum Packet Size" as the largest MQTT packet, a small integer, also for a v5 client that sends 2^32-1', async () => {
+    // Infinity, or 2^32-1 in one connection, would be a heap number in every Connection (idle memory).
+    const s = await setup();
+    const v3 = await client(4);
+    await v3.handshake();
+    const v5 = await client();
+    await v5.handshake({ properties: { maximumPacketSize: 0xffffffff } });
+    for (const conn of [await s.connection(0), await s.connection(1)]) assert.equal(conn.clientMaxPacketSize, 1 + 4 + 268_435_455);
+  });
+
   it('holds packets sent after CONNECT until the node accepts [MQTT-3.1.4-5]', async () => {
     const s = await setup({}, (h) => (h.onConnectMode = 'manual'));
     const c = await client();

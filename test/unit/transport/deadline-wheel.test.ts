@@ -74,6 +74,23 @@ describe('DeadlineWheel', () => {
     assert.equal(t.wheelSlot, -1);
   });
 
+  it('files targets under small slot numbers, also when the clock steps back', () => {
+    // Epoch ms / resolution would be past 2^31, a heap number per idle connection in V8.
+    let clock = Date.now();
+    const wheel = new DeadlineWheel(100, () => clock);
+    const t = new Target(wheel, clock + 900_000);
+    wheel.schedule(t, t.deadline);
+    assert.ok(Number.isInteger(t.wheelSlot) && t.wheelSlot >= 0 && t.wheelSlot < 2 ** 30, `slot ${t.wheelSlot}`);
+    wheel.cancel(t);
+    clock -= 60_000; // the wall clock was set back: a slot must still never read as -1 ("not filed")
+    const past = new Target(wheel, clock);
+    wheel.schedule(past, past.deadline);
+    assert.ok(past.wheelSlot >= 0);
+    assert.equal(wheel.size, 1);
+    wheel.cancel(past);
+    assert.equal(wheel.size, 0);
+  });
+
   it('a cancelled target never fires, also when cancelled by another in the same slot', async () => {
     const wheel = new DeadlineWheel(10);
     const due = Date.now() + 20;
