@@ -3,6 +3,7 @@
 // via deadlines) and store ops. No I/O: the shard shell executes the output, which is what lets
 // property tests drive this exact code and the cluster move the state between nodes.
 import { validateTopicFilter, parseSharedFilter } from '../routing/topic.js';
+import { defineOwn } from '../storage/own-record.js';
 import type { SubscriptionOptions } from '../protocol/message.js';
 import { ReasonCode, subackCodeForV3 } from '../protocol/reason-codes.js';
 import type { StoredSession, SessionMeta } from '../storage/types.js';
@@ -320,6 +321,9 @@ function subscribe(
   const granted: number[] = [];
   const add: SubscribeRequest[] = [];
   const retained: SubscribeRequest[] = [];
+  // Counted once per packet, not per filter: Object.keys per filter made a 1,000-filter client
+  // quadratic.
+  let count = limits.maxSubscriptions > 0 ? Object.keys(s.subscriptions).length : 0;
   for (const { filter, options } of requests) {
     const invalid = validateTopicFilter(filter);
     const shared = parseSharedFilter(filter);
@@ -330,13 +334,14 @@ function subscribe(
     }
     // Own keys only: a filter is client text, and 'toString' or '__proto__' are valid filters.
     const exists = Object.hasOwn(s.subscriptions, filter);
-    if (!exists && limits.maxSubscriptions > 0 && Object.keys(s.subscriptions).length >= limits.maxSubscriptions) {
+    if (!exists && limits.maxSubscriptions > 0 && count >= limits.maxSubscriptions) {
       out.effects.push({ type: 'event', name: 'session.subscribe.quota', clientId: s.clientId, detail: `${filter}: over the limit of ${limits.maxSubscriptions} subscriptions` });
       granted.push(ReasonCode.QuotaExceeded);
       continue;
     }
     const effective: SubscriptionOptions = { ...options, qos: options.qos };
-    setOwn(writable(s, 'subscriptions'), filter, effective);
+    if (!exists) count++;
+    defineOwn(writable(s, 'subscriptions'), filter, effective);
     if (isPersistent(s)) out.store.push({ op: 'putSubscription', clientId: s.clientId, filter, options: effective });
     add.push({ filter, options: effective });
     granted.push(effective.qos);
@@ -367,11 +372,6 @@ function unsubscribe(s: SessionState, connId: number, packetId: number, filters:
   if (remove.length > 0) out.effects.push({ type: 'routes', clientId: s.clientId, add: [], remove, removeAll: false });
   // v3 UNSUBACK has no payload: mqtt-packet writes `granted` for v5 only
   out.effects.push({ type: 'packet', connId, packet: { cmd: 'unsuback', messageId: packetId, granted: codes } });
-}
-
-/** Adds an entry keyed by client text: plain assignment of '__proto__' would set the prototype. */
-function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Rebuilds a session from storage after a restart: it is offline, its timers rearmed. */

@@ -638,3 +638,24 @@ describe('session: the empty lists new sessions share (idle memory)', () => {
     assert.deepEqual(Object.keys(a.live.subscriptions), []);
   });
 });
+
+describe('session: subscriptions keyed by client text', () => {
+  it("'__proto__', 'toString' and 'constructor' are filters like any other: own entries, counted against the limit, removable", () => {
+    const d = new SessionDriver({ ...LIMITS, maxSubscriptions: 3 });
+    d.send(connect({ version: 5 }));
+    const filters = ['__proto__', 'toString', 'constructor', 'a'];
+    const out = d.send({ type: 'subscribe', connId: 1, packetId: 1, requests: filters.map((filter) => ({ filter, options: subOptions(1) })) });
+    const suback = out.effects.find((e) => e.type === 'packet');
+    assert.deepEqual(suback?.type === 'packet' && suback.packet.cmd === 'suback' && suback.packet.granted, [1, 1, 1, ReasonCode.QuotaExceeded]);
+    const subs = d.live.subscriptions;
+    assert.deepEqual(Object.keys(subs), ['__proto__', 'toString', 'constructor']);
+    assert.equal(Object.getPrototypeOf(subs), Object.prototype, 'the prototype is untouched');
+    assert.equal(subs['__proto__']?.qos, 1);
+    d.send({ type: 'unsubscribe', connId: 1, packetId: 2, filters: ['__proto__'] });
+    assert.deepEqual(Object.keys(d.live.subscriptions), ['toString', 'constructor']);
+    // Re-subscribing an existing filter at the limit replaces it; one new filter fits again.
+    const again = d.send({ type: 'subscribe', connId: 1, packetId: 3, requests: ['toString', 'b', 'c'].map((filter) => ({ filter, options: subOptions(0) })) });
+    const suback2 = again.effects.find((e) => e.type === 'packet');
+    assert.deepEqual(suback2?.type === 'packet' && suback2.packet.cmd === 'suback' && suback2.packet.granted, [0, 0, ReasonCode.QuotaExceeded]);
+  });
+});
