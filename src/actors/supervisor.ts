@@ -178,9 +178,9 @@ export class ShardSupervisor {
 
   /**
    * Sends `message` to the session of `clientId`, as a 'deliver' event would, and returns the
-   * client's shard. Consecutive deliveries of the same message object to one shard share one
-   * entry of its batch (see shard-protocol.ts); anything else sent to the shard in between starts
-   * a new one, so the order of events per shard is kept.
+   * client's shard. Consecutive copies of the same message object to one shard share one entry
+   * of its batch (see appendDelivery in shard-batch.ts); anything sent to the shard in between
+   * starts a new one, so the order of events per shard is kept.
    */
   deliver(clientId: string, message: AppMessage, qos: QoS, retain: boolean, subscriptionIds: number[]): number {
     const shard = this.shardFor(clientId);
