@@ -1,10 +1,10 @@
 // Records keyed by client-supplied strings (topic filters, topics): a key such as '__proto__' is
-// a valid MQTT filter, and plain assignment would change the record's prototype instead of
-// adding an entry. Define the property instead.
+// a valid MQTT filter, and plain assignment of that key would change the record's prototype
+// instead of adding an entry, so that one key is defined as a property.
 export function defineOwn<T>(record: Record<string, T>, key: string, value: T): void {
-  // '__proto__' is the only accessor a plain object inherits; every other key can be assigned,
-  // which is several times faster than defineProperty once a record has many keys (a session
-  // subscribing 1,000 filters spent ~40 % of its SUBSCRIBE handling in defineProperty).
+  // '__proto__' is the only accessor a plain object inherits; every other key can be assigned.
+  // defineProperty is a slow runtime call once a record has many keys: while 10 clients
+  // subscribed 1,000 filters each on a fresh broker it took 128 ms of self time, assignment 9 ms.
   if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
   else record[key] = value;
 }

@@ -102,4 +102,3 @@ export class SeqList<T extends { readonly seq: number }> {
     this.head = 0;
   }
 }
-

@@ -8,6 +8,8 @@ import fc from 'fast-check';
 import { SeqList } from '../../src/storage/seq-list.js';
 import { propertyParams } from './harness.js';
 
+const params = propertyParams();
+
 interface Item {
   readonly seq: number;
   readonly tag: number;
@@ -88,4 +90,3 @@ test('SeqList holds what a Map keyed by seq holds, in seq order, through adds, d
   );
 });
 
-const params = propertyParams();

@@ -45,7 +45,9 @@ describe('appendDelivery', () => {
     batch.push({ t: 'ticket', id: 1 });
     appendDelivery(batch, 'd', m2, 1, false, []);
     assert.deepEqual(shape(batch), ['deliver:a', 'deliver:a', 'puback:a', 'entry:b,c', 'ticket', 'deliver:d']);
-    assert.equal((batch[0] as Extract<ToShard, { t: 'event' }>).event.type === 'deliver' && (batch[0] as { event: { message: unknown } }).event.message, m1);
+    const first = batch[0]!;
+    assert.ok(first.t === 'event' && first.event.type === 'deliver');
+    assert.equal(first.event.message, m1);
     assert.equal((batch[3] as Extract<ToShard, { t: 'deliver' }>).message, m2);
   });
 });
