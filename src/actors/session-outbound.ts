@@ -40,8 +40,12 @@ function send(s: SessionState, m: StoredMessage, dup: boolean, out: SessionOutpu
   out.effects.push({ type: 'publish', connId: s.connId, publish });
 }
 
-/** Moves one message into the inflight window and sends it. */
-function startInflight(s: SessionState, m: StoredMessage, out: SessionOutput, stored: boolean): void {
+/**
+ * Moves one message into the inflight window and sends it. A shared copy (frozen, see
+ * deliverShared) is replaced by the session's own: its packet id and state are this session's.
+ */
+function startInflight(s: SessionState, queued: StoredMessage, out: SessionOutput, stored: boolean): void {
+  const m = Object.isFrozen(queued) ? { ...queued } : queued;
   m.packetId = allocatePacketId(s);
   m.state = 'inflight';
   writable(s, 'inflight').push(m);
@@ -67,13 +71,35 @@ export function deliver(
   out: SessionOutput,
 ): void {
   if (expired(message, now)) return; // [MQTT-3.3.2-5]
-  const m: StoredMessage = { seq: s.nextSeq++, state: 'queued', packetId: null, qos, retain, subscriptionIds, message };
+  accept(s, { seq: s.nextSeq++, state: 'queued', packetId: null, qos, retain, subscriptionIds, message }, limits, out);
+}
+
+/**
+ * A routed message arrives for this session as a copy it shares with other sessions of its shard
+ * (the shard delivers one publish to many offline sessions this way: one object instead of one
+ * per session). `shared` is frozen, in state 'queued' without a packet id; its seq is the
+ * session's next unless this publish already reached the session. The session never writes to
+ * it, and makes its own copy when it sends it (startInflight).
+ */
+export function deliverShared(s: SessionState, shared: StoredMessage, now: number, limits: SessionLimits, out: SessionOutput): void {
+  if (expired(shared.message, now)) return; // [MQTT-3.3.2-5]
+  if (shared.seq < s.nextSeq) {
+    // A second copy of the same publish for this session (a shared subscription besides its
+    // own, MQTT 5.0 §4.8.2): the seq is taken, so this copy is the session's own.
+    accept(s, { ...shared, seq: s.nextSeq++ }, limits, out);
+    return;
+  }
+  s.nextSeq = shared.seq + 1;
+  accept(s, shared, limits, out);
+}
+
+function accept(s: SessionState, m: StoredMessage, limits: SessionLimits, out: SessionOutput): void {
   const online = s.connId !== null;
-  if (online && qos === 0 && s.queue.length === 0) {
+  if (online && m.qos === 0 && s.queue.length === 0) {
     send(s, m, false, out);
     return;
   }
-  if (online && qos > 0 && s.queue.length === 0 && s.inflight.length < windowSize(s, limits)) {
+  if (online && m.qos > 0 && s.queue.length === 0 && s.inflight.length < windowSize(s, limits)) {
     startInflight(s, m, out, false);
     return;
   }
@@ -110,7 +136,9 @@ function enqueue(s: SessionState, m: StoredMessage, limits: SessionLimits, out: 
   writable(s, 'queue').push(m);
   s.queuedBytes += bytes;
   if (m.qos === 0) s.queuedQos0++;
-  if (isPersistent(s)) out.store.push({ op: 'putMessage', clientId: s.clientId, message: { ...m } });
+  // The store plans ops later (see SessionStore.apply): an own copy may change state before that,
+  // a shared one never does.
+  if (isPersistent(s)) out.store.push({ op: 'putMessage', clientId: s.clientId, message: Object.isFrozen(m) ? m : { ...m } });
 }
 
 /** Sends queued messages while the client is online and the window has room. */

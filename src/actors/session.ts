@@ -6,9 +6,10 @@ import { validateTopicFilter, parseSharedFilter } from '../routing/topic.js';
 import { defineOwn } from '../storage/own-record.js';
 import type { SubscriptionOptions } from '../protocol/message.js';
 import { ReasonCode, subackCodeForV3 } from '../protocol/reason-codes.js';
-import type { StoredSession, SessionMeta } from '../storage/types.js';
+import type { StoredMessage, StoredSession, SessionMeta } from '../storage/types.js';
 import {
   deliver,
+  deliverShared,
   drain,
   isPersistent,
   onDiscarded,
@@ -89,6 +90,27 @@ export function handleSession(
     }
   }
   return after;
+}
+
+/**
+ * handleSession for a copy the session shares with others of its shard (see deliverShared):
+ * what a 'deliver' event does, without an event or a message object per session.
+ */
+export function handleSharedDelivery(
+  state: SessionState | null,
+  shared: StoredMessage,
+  now: number,
+  limits: SessionLimits,
+  out: SessionOutput,
+): SessionState | null {
+  if (state === null) return null; // late delivery for a session that has ended
+  const backlogBefore = state.connId !== null && hasQos0Backlog(state);
+  deliverShared(state, shared, now, limits, out);
+  if (state.connId !== null) {
+    const backlog = hasQos0Backlog(state);
+    if (backlog !== backlogBefore) out.effects.push({ type: 'flow', connId: state.connId, clientId: state.clientId, direct: !backlog });
+  }
+  return state;
 }
 
 /** A QoS 0 message waits in the queue (behind a full QoS 1/2 window). */

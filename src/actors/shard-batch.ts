@@ -1,7 +1,6 @@
 // Building the batch of messages for one shard: routed copies of one message coalesce into one
 // 'deliver' entry (see shard-protocol.ts). Pure, so its ordering rule is tested directly.
 import type { AppMessage, QoS } from '../protocol/message.js';
-import type { SessionEvent } from './session-types.js';
 import { RETAIN_FLAG, type ToShard } from './shard-protocol.js';
 
 /**
@@ -38,8 +37,12 @@ function code(qos: QoS, retain: boolean): number {
   return retain ? qos | RETAIN_FLAG : qos;
 }
 
-/** Copy `i` of a 'deliver' entry, as the session's 'deliver' event. */
-export function deliveryAt(entry: Extract<ToShard, { t: 'deliver' }>, i: number): Extract<SessionEvent, { type: 'deliver' }> {
-  const c = entry.delivery[i]!;
-  return { type: 'deliver', message: entry.message, qos: (c & 3) as QoS, retain: (c & RETAIN_FLAG) !== 0, subscriptionIds: entry.subscriptionIds[i]! };
+/** The QoS of a 'deliver' entry's delivery code. */
+export function deliveryQos(code: number): QoS {
+  return (code & 3) as QoS;
+}
+
+/** The retain flag of a 'deliver' entry's delivery code. */
+export function deliveryRetain(code: number): boolean {
+  return (code & RETAIN_FLAG) !== 0;
 }

@@ -2,10 +2,10 @@
 // transitions' output (group-committed store ops, timers), and releases effects to the main
 // thread only after the ops they depend on are durable. Hosted by shard-host.ts, in a worker or
 // on the main thread; takes its port and store as parameters, so tests can run it in-process.
-import type { SessionStore, StoreOp } from '../storage/types.js';
-import { handleSession, restoreSession } from './session.js';
+import type { SessionStore, StoredMessage, StoreOp } from '../storage/types.js';
+import { handleSession, handleSharedDelivery, restoreSession } from './session.js';
 import { nextDeadline, newOutput, type SessionEffect, type SessionEvent, type SessionLimits, type SessionOutput, type SessionState } from './session-types.js';
-import { deliveryAt } from './shard-batch.js';
+import { deliveryQos, deliveryRetain } from './shard-batch.js';
 import type { FromShard, ToShard } from './shard-protocol.js';
 
 export interface ShardPort {
@@ -38,6 +38,11 @@ export class Shard {
   /** A commit in flight; later flushes wait for it so effects keep their order. */
   private committing: Promise<void> | null = null;
   private closed = false;
+  /**
+   * At least every session's nextSeq: the seq a 'deliver' entry gives all its copies, which is
+   * then above every seq each of them has used (seqs only need to increase per session).
+   */
+  private nextSeq = 1;
   /** Batches that arrived before start() finished loading: handled right after it. */
   private early: (readonly ToShard[])[] | null = [];
 
@@ -58,6 +63,7 @@ export class Shard {
       if (s !== null) {
         this.sessions.set(s.clientId, s);
         this.armTimer(s);
+        if (s.nextSeq > this.nextSeq) this.nextSeq = s.nextSeq;
       }
     }
     if (out.store.length > 0) await this.store.apply(out.store);
@@ -85,7 +91,7 @@ export class Shard {
         if (m.t === 'event') {
           this.handle(m.clientId, m.event, now, out);
         } else if (m.t === 'deliver') {
-          for (let i = 0; i < m.clientIds.length; i++) this.handle(m.clientIds[i]!, deliveryAt(m, i), now, out);
+          this.deliverEntry(m, now, out);
         } else if (m.t === 'ticket') {
           this.pending.tickets.push(m.id);
         }
@@ -107,6 +113,30 @@ export class Shard {
     this.track(clientId, before, after);
   }
 
+  /**
+   * A 'deliver' entry: its copies share one frozen StoredMessage per distinct (QoS, retain,
+   * subscription ids), under one seq above every session's (see `nextSeq`). A publish queued for
+   * N offline sessions then costs one message object, not N, in memory and in the store's log.
+   */
+  private deliverEntry(entry: Extract<ToShard, { t: 'deliver' }>, now: number, out: SessionOutput): void {
+    const seq = this.nextSeq++;
+    let shared: StoredMessage | null = null;
+    let sharedCode = -1;
+    for (let i = 0; i < entry.clientIds.length; i++) {
+      const code = entry.delivery[i]!;
+      const ids = entry.subscriptionIds[i]!;
+      if (shared === null || code !== sharedCode || !sameIds(ids, shared.subscriptionIds)) {
+        const q: StoredMessage = { seq, state: 'queued', packetId: null, qos: deliveryQos(code), retain: deliveryRetain(code), subscriptionIds: ids, message: entry.message };
+        shared = Object.freeze(q);
+        sharedCode = code;
+      }
+      // A delivery changes no deadline, so the session's timer is left as it is.
+      const s = handleSharedDelivery(this.sessions.get(entry.clientIds[i]!) ?? null, shared, now, this.limits, out);
+      // A repeated client in the entry took a seq of its own (deliverShared).
+      if (s !== null && s.nextSeq > this.nextSeq) this.nextSeq = s.nextSeq;
+    }
+  }
+
   private fail(what: string, err: unknown): void {
     this.closed = true;
     for (const t of this.timers.values()) this.clock.clearTimer(t.handle);
@@ -116,6 +146,7 @@ export class Shard {
   }
 
   private track(clientId: string, before: SessionState | null, after: SessionState | null): void {
+    if (after !== null && after.nextSeq > this.nextSeq) this.nextSeq = after.nextSeq;
     if (after === null) {
       if (before !== null) this.sessions.delete(clientId);
       this.cancelTimer(clientId);
@@ -193,4 +224,11 @@ export class Shard {
   session(clientId: string): SessionState | undefined {
     return this.sessions.get(clientId);
   }
+}
+
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

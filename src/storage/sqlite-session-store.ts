@@ -81,12 +81,20 @@ const FANOUT_V3 = `
    DROP TABLE bodies;`;
 
 /**
+ * Schema version 4 changes no table: a log row's `recipients` may now be the shared form (one
+ * copy's fields and a list of client ids, see fanout-index.ts), which a build that knows version
+ * 3 only would misread, so such a build must refuse the file.
+ */
+const SHARED_RECIPIENTS_V4 = '-- version 4: no table changes';
+
+/**
  * Schema history; append, never edit: a file records how many of these it has run.
  *  1: sessions, subscriptions, messages (each row with its own copy of the message), qos2.
  *  2: message bodies in their own table, shared by the rows of all sessions one publish reached
  *     (existing rows get one body each).
  *  3: the fan-out log: one row per message per batch listing its recipients, dead lists of
  *     finished copies, the state of copies sent since (existing rows: one log row per body).
+ *  4: log rows may list their recipients in the shared form (no table changes).
  */
 const MIGRATIONS: Migrations = [
   `CREATE TABLE sessions (
@@ -121,6 +129,7 @@ const MIGRATIONS: Migrations = [
    ) WITHOUT ROWID;`,
   BODIES_V2,
   FANOUT_V3,
+  SHARED_RECIPIENTS_V4,
 ];
 
 /** The schema version this build writes; a file with a higher one is refused. */

@@ -90,6 +90,8 @@ type Intent =
    * `again` puts a live seq of the client again (a session re-persisting its queue) instead of a new one.
    */
   | { k: 'putMessage'; c: number; body: Omit<StoredMessage, 'seq'>; reuse: number | null; again: number | null }
+  /** One frozen queued StoredMessage put to several clients under one seq, as a shard's 'deliver' entry does. */
+  | { k: 'putShared'; cs: number[]; body: Pick<StoredMessage, 'qos' | 'retain' | 'subscriptionIds' | 'message'> }
   | { k: 'updateMessage'; c: number; pick: number; state: StoredMessageState; packetId: number | null }
   | { k: 'deleteMessage'; c: number; pick: number }
   | { k: 'putQos2'; c: number; packetId: number }
@@ -109,6 +111,14 @@ const intentArb: fc.Arbitrary<Intent> = fc.oneof(
       again: fc.option(fc.nat(), { nil: null, freq: 3 }),
     }),
     weight: 5,
+  },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('putShared' as const),
+      cs: fc.uniqueArray(clientArb, { minLength: 2, maxLength: CLIENTS.length }),
+      body: fc.record({ qos: fc.constantFrom(0 as const, 1 as const, 2 as const), retain: fc.boolean(), subscriptionIds: fc.array(fc.integer({ min: 1, max: 268_435_455 }), { maxLength: 2 }), message: appMessageArb }),
+    }),
+    weight: 3,
   },
   { arbitrary: fc.record({ k: fc.constant('updateMessage' as const), c: clientArb, pick: fc.nat(), state: stateArb, packetId: packetIdArb }), weight: 3 },
   { arbitrary: fc.record({ k: fc.constant('deleteMessage' as const), c: clientArb, pick: fc.nat() }), weight: 2 },
@@ -136,6 +146,18 @@ function concretise(intentBatches: Intent[][], visible: boolean): StoreOp[][] {
   const plainMeta = (clientId: string): StoreOp => ({ op: 'putMeta', meta: { clientId, protocolVersion: 5, expiryIntervalSec: 60, disconnectedAt: null, will: null } });
   const batches = intentBatches.map((batch) =>
     batch.flatMap((i): StoreOp[] => {
+      if (i.k === 'putShared') {
+        const clients = i.cs.map((c) => CLIENTS[c]!);
+        // One seq above each client's, as the shard's counter gives it.
+        const seq = Math.max(...clients.map((c) => nextSeq.get(c) ?? 1));
+        const shared: StoredMessage = Object.freeze({ seq, state: 'queued', packetId: null, ...i.body });
+        messages.push(shared.message);
+        return clients.map((c): StoreOp => {
+          nextSeq.set(c, seq + 1);
+          liveOf(c).push(seq);
+          return { op: 'putMessage', clientId: c, message: shared };
+        });
+      }
       const clientId = CLIENTS[i.c]!;
       switch (i.k) {
         case 'putMeta':
@@ -231,6 +253,9 @@ test('property: the SQLite session store agrees with the memory store after ever
   }
 });
 
+/** SQL: the JSON path of log row f's recipient list, in either form (fanout-index.ts: entries, or the shared form's client ids). */
+const RECIPIENT_LIST = `iif(json_type(f.recipients) = 'object', '$.clients', '$')`;
+
 /**
  * The fan-out log (SQLite only), read on a second connection: every row still has a live copy;
  * every dead index names a distinct recipient that is there; no dead list outlives its row; no
@@ -240,10 +265,10 @@ async function assertLogAccounted(file: string): Promise<void> {
   const db = await SqliteDb.open(file);
   try {
     const finished = await db.all(`SELECT f.id FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id
-                                   WHERE (SELECT count(*) FROM json_each(f.recipients) WHERE type <> 'null') <= coalesce(json_array_length(d.dead), 0)`);
+                                   WHERE (SELECT count(*) FROM json_each(f.recipients, ${RECIPIENT_LIST}) WHERE type <> 'null') <= coalesce(json_array_length(d.dead), 0)`);
     assert.deepEqual(finished, [], 'log rows kept with no live copy');
     const badDead = await db.all(`SELECT d.id, j.value FROM fanout_dead d JOIN fanout f ON f.id = d.id, json_each(d.dead) j
-                                  WHERE json_type(f.recipients, '$[' || j.value || ']') IS NOT 'array'`);
+                                  WHERE json_type(f.recipients, ${RECIPIENT_LIST} || '[' || j.value || ']') NOT IN ('array', 'text')`);
     assert.deepEqual(badDead, [], 'dead indexes naming no recipient');
     const dupDead = await db.all('SELECT d.id FROM fanout_dead d WHERE json_array_length(d.dead) <> (SELECT count(DISTINCT value) FROM json_each(d.dead))');
     assert.deepEqual(dupDead, [], 'dead lists with a repeated index');
@@ -252,8 +277,9 @@ async function assertLogAccounted(file: string): Promise<void> {
     const empty = await db.all('SELECT client_id FROM copy_state WHERE json_array_length(runs) = 0');
     assert.deepEqual(empty, [], 'empty override lists kept');
     const live = new Set(
-      (await db.all(`SELECT r.value->>0 AS c, r.value->>1 AS s FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id, json_each(f.recipients) r
-                     WHERE r.type = 'array' AND NOT EXISTS (SELECT 1 FROM json_each(coalesce(d.dead, '[]')) x WHERE x.value = r.key)`)).map((r) => `${String(r['c'])}/${String(r['s'])}`),
+      (await db.all(`SELECT iif(r.type = 'array', r.value->>0, r.value) AS c, iif(r.type = 'array', r.value->>1, f.recipients->>'$.seq') AS s
+                     FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id, json_each(f.recipients, ${RECIPIENT_LIST}) r
+                     WHERE r.type IN ('array', 'text') AND NOT EXISTS (SELECT 1 FROM json_each(coalesce(d.dead, '[]')) x WHERE x.value = r.key)`)).map((r) => `${String(r['c'])}/${String(r['s'])}`),
     );
     const stale: string[] = [];
     for (const row of await db.all('SELECT client_id, runs FROM copy_state')) {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendDelivery, deliveryAt } from '../../../src/actors/shard-batch.js';
+import { appendDelivery, deliveryQos, deliveryRetain } from '../../../src/actors/shard-batch.js';
 import type { ToShard } from '../../../src/actors/shard-protocol.js';
 import { message } from '../../helpers/session-driver.js';
 
@@ -26,10 +26,11 @@ describe('appendDelivery', () => {
     assert.deepEqual(shape(batch), ['entry:a,b,c']);
     const entry = batch[0]!;
     assert.ok(entry.t === 'deliver');
-    assert.deepEqual([0, 1, 2].map((i) => deliveryAt(entry, i)), [
-      { type: 'deliver', message: m, qos: 1, retain: false, subscriptionIds: [7] },
-      { type: 'deliver', message: m, qos: 2, retain: true, subscriptionIds: [] },
-      { type: 'deliver', message: m, qos: 0, retain: true, subscriptionIds: [1, 2] },
+    assert.equal(entry.message, m);
+    assert.deepEqual([0, 1, 2].map((i) => [deliveryQos(entry.delivery[i]!), deliveryRetain(entry.delivery[i]!), entry.subscriptionIds[i]]), [
+      [1, false, [7]],
+      [2, true, []],
+      [0, true, [1, 2]],
     ]);
   });
 

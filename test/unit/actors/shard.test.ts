@@ -309,3 +309,65 @@ describe('Shard: a deliver entry (one message for several sessions)', () => {
     assert.deepEqual(viaEntry.ops.flatMap((o) => (o.op === 'putMessage' ? [[o.clientId, o.message.qos, o.message.retain]] : [])), [['on', 1, false], ['off', 2, true]]);
   });
 });
+
+describe('Shard: a deliver entry shares one copy among offline sessions', () => {
+  const offline = (clientId: string, connId: number): ToShard[] => [ev(connect({ clientId, connId, expiry: 60 }), clientId), ev({ type: 'disconnect', connId, kind: 'normal' }, clientId)];
+  const entry = (m: ReturnType<typeof message>, clientIds: string[]): ToShard => ({ t: 'deliver', message: m, clientIds, delivery: clientIds.map(() => 1), subscriptionIds: clientIds.map(() => []) });
+  const seqs = (shard: Shard, clientId: string): number[] => [...shard.session(clientId)!.inflight, ...shard.session(clientId)!.queue].map((m) => m.seq).sort((a, b) => a - b);
+
+  it('queues one frozen StoredMessage for all of them, under one seq above each session\'s, and stores that object', async () => {
+    const store = new GatedStore();
+    store.gated = false;
+    const { shard, port } = await started(store);
+    const [m1, m2, m3] = [message('t', '1'), message('t', '2'), message('t', '3')];
+    // x has used seqs 1 and 2 (single deliveries); y and z none.
+    shard.handleBatch([...offline('x', 1), ...offline('y', 2), ...offline('z', 3), ev(deliverEvent(message('t', 'a'), 1), 'x'), ev(deliverEvent(message('t', 'b'), 1), 'x')]);
+    await port.count(1);
+    const before = store.committed.length;
+    shard.handleBatch([entry(m1, ['x', 'y', 'z']), entry(m2, ['y', 'x']), { t: 'ticket', id: 1 }]);
+    await port.count(2);
+    const last = (c: string, back = 1): unknown => shard.session(c)!.queue.at(-back);
+    assert.equal(last('x', 2), last('y', 2), 'x and y share the first entry\'s copy');
+    assert.equal(last('y', 2), last('z'), 'and so does z');
+    assert.equal(last('x'), last('y'));
+    assert.ok(Object.isFrozen(last('z')));
+    assert.deepEqual([seqs(shard, 'x'), seqs(shard, 'y'), seqs(shard, 'z')], [[1, 2, 3, 4], [3, 4], [3]]);
+    const puts = store.committed.slice(before).flat().flatMap((o) => (o.op === 'putMessage' ? [[o.clientId, o.message]] : []));
+    assert.deepEqual(puts.map(([c]) => c), ['x', 'y', 'z', 'y', 'x']);
+    assert.equal(puts[0]![1], last('z'), 'the store gets the shared object itself');
+
+    // y comes back: its copies go inflight as its own objects; x's stay shared and untouched.
+    shard.handleBatch([ev(connect({ clientId: 'y', connId: 4, expiry: 60 }), 'y'), { t: 'ticket', id: 2 }]);
+    await port.count(3);
+    const y = shard.session('y')!;
+    assert.deepEqual(y.inflight.map((m) => [m.seq, m.state, m.packetId !== null]), [[3, 'inflight', true], [4, 'inflight', true]]);
+    assert.ok(y.inflight.every((m) => !Object.isFrozen(m) && m !== last('x') && m !== last('x', 2)));
+    assert.deepEqual(shard.session('x')!.queue.slice(-2).map((m) => [m.seq, m.state, m.packetId]), [[3, 'queued', null], [4, 'queued', null]]);
+
+    // The shard's counter stays above every session's, y's included after its resume.
+    shard.handleBatch([entry(m3, ['x', 'y', 'z']), { t: 'ticket', id: 3 }]);
+    await port.count(4);
+    assert.deepEqual([seqs(shard, 'x'), seqs(shard, 'y'), seqs(shard, 'z')], [[1, 2, 3, 4, 5], [3, 4, 5], [3, 5]]);
+  });
+
+  it('gives a session listed twice in one entry (a shared subscription besides its own) a second seq of its own, and later entries a higher one', async () => {
+    const { shard, port } = await started();
+    shard.handleBatch([...offline('x', 1), ...offline('y', 2), entry(message('t', '1'), ['x', 'y', 'x']), entry(message('t', '2'), ['y', 'x']), { t: 'ticket', id: 1 }]);
+    await port.count(1);
+    assert.deepEqual([seqs(shard, 'x'), seqs(shard, 'y')], [[1, 2, 3], [1, 3]]);
+    const x = shard.session('x')!.queue;
+    assert.ok(Object.isFrozen(x[0]) && !Object.isFrozen(x[1]), 'the repeat is an own copy');
+    assert.deepEqual(x.map((m) => new TextDecoder().decode(m.message.payload)), ['1', '1', '2']);
+  });
+
+  it('keeps seqs above those of sessions restored from the store', async () => {
+    const store = new MemorySessionStore();
+    const first = await started(store);
+    first.shard.handleBatch([...offline('x', 1), ...offline('y', 2), ...[1, 2, 3].map((i) => ev(deliverEvent(message('t', String(i)), 1), 'x')), { t: 'ticket', id: 1 }]);
+    await first.port.count(1); // committed: what a restarted shard loads
+    const { shard, port } = await started(store);
+    shard.handleBatch([entry(message('t', '4'), ['y', 'x']), { t: 'ticket', id: 1 }]);
+    await port.count(1);
+    assert.deepEqual([seqs(shard, 'x'), seqs(shard, 'y')], [[1, 2, 3, 4], [4]]);
+  });
+});

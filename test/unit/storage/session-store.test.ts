@@ -166,11 +166,11 @@ function rawAll(file: string, sql: string): Promise<Record<string, unknown>[]> {
   });
 }
 
-/** The log's rows: id, topic, live recipients (entries not null and not in the dead list). */
+/** The log's rows: id, topic, live recipients (entries not null and not in the dead list), in either form of the list. */
 const logRows = (file: string): Promise<Record<string, unknown>[]> =>
   rawAll(
     file,
-    `SELECT f.id, f.topic, (SELECT count(*) FROM json_each(f.recipients) WHERE type <> 'null') - coalesce(json_array_length(d.dead), 0) AS live
+    `SELECT f.id, f.topic, (SELECT count(*) FROM json_each(f.recipients, iif(json_type(f.recipients) = 'object', '$.clients', '$')) WHERE type <> 'null') - coalesce(json_array_length(d.dead), 0) AS live
      FROM fanout f LEFT JOIN fanout_dead d ON d.id = f.id ORDER BY f.id`,
   );
 
