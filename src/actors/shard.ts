@@ -120,6 +120,8 @@ export class Shard {
    */
   private deliverEntry(entry: Extract<ToShard, { t: 'deliver' }>, now: number, out: SessionOutput): void {
     const seq = this.nextSeq++;
+    const from = out.store.length;
+    const shareds: StoredMessage[] = [];
     let shared: StoredMessage | null = null;
     let sharedCode = -1;
     for (let i = 0; i < entry.clientIds.length; i++) {
@@ -129,12 +131,14 @@ export class Shard {
         const q: StoredMessage = { seq, state: 'queued', packetId: null, qos: deliveryQos(code), retain: deliveryRetain(code), subscriptionIds: ids, message: entry.message };
         shared = Object.freeze(q);
         sharedCode = code;
+        shareds.push(shared);
       }
       // A delivery changes no deadline, so the session's timer is left as it is.
       const s = handleSharedDelivery(this.sessions.get(entry.clientIds[i]!) ?? null, shared, now, this.limits, out);
       // A repeated client in the entry took a seq of its own (deliverShared).
       if (s !== null && s.nextSeq > this.nextSeq) this.nextSeq = s.nextSeq;
     }
+    if (out.store.length > from) coalesceSharedPuts(out.store, from, shareds);
   }
 
   private fail(what: string, err: unknown): void {
@@ -224,6 +228,29 @@ export class Shard {
   session(clientId: string): SessionState | undefined {
     return this.sessions.get(clientId);
   }
+}
+
+/**
+ * Replaces the putMessage ops of each shared copy in ops[from..] by one putShared op, at the place
+ * of the first: the store then checks the copy once and plans its recipients in one loop. Moving
+ * a client's put earlier within one entry changes nothing: every other op the entry produced is
+ * for another (client, seq) (a dropped older copy, a session's own copy under a later seq).
+ */
+export function coalesceSharedPuts(ops: StoreOp[], from: number, shareds: readonly StoredMessage[]): void {
+  const groups: (Extract<StoreOp, { op: 'putShared' }> | undefined)[] = [];
+  let w = from;
+  for (let r = from; r < ops.length; r++) {
+    const op = ops[r]!;
+    const k = op.op === 'putMessage' ? shareds.indexOf(op.message) : -1;
+    if (k < 0 || op.op !== 'putMessage') {
+      ops[w++] = op;
+      continue;
+    }
+    const group = groups[k];
+    if (group === undefined) ops[w++] = groups[k] = { op: 'putShared', clientIds: [op.clientId], message: shareds[k]! };
+    else group.clientIds.push(op.clientId);
+  }
+  ops.length = w;
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {

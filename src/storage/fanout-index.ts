@@ -247,6 +247,18 @@ export class FanoutBatch {
     checkSeq(m.seq);
     checkQos(m.qos);
     checkState(m.state, m.packetId);
+    this.putChecked(clientId, m);
+  }
+
+  /** putShared: put(clientId, m) for each of `clientIds`, `m` checked once. */
+  putShared(clientIds: readonly string[], m: StoredMessage): void {
+    checkSeq(m.seq);
+    checkQos(m.qos);
+    checkState(m.state, m.packetId);
+    for (let i = 0; i < clientIds.length; i++) this.putChecked(clientIds[i]!, m);
+  }
+
+  private putChecked(clientId: string, m: StoredMessage): void {
     const existing = this.index.existing(clientId);
     const earlier = existing?.get(m.seq);
     if (earlier !== undefined) this.finish(clientId, existing!, earlier);

@@ -69,7 +69,8 @@ export class MemorySessionStore implements SessionStore {
     for (const op of ops) {
       try {
         this.beforeOp?.(op, index++);
-        applyOp(rowsOf(op.op === 'putMeta' ? op.meta.clientId : op.clientId), op);
+        if (op.op === 'putShared') for (const clientId of op.clientIds) applyOp(rowsOf(clientId), { op: 'putMessage', clientId, message: op.message });
+        else applyOp(rowsOf(op.op === 'putMeta' ? op.meta.clientId : op.clientId), op);
       } catch (cause) {
         // Nothing in `working` has been published: the batch leaves no trace.
         throw new StorageError('batch rolled back', { file: null, operation: op.op, cause });
@@ -91,7 +92,8 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-function applyOp(rows: ClientRows, op: StoreOp): void {
+/** One op of one client (putShared is applied as a putMessage per client). */
+function applyOp(rows: ClientRows, op: Exclude<StoreOp, { op: 'putShared' }>): void {
   switch (op.op) {
     case 'putMeta':
       rows.meta = structuredClone(op.meta);

@@ -71,12 +71,15 @@ export class SeqList<T extends { readonly seq: number }> {
     }
   }
 
-  /** The index of `seq` (live or a hole), or -1. Acks come oldest first, so the head is tried first. */
+  /**
+   * The index of `seq` (live or a hole), or -1. Acks come oldest first, so the head is tried
+   * first; a put looks up a seq above the last, so that is tried next.
+   */
   private find(seq: number): number {
     const seqs = this.seqs;
     let lo = this.head;
     let hi = seqs.length - 1;
-    if (lo > hi) return -1;
+    if (lo > hi || seq > seqs[hi]!) return -1;
     if (seqs[lo] === seq) return lo;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;

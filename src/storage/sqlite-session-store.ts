@@ -268,7 +268,7 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
 
   /**
    * Each statement run costs a hop to libuv's thread pool and each bound value a conversion on
-   * this thread, so the batch's message ops (putMessage, updateMessage, deleteMessage, and the
+   * this thread, so the batch's message ops (putMessage, putShared, updateMessage, deleteMessage, and the
    * messages of deleteSession) are folded into the fan-out log's index as they come, and written
    * at the end: one multi-row INSERT per 64 new log rows, then at most five statements that each
    * take one JSON array (deleted rows, their dead lists, dead lists to upsert, override lists to
@@ -287,6 +287,9 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
         switch (op.op) {
           case 'putMessage':
             batch.put(op.clientId, op.message);
+            break;
+          case 'putShared':
+            batch.putShared(op.clientIds, op.message);
             break;
           case 'updateMessage':
             batch.update(op.clientId, op.seq, op.state, op.packetId);
@@ -350,6 +353,7 @@ export class SqliteSessionStore extends SqliteStore implements SessionStore {
       case 'deleteQos2':
         return [[s.deleteQos2, [op.clientId, op.packetId]]];
       case 'putMessage':
+      case 'putShared':
       case 'updateMessage':
       case 'deleteMessage':
         throw new TypeError(`${op.op} is planned as a run`);

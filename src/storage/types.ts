@@ -49,6 +49,8 @@ export type StoreOp =
   | { op: 'putSubscription'; clientId: string; filter: string; options: SubscriptionOptions }
   | { op: 'deleteSubscription'; clientId: string; filter: string }
   | { op: 'putMessage'; clientId: string; message: StoredMessage }
+  /** putMessage of one StoredMessage for each of `clientIds` (a shard's 'deliver' entry to offline sessions). */
+  | { op: 'putShared'; clientIds: string[]; message: StoredMessage }
   | { op: 'updateMessage'; clientId: string; seq: number; state: StoredMessageState; packetId: number | null }
   | { op: 'deleteMessage'; clientId: string; seq: number }
   | { op: 'putQos2'; clientId: string; packetId: number }

@@ -90,8 +90,8 @@ type Intent =
    * `again` puts a live seq of the client again (a session re-persisting its queue) instead of a new one.
    */
   | { k: 'putMessage'; c: number; body: Omit<StoredMessage, 'seq'>; reuse: number | null; again: number | null }
-  /** One frozen queued StoredMessage put to several clients under one seq, as a shard's 'deliver' entry does. */
-  | { k: 'putShared'; cs: number[]; body: Pick<StoredMessage, 'qos' | 'retain' | 'subscriptionIds' | 'message'> }
+  /** One frozen queued StoredMessage put to several clients under one seq, as a shard's 'deliver' entry does (`asOne`: as one putShared op). */
+  | { k: 'putShared'; cs: number[]; body: Pick<StoredMessage, 'qos' | 'retain' | 'subscriptionIds' | 'message'>; asOne: boolean }
   | { k: 'updateMessage'; c: number; pick: number; state: StoredMessageState; packetId: number | null }
   | { k: 'deleteMessage'; c: number; pick: number }
   | { k: 'putQos2'; c: number; packetId: number }
@@ -117,6 +117,7 @@ const intentArb: fc.Arbitrary<Intent> = fc.oneof(
       k: fc.constant('putShared' as const),
       cs: fc.uniqueArray(clientArb, { minLength: 2, maxLength: CLIENTS.length }),
       body: fc.record({ qos: fc.constantFrom(0 as const, 1 as const, 2 as const), retain: fc.boolean(), subscriptionIds: fc.array(fc.integer({ min: 1, max: 268_435_455 }), { maxLength: 2 }), message: appMessageArb }),
+      asOne: fc.boolean(),
     }),
     weight: 3,
   },
@@ -152,11 +153,12 @@ function concretise(intentBatches: Intent[][], visible: boolean): StoreOp[][] {
         const seq = Math.max(...clients.map((c) => nextSeq.get(c) ?? 1));
         const shared: StoredMessage = Object.freeze({ seq, state: 'queued', packetId: null, ...i.body });
         messages.push(shared.message);
-        return clients.map((c): StoreOp => {
+        for (const c of clients) {
           nextSeq.set(c, seq + 1);
           liveOf(c).push(seq);
-          return { op: 'putMessage', clientId: c, message: shared };
-        });
+        }
+        // As the shard writes it (one putShared op), or as the sessions emit it (a putMessage each).
+        return i.asOne ? [{ op: 'putShared', clientIds: clients, message: shared }] : clients.map((c): StoreOp => ({ op: 'putMessage', clientId: c, message: shared }));
       }
       const clientId = CLIENTS[i.c]!;
       switch (i.k) {

@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Shard, type Clock, type ShardPort } from '../../../src/actors/shard.js';
+import { coalesceSharedPuts, Shard, type Clock, type ShardPort } from '../../../src/actors/shard.js';
 import type { SessionEffect, SessionEvent } from '../../../src/actors/session-types.js';
 import type { FromShard, ToShard } from '../../../src/actors/shard-protocol.js';
 import { MemorySessionStore } from '../../../src/storage/memory-session-store.js';
+import { normalizeSessions } from '../storage/normalize.js';
 import type { SessionStore, StoredSession, StoreOp } from '../../../src/storage/types.js';
 import { connect, deliverEvent, LIMITS, message, subOptions, T0, will } from '../../helpers/session-driver.js';
 
@@ -272,8 +273,8 @@ describe('Shard: lifecycle', () => {
 });
 
 describe('Shard: a deliver entry (one message for several sessions)', () => {
-  /** What the shard posts and stores for `batch`, after the sessions in `setup` exist. */
-  async function outcome(setup: ToShard[], batch: ToShard[]): Promise<{ effects: SessionEffect[]; ops: StoreOp[] }> {
+  /** What the shard posts and what its store holds after `batch`, once the sessions in `setup` exist. */
+  async function outcome(setup: ToShard[], batch: ToShard[]): Promise<{ effects: SessionEffect[]; stored: StoredSession[] }> {
     const store = new GatedStore();
     store.gated = false;
     const { shard, port } = await started(store);
@@ -283,7 +284,8 @@ describe('Shard: a deliver entry (one message for several sessions)', () => {
     const committed = store.committed.length;
     shard.handleBatch([...batch, { t: 'ticket', id: 1 }]);
     await port.count(1, 'the delivery effects');
-    return { effects: port.effects(), ops: store.committed.slice(committed).flat() };
+    assert.ok(store.committed.length > committed, 'the deliveries were stored');
+    return { effects: port.effects(), stored: normalizeSessions(await store.inner.loadAll()) };
   }
 
   it('is handled as one deliver event per listed session, in order, each with its own QoS, retain flag and subscription ids', async () => {
@@ -306,7 +308,7 @@ describe('Shard: a deliver entry (one message for several sessions)', () => {
     // Not vacuous: the online session got both copies as sent, the offline one a stored copy.
     const publishes = viaEntry.effects.flatMap((e) => (e.type === 'publish' ? [[e.publish.qos, e.publish.retain, e.publish.subscriptionIds]] : []));
     assert.deepEqual(publishes, [[1, false, [3]], [0, true, [4, 5]]]);
-    assert.deepEqual(viaEntry.ops.flatMap((o) => (o.op === 'putMessage' ? [[o.clientId, o.message.qos, o.message.retain]] : [])), [['on', 1, false], ['off', 2, true]]);
+    assert.deepEqual(viaEntry.stored.map((st) => [st.meta.clientId, st.messages.map((m) => [m.seq, m.state, m.qos, m.retain])]), [['off', [[1, 'queued', 2, true]]], ['on', [[1, 'inflight', 1, false]]]]);
   });
 });
 
@@ -332,9 +334,10 @@ describe('Shard: a deliver entry shares one copy among offline sessions', () => 
     assert.equal(last('x'), last('y'));
     assert.ok(Object.isFrozen(last('z')));
     assert.deepEqual([seqs(shard, 'x'), seqs(shard, 'y'), seqs(shard, 'z')], [[1, 2, 3, 4], [3, 4], [3]]);
-    const puts = store.committed.slice(before).flat().flatMap((o) => (o.op === 'putMessage' ? [[o.clientId, o.message]] : []));
-    assert.deepEqual(puts.map(([c]) => c), ['x', 'y', 'z', 'y', 'x']);
-    assert.equal(puts[0]![1], last('z'), 'the store gets the shared object itself');
+    // One putShared op per entry, with the shared object itself.
+    const ops = store.committed.slice(before).flat();
+    assert.deepEqual(ops.map((o) => (o.op === 'putShared' ? [o.op, o.clientIds] : [o.op])), [['putShared', ['x', 'y', 'z']], ['putShared', ['y', 'x']]]);
+    assert.ok(ops[0]!.op === 'putShared' && ops[0]!.message === last('z'));
 
     // y comes back: its copies go inflight as its own objects; x's stay shared and untouched.
     shard.handleBatch([ev(connect({ clientId: 'y', connId: 4, expiry: 60 }), 'y'), { t: 'ticket', id: 2 }]);
@@ -369,5 +372,35 @@ describe('Shard: a deliver entry shares one copy among offline sessions', () => 
     shard.handleBatch([entry(message('t', '4'), ['y', 'x']), { t: 'ticket', id: 1 }]);
     await port.count(1);
     assert.deepEqual([seqs(shard, 'x'), seqs(shard, 'y')], [[1, 2, 3, 4], [4]]);
+  });
+});
+
+describe('coalesceSharedPuts', () => {
+  it('folds the puts of each shared copy after `from` into one putShared at the first one\'s place, keeping every other op in order', () => {
+    const m = message('t', 'x');
+    const shared1 = Object.freeze({ seq: 7, state: 'queued' as const, packetId: null, qos: 1 as const, retain: false, subscriptionIds: [], message: m });
+    const shared2 = Object.freeze({ ...shared1, qos: 2 as const });
+    const own = { ...shared1, seq: 8 };
+    const before: StoreOp = { op: 'putMessage', clientId: 'z', message: shared1 };
+    const ops: StoreOp[] = [
+      before,
+      { op: 'putMessage', clientId: 'a', message: shared1 },
+      { op: 'deleteMessage', clientId: 'a', seq: 3 },
+      { op: 'putMessage', clientId: 'b', message: own },
+      { op: 'putMessage', clientId: 'b', message: shared1 },
+      { op: 'putMessage', clientId: 'c', message: shared2 },
+      { op: 'updateMessage', clientId: 'x', seq: 1, state: 'inflight', packetId: 4 },
+      { op: 'putMessage', clientId: 'd', message: shared2 },
+    ];
+    coalesceSharedPuts(ops, 1, [shared1, shared2]);
+    assert.deepEqual(ops, [
+      before,
+      { op: 'putShared', clientIds: ['a', 'b'], message: shared1 },
+      { op: 'deleteMessage', clientId: 'a', seq: 3 },
+      { op: 'putMessage', clientId: 'b', message: own },
+      { op: 'putShared', clientIds: ['c', 'd'], message: shared2 },
+      { op: 'updateMessage', clientId: 'x', seq: 1, state: 'inflight', packetId: 4 },
+    ]);
+    assert.equal(ops[0], before, 'ops before `from` are left alone');
   });
 });
