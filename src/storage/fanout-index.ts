@@ -64,9 +64,15 @@ interface LogRow {
 interface PendingRecipients {
   readonly clients: ClientCopies[];
   readonly puts: (StoredMessage | null)[];
-  readonly copies: Copy[];
+  /** The copy's object if it has one (see Copy), else null: queued as put. */
+  readonly copies: (Copy | null)[];
 }
 
+/**
+ * A live copy that is not simply queued: sent (inflight with a packet id) or released, whether
+ * put that way or updated since. A queued copy has no object: its client's list holds its row and
+ * its index in the row (a publish queued for N sessions costs no object per copy; ~60 bytes each).
+ */
 interface Copy {
   readonly row: LogRow;
   readonly index: number;
@@ -76,8 +82,15 @@ interface Copy {
   packetId: number | null;
 }
 
+/** What a client's list holds per live copy: its Copy, or (queued) its row, the index being the slot's number. */
+type Slot = Copy | LogRow;
+
+function isCopy(slot: Slot): slot is Copy {
+  return (slot as Partial<Copy>).row !== undefined;
+}
+
 /** The live copies of one client, in seq order (see seq-list.ts for why not a Map). */
-class ClientCopies extends SeqList<Copy> {
+class ClientCopies extends SeqList<Slot> {
   /** The client id as a JSON string, for the recipient lists. */
   readonly quoted: string;
   /** Copies whose state differs from their recipient entry: the client's override list. */
@@ -153,47 +166,55 @@ export class FanoutIndex {
   ): { index: FanoutIndex; live: LiveCopy[] } {
     const sorted = [...rows].sort((a, b) => a.id - b.id);
     const index = new FanoutIndex(sorted.length === 0 ? 1 : sorted[sorted.length - 1]!.id + 1);
-    const entries = new Map<Copy, LiveCopy>();
+    const recipientsOf = new Map<LogRow, (Recipient | null)[]>();
     for (const r of sorted) {
       const recipients = parseRecipients(r.recipients);
       const dead = new Set(r.dead === null ? [] : (JSON.parse(r.dead) as number[]));
       const row: LogRow = { id: r.id, live: 0, dead: [...dead], pending: null };
+      recipientsOf.set(row, recipients);
       recipients.forEach((rec, i) => {
         if (rec === null || dead.has(i)) return;
         const [clientId, seq, , , , state, packetId] = rec;
         const client = index.client(clientId);
-        const earlier = client.get(seq);
-        if (earlier !== undefined) {
-          earlier.row.live--;
-          earlier.row.dead.push(earlier.index);
-          entries.delete(earlier);
-          client.delete(earlier);
+        const earlier = client.find(seq);
+        if (earlier >= 0) {
+          const at = locate(client, earlier);
+          at.row.live--;
+          at.row.dead.push(at.index);
+          client.removeAt(earlier);
         }
-        const copy: Copy = { row, index: i, seq, state, packetId };
-        client.add(copy);
+        if (state === 'queued' && packetId === null) client.add(seq, row, i);
+        else client.add(seq, { row, index: i, seq, state, packetId }, i);
         row.live++;
-        entries.set(copy, { rowId: r.id, recipient: rec });
       });
     }
     for (const s of states) {
       index.statesStored.add(s.clientId);
       const client = index.clients.get(s.clientId);
+      if (client === undefined) continue;
       for (const [first, count, state, firstPid] of JSON.parse(s.runs) as OverrideRun[]) {
         for (let k = 0; k < count; k++) {
-          const copy = client?.get(first + k);
           // Batches rewrite a client's list whenever one of its copies finishes; a copy that is not live is not in it.
-          if (copy === undefined) continue;
+          const i = client.find(first + k);
+          if (i < 0) continue;
+          const copy = materialize(client, i);
           copy.state = state;
           copy.packetId = firstPid === null ? null : firstPid + k;
-          client!.changed.add(copy);
-          const live = entries.get(copy)!;
-          live.recipient = [...live.recipient];
-          live.recipient[5] = copy.state;
-          live.recipient[6] = copy.packetId;
+          client.changed.add(copy);
         }
       }
     }
-    return { index, live: [...entries.values()] };
+    const live: LiveCopy[] = [];
+    for (const client of index.clients.values()) {
+      for (const seq of client.liveSeqs()) {
+        const i = client.find(seq);
+        const at = locate(client, i);
+        const recipient = recipientsOf.get(at.row)![at.index]!;
+        const slot = client.item(i);
+        live.push({ rowId: at.row.id, recipient: isCopy(slot) && client.changed.has(slot) ? withState(recipient, slot.state, slot.packetId) : recipient });
+      }
+    }
+    return { index, live };
   }
 
   /** Starts planning a batch. Batches are planned one after the other, each finished before the next. */
@@ -260,8 +281,8 @@ export class FanoutBatch {
 
   private putChecked(clientId: string, m: StoredMessage): void {
     const existing = this.index.existing(clientId);
-    const earlier = existing?.get(m.seq);
-    if (earlier !== undefined) this.finish(clientId, existing!, earlier);
+    const earlier = existing === undefined ? -1 : existing.find(m.seq);
+    if (earlier >= 0) this.finish(clientId, existing!, earlier);
     // After finish(): a client left without copies is dropped from the index.
     const client = existing !== undefined && existing.size > 0 ? existing : this.index.client(clientId);
     // The copies of one publish come one after the other: the last row saves a lookup per copy.
@@ -274,25 +295,35 @@ export class FanoutBatch {
     this.lastMessage = m.message;
     this.lastRow = row;
     const pending = row.pending!;
-    const copy: Copy = { row, index: pending.puts.length, seq: m.seq, state: m.state, packetId: m.packetId };
+    const at = pending.puts.length;
     // qos, retain and subscription ids are read from `m` by the JSON written at the end of the batch.
     pending.clients.push(client);
     pending.puts.push(m);
-    pending.copies.push(copy);
+    if (m.state === 'queued' && m.packetId === null) {
+      pending.copies.push(null);
+      client.add(m.seq, row, at);
+    } else {
+      const copy: Copy = { row, index: at, seq: m.seq, state: m.state, packetId: m.packetId };
+      pending.copies.push(copy);
+      client.add(m.seq, copy, at);
+    }
     row.live++;
-    client.add(copy);
   }
 
   /** updateMessage: a missing copy is a no-op (acked or its session deleted meanwhile). */
   update(clientId: string, seq: number, state: StoredMessageState, packetId: number | null): void {
     checkState(state, packetId);
     const client = this.index.existing(clientId);
-    const copy = client?.get(seq);
-    if (copy === undefined) return;
+    const i = client === undefined ? -1 : client.find(seq);
+    if (i < 0) return;
+    const copy = materialize(client!, i);
     copy.state = state;
     copy.packetId = packetId;
     // Not written yet: the recipient entry will carry the new state.
-    if (copy.row.pending !== null) return;
+    if (copy.row.pending !== null) {
+      copy.row.pending.copies[copy.index] = copy;
+      return;
+    }
     // An override stays until the copy is finished, even if a later update restored the state the
     // row has: states only move forward, and a copy kept no base to compare with costs 16 bytes less.
     client!.changed.add(copy);
@@ -302,26 +333,28 @@ export class FanoutBatch {
   /** deleteMessage: a missing copy is a no-op. */
   remove(clientId: string, seq: number): void {
     const client = this.index.existing(clientId);
-    const copy = client?.get(seq);
-    if (copy !== undefined) this.finish(clientId, client!, copy);
+    const i = client === undefined ? -1 : client.find(seq);
+    if (i >= 0) this.finish(clientId, client!, i);
   }
 
   /** deleteSession: every copy of the client is finished. */
   removeClient(clientId: string): void {
     const client = this.index.existing(clientId);
-    if (client !== undefined) for (const copy of [...client.values()]) this.finish(clientId, client, copy);
+    if (client !== undefined) for (const seq of client.liveSeqs()) this.finish(clientId, client, client.find(seq));
     this.index.dropClient(clientId);
     this.touchedClients.add(clientId);
   }
 
-  private finish(clientId: string, client: ClientCopies, copy: Copy): void {
-    client.delete(copy);
-    if (client.changed.delete(copy)) this.touchedClients.add(clientId);
-    const row = copy.row;
+  /** Finishes the live copy at position `i` of `client` (from find()). */
+  private finish(clientId: string, client: ClientCopies, i: number): void {
+    const slot = client.item(i);
+    const { row, index } = locate(client, i);
+    client.removeAt(i);
+    if (isCopy(slot) && client.changed.delete(slot)) this.touchedClients.add(clientId);
     row.live--;
-    if (row.pending !== null) row.pending.puts[copy.index] = null;
+    if (row.pending !== null) row.pending.puts[index] = null;
     else {
-      row.dead.push(copy.index);
+      row.dead.push(index);
       this.touchedRows.add(row);
     }
     if (client.size === 0) this.index.dropClient(clientId);
@@ -387,8 +420,8 @@ function sharedPut(p: PendingRecipients): StoredMessage | null {
     if (m === null || m === undefined) continue;
     if (shared === null) shared = m;
     else if (m !== shared) return null;
-    const c = p.copies[i]!;
-    if (c.state !== 'queued' || c.packetId !== null) return null;
+    // A copy with an object was put or updated to another state than queued.
+    if (p.copies[i] !== null) return null;
     live++;
   }
   return live >= 2 ? shared : null;
@@ -414,9 +447,32 @@ function recipientsJson(p: PendingRecipients): string {
       json += 'null';
       continue;
     }
-    const c = p.copies[i]!;
+    const c = p.copies[i] ?? null;
     const ids = m.subscriptionIds.length === 0 ? '[]' : JSON.stringify(m.subscriptionIds);
-    json += `[${p.clients[i]!.quoted},${c.seq},${m.qos},${m.retain ? 1 : 0},${ids},"${c.state}",${c.packetId === null ? 'null' : c.packetId}]`;
+    const state = c === null ? '"queued",null' : `"${c.state}",${c.packetId === null ? 'null' : c.packetId}`;
+    json += `[${p.clients[i]!.quoted},${m.seq},${m.qos},${m.retain ? 1 : 0},${ids},${state}]`;
   }
   return json + ']';
+}
+
+/** The row and index of the live copy at position `i` of `client`. */
+function locate(client: ClientCopies, i: number): { row: LogRow; index: number } {
+  const slot = client.item(i);
+  return isCopy(slot) ? slot : { row: slot, index: client.aux(i) };
+}
+
+/** The Copy of the live copy at position `i` of `client`, made (queued, as put) if it had none. */
+function materialize(client: ClientCopies, i: number): Copy {
+  const slot = client.item(i);
+  if (isCopy(slot)) return slot;
+  const copy: Copy = { row: slot, index: client.aux(i), seq: client.seq(i), state: 'queued', packetId: null };
+  client.replace(i, copy, copy.index);
+  return copy;
+}
+
+function withState(recipient: Recipient, state: StoredMessageState, packetId: number | null): Recipient {
+  const r: Recipient = [...recipient];
+  r[5] = state;
+  r[6] = packetId;
+  return r;
 }

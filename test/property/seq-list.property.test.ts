@@ -1,7 +1,7 @@
 // SeqList (the fan-out index's per-client copy list) against a Map as the model: after any
-// sequence of adds (mostly in seq order, some out of order or reusing a finished seq), deletes
-// (mostly oldest first, some anywhere, some of items not in the list) and lookups, both hold the
-// same items. Sequences run to hundreds of items so the compaction paths are taken.
+// sequence of adds (mostly in seq order, some out of order or reusing a finished seq), removes
+// (mostly oldest first, some anywhere), replacements and lookups (some of seqs not in the list),
+// both hold the same items and numbers. Sequences run to hundreds of items so the compaction paths are taken.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -20,6 +20,7 @@ type Step =
   | { k: 'any'; seq: number }
   | { k: 'oldest'; n: number }
   | { k: 'pick'; pick: number }
+  | { k: 'replace'; pick: number }
   | { k: 'stranger'; seq: number };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -27,33 +28,47 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ k: fc.constant('any' as const), seq: fc.nat({ max: 400 }) }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('oldest' as const), n: fc.integer({ min: 1, max: 40 }) }), weight: 2 },
   { arbitrary: fc.record({ k: fc.constant('pick' as const), pick: fc.nat() }), weight: 3 },
+  { arbitrary: fc.record({ k: fc.constant('replace' as const), pick: fc.nat() }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('stranger' as const), seq: fc.nat({ max: 400 }) }), weight: 1 },
 );
 
-function check(list: SeqList<Item>, model: Map<number, Item>, probes: number[]): void {
-  const sorted = [...model.values()].sort((a, b) => a.seq - b.seq);
-  assert.deepEqual([...list.values()], sorted);
+/** The model's entry per seq: the item and its number. */
+type Model = Map<number, { item: Item; aux: number }>;
+
+function check(list: SeqList<Item>, model: Model, probes: number[]): void {
+  const seqs = [...model.keys()].sort((a, b) => a - b);
+  assert.deepEqual(list.liveSeqs(), seqs);
   assert.equal(list.size, model.size);
-  for (const seq of probes) assert.equal(list.get(seq), model.get(seq), `get(${seq})`);
+  for (const seq of probes) {
+    const i = list.find(seq);
+    const want = model.get(seq);
+    if (want === undefined) assert.equal(i, -1, `find(${seq}) of no live item`);
+    else assert.deepEqual([list.seq(i), list.item(i), list.aux(i)], [seq, want.item, want.aux], `find(${seq})`);
+  }
 }
 
-test('SeqList holds what a Map keyed by seq holds, in seq order, through adds, deletes and compaction', () => {
+test('SeqList holds what a Map keyed by seq holds, in seq order, through adds, removes, replacements and compaction', () => {
   fc.assert(
     fc.property(fc.array(stepArb, { minLength: 1, maxLength: 600, size: 'max' }), (steps) => {
       const list = new SeqList<Item>();
-      const model = new Map<number, Item>();
+      const model: Model = new Map();
       let top = 0;
       let tag = 0;
+      const remove = (seq: number): void => {
+        list.removeAt(list.find(seq));
+        model.delete(seq);
+      };
       const add = (seq: number): void => {
-        const earlier = model.get(seq);
-        if (earlier !== undefined) {
-          list.delete(earlier); // the caller's duty, as the fan-out index does before a re-put
-          model.delete(seq);
-        }
+        // The caller's duty, as the fan-out index does before a re-put.
+        if (model.has(seq)) remove(seq);
         const item = { seq, tag: tag++ };
-        list.add(item);
-        model.set(seq, item);
+        list.add(seq, item, item.tag * 2);
+        model.set(seq, { item, aux: item.tag * 2 });
         top = Math.max(top, seq);
+      };
+      const picked = (pick: number): number | undefined => {
+        const seqs = [...model.keys()];
+        return seqs.length === 0 ? undefined : seqs[pick % seqs.length];
       };
       for (const s of steps) {
         switch (s.k) {
@@ -64,22 +79,24 @@ test('SeqList holds what a Map keyed by seq holds, in seq order, through adds, d
             add(s.seq);
             break;
           case 'oldest':
-            for (const item of [...model.values()].sort((a, b) => a.seq - b.seq).slice(0, s.n)) {
-              list.delete(item);
-              model.delete(item.seq);
-            }
+            for (const seq of [...model.keys()].sort((a, b) => a - b).slice(0, s.n)) remove(seq);
             break;
           case 'pick': {
-            const items = [...model.values()];
-            if (items.length === 0) break;
-            const item = items[s.pick % items.length]!;
-            list.delete(item);
-            model.delete(item.seq);
+            const seq = picked(s.pick);
+            if (seq !== undefined) remove(seq);
+            break;
+          }
+          case 'replace': {
+            const seq = picked(s.pick);
+            if (seq === undefined) break;
+            const item = { seq, tag: tag++ };
+            list.replace(list.find(seq), item, -item.tag);
+            model.set(seq, { item, aux: -item.tag });
             break;
           }
           case 'stranger':
-            // An item that is not the live one for its seq: deleting it changes nothing.
-            list.delete({ seq: s.seq, tag: -1 });
+            // A seq that may not be live: find() says so, and nothing changes.
+            if (!model.has(s.seq)) assert.equal(list.find(s.seq), -1);
             break;
         }
         check(list, model, [s.k === 'any' || s.k === 'stranger' ? s.seq : top, top + 1, 0]);
@@ -89,4 +106,3 @@ test('SeqList holds what a Map keyed by seq holds, in seq order, through adds, d
     params,
   );
 });
-
