@@ -4,7 +4,14 @@
 // deep-equal to the input.
 import type { AppMessage, ForwardedProperties, QoS } from '../protocol/message.js';
 import type { SqlRow, SqlValue } from './sqlite-db.js';
-import { hex, type JsonValue } from './sqlite-json-rows.js';
+
+/** A value of a JSON row: bytes must already be hex strings (see hex()). */
+export type JsonValue = string | number | null | readonly JsonValue[];
+
+/** Bytes as the hex text that unhex() (or Buffer.from(text, 'hex')) turns back into the same bytes. */
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
 
 /** Column names, in bind order, for a message stored under `prefix` (e.g. 'will_'). */
 export function messageColumns(prefix: string): string[] {
@@ -25,18 +32,23 @@ export function encodeMessage(m: AppMessage, copy = true): SqlValue[] {
 }
 
 /**
- * encodeMessage() for a JSON row (see sqlite-json-rows.ts): the same values in the same order,
- * bytes as hex. Read back by messageFromJson().
+ * encodeMessage() for a JSON row: the same values in the same order, bytes as hex. Read back
+ * by decodeMessageJson().
  */
 export function encodeMessageJson(m: AppMessage): JsonValue[] {
   const v = encodeMessage(m, false);
   return [v[0] as string, hex(v[1] as Uint8Array), v[2] as number, v[3] as number, v[4] as string | null, v[5] === null ? null : hex(v[5] as Uint8Array), v[6] as number | null, v[7] as string];
 }
 
-/** SQL expressions reading messageColumns() from the JSON row `value`, starting at index `at`. */
-export function messageFromJson(at: number): string[] {
-  const bytes = new Set([1, 5]);
-  return messageColumns('').map((_, i) => (bytes.has(i) ? `unhex(value->>${at + i})` : `value->>${at + i}`));
+/** Reads a JSON row written by encodeMessageJson() (as JSON.parse returns it). */
+export function decodeMessageJson(row: readonly unknown[]): AppMessage {
+  const bytes = (v: unknown): Uint8Array | null => (v === null ? null : Buffer.from(String(v), 'hex'));
+  const columns = messageColumns('');
+  const sqlRow: SqlRow = {};
+  row.forEach((v, i) => {
+    sqlRow[columns[i]!] = i === 1 || i === 5 ? bytes(v) : (v as SqlValue);
+  });
+  return decodeMessage(sqlRow, '');
 }
 
 /** The values of messageColumns(prefix) for no message (e.g. a session without a will). */

@@ -1,6 +1,6 @@
 // Multi-row INSERTs of one shape with bound values, for rows that carry large JSON text (a log
-// row's recipients): as a value of a JSON row (sqlite-json-rows.ts) that text would be parsed again
-// by every column's extraction; bound, it is copied once. Each statement run costs a hop to
+// row's recipients): inside one bound JSON array of rows, unpacked by json_each, that text would
+// be parsed again by every column's extraction; bound, it is copied once. Each statement run costs a hop to
 // libuv's thread pool, and a batch of one statement needs no BEGIN and COMMIT (two more hops), so
 // a run of rows becomes as few INSERTs as possible: full ones of `maxRows` rows, then one of
 // exactly the rows left. Each row count gets its own prepared statement, made on first use: at

@@ -6,8 +6,10 @@ import { after, before, test } from 'node:test';
 import sqlite3 from 'sqlite3';
 import { StorageError } from '../../../src/storage/errors.js';
 import { MemoryRetainedStore } from '../../../src/storage/memory-retained-store.js';
-import { RETAINED_SCHEMA_VERSION, SqliteRetainedStore } from '../../../src/storage/sqlite-retained-store.js';
-import { retainedStoreContract } from './retained-store.contract.js';
+import { RETAINED_MIGRATIONS, RETAINED_SCHEMA_VERSION, SqliteRetainedStore } from '../../../src/storage/sqlite-retained-store.js';
+import type { AppMessage } from '../../../src/protocol/message.js';
+import { retained, retainedStoreContract } from './retained-store.contract.js';
+import { normalizeRetained, toPlain } from './normalize.js';
 
 let dir = '';
 let counter = 0;
@@ -49,4 +51,85 @@ test('SqliteRetainedStore: a file from a newer schema is refused, naming the fil
 
 test('SqliteRetainedStore: opening in a missing directory fails with StorageError', async () => {
   await assert.rejects(SqliteRetainedStore.open(path.join(dir, 'missing', 'retained.db')), (err: unknown) => err instanceof StorageError && err.operation === 'open');
+});
+
+function rawAll(file: string, sql: string): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(file, (err) => {
+      if (err) return reject(err);
+      db.all(sql, (e, rows: Record<string, unknown>[]) => db.close(() => (e ? reject(e) : resolve(rows))));
+    });
+  });
+}
+
+/** Rows of the log and the entries in them. */
+async function logSize(file: string): Promise<{ rows: number; entries: number }> {
+  const [r] = await rawAll(file, 'SELECT count(*) AS rows, coalesce(sum(json_array_length(changes)), 0) AS entries FROM retained_log');
+  return { rows: Number(r!['rows']), entries: Number(r!['entries']) };
+}
+
+test('SqliteRetainedStore: a version 1 file (a row per topic) is migrated into log rows, messages intact', async () => {
+  const file = freshFile();
+  const rich = retained('a/rich', [0, 1, 255], {
+    qos: 2,
+    expiresAt: 1_800_000_000_000,
+    properties: { payloadFormatIndicator: true, contentType: 'text/plain', correlationData: Uint8Array.from([5, 6]), userProperties: { k: ['v1', 'v2'] } },
+  });
+  const plain = Array.from({ length: 300 }, (_, i) => retained(`t/${i}`, [i % 256, 7]));
+  const values = (m: AppMessage): string => {
+    const props = m.properties === undefined ? 'NULL' : `'${JSON.stringify({ ...m.properties, correlationData: undefined })}'`;
+    const cd = m.properties?.correlationData === undefined ? 'NULL' : `x'${Buffer.from(m.properties.correlationData).toString('hex')}'`;
+    return `('${m.topic}', x'${Buffer.from(m.payload).toString('hex')}', ${m.qos}, ${m.retain ? 1 : 0}, ${props}, ${cd}, ${m.expiresAt ?? 'NULL'}, '${m.publisherId}')`;
+  };
+  await rawExec(file, `CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+    ${RETAINED_MIGRATIONS[0]}
+    INSERT INTO retained VALUES ${[rich, ...plain].map(values).join(', ')};`);
+  let store = await SqliteRetainedStore.open(file);
+  try {
+    assert.deepEqual(normalizeRetained(await store.loadAll()), toPlain(normalizeRetained([rich, ...plain])));
+    assert.deepEqual(await logSize(file), { rows: 2, entries: 301 }, 'rows of up to 256 messages');
+    assert.deepEqual(await rawAll(file, "SELECT name FROM sqlite_master WHERE name = 'retained'"), [], 'the old table is gone');
+    // The migrated rows behave as log rows: replacing every topic of the first empties it.
+    await store.apply([rich, ...plain.slice(0, 255)].map((m) => ({ topic: m.topic, message: { ...m, payload: Uint8Array.from([9]) } })));
+    await store.close();
+    store = await SqliteRetainedStore.open(file);
+    const loaded = normalizeRetained(await store.loadAll());
+    assert.equal(loaded.length, 301);
+    assert.deepEqual(loaded.find((m) => m.topic === 't/299')?.payload, Uint8Array.from([299 % 256, 7]));
+    assert.deepEqual(loaded.find((m) => m.topic === 't/0')?.payload, Uint8Array.from([9]));
+  } finally {
+    await store.close();
+  }
+});
+
+test('SqliteRetainedStore: the log stays bounded: superseded rows go at once, dead entries are compacted oldest first', async () => {
+  const file = freshFile();
+  const slack = 50;
+  let store = await SqliteRetainedStore.open(file, { compactSlack: slack });
+  try {
+    // One topic replaced 500 times, a batch each: each batch's row supersedes the previous one.
+    for (let i = 0; i < 500; i++) await store.apply([{ topic: 'hot', message: retained('hot', [i % 256]) }]);
+    assert.deepEqual(await logSize(file), { rows: 1, entries: 1 });
+
+    // 600 topics in batches of 3, then two of each three deleted: rows keep one live entry and two
+    // superseded ones, and the tombstones are entries too, until compaction rewrites the oldest rows.
+    for (let i = 0; i < 600; i += 3) await store.apply([0, 1, 2].map((k) => ({ topic: `k/${i + k}`, message: retained(`k/${i + k}`, [k]) })));
+    for (let i = 0; i < 600; i += 3) await store.apply([1, 2].map((k) => ({ topic: `k/${i + k}`, message: null })));
+    const live = 1 + 200;
+    const { entries } = await logSize(file);
+    assert.ok(entries <= 2 * live + slack + 3 * 64, `${entries} entries in the log for ${live} messages`);
+    const expected = [retained('hot', [499 % 256]), ...Array.from({ length: 200 }, (_, j) => retained(`k/${3 * j}`, [0]))];
+    assert.deepEqual(normalizeRetained(await store.loadAll()), toPlain(normalizeRetained(expected)));
+    await store.close();
+    store = await SqliteRetainedStore.open(file, { compactSlack: slack });
+    assert.deepEqual(normalizeRetained(await store.loadAll()), toPlain(normalizeRetained(expected)), 'the same after reopening');
+    // A deleted topic set again, and a tombstone for a topic the log never had (nothing written).
+    const before = await logSize(file);
+    await store.apply([{ topic: 'never', message: null }]);
+    assert.deepEqual(await logSize(file), before);
+    await store.apply([{ topic: 'k/1', message: retained('k/1', [1, 1]) }]);
+    assert.deepEqual((await store.loadAll()).find((m) => m.topic === 'k/1')?.payload, Uint8Array.from([1, 1]));
+  } finally {
+    await store.close();
+  }
 });
