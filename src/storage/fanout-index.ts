@@ -71,7 +71,7 @@ interface PendingRecipients {
 /**
  * A live copy that is not simply queued: sent (inflight with a packet id) or released, whether
  * put that way or updated since. A queued copy has no object: its client's list holds its row and
- * its index in the row (a publish queued for N sessions costs no object per copy; ~60 bytes each).
+ * its index in the row, so a publish queued for N sessions makes no Copy (~60 bytes of heap each).
  */
 interface Copy {
   readonly row: LogRow;
