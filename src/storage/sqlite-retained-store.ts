@@ -73,9 +73,18 @@ interface RowInfo {
   latest: number;
 }
 
+/**
+ * Where a topic's latest entry is: its row id times 2, plus 1 if it is a message (not a
+ * tombstone). A number rather than an object: one per retained topic, kept for the node's life.
+ */
+type Latest = number;
+const latestOf = (row: number, value: boolean): Latest => row * 2 + (value ? 1 : 0);
+const rowOf = (at: Latest): number => Math.floor(at / 2);
+const isValue = (at: Latest): boolean => at % 2 === 1;
+
 /** Where each topic's latest entry is, and what the log holds; see the header. */
 interface LogIndex {
-  readonly latest: Map<string, { row: number; value: boolean }>;
+  readonly latest: Map<string, Latest>;
   /** In id order (Map order is insertion order and ids only grow). */
   readonly rows: Map<number, RowInfo>;
   nextId: number;
@@ -193,12 +202,12 @@ export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
         chars = 0;
       }
       if (prev !== undefined) {
-        const before = index.rows.get(prev.row)!;
+        const before = index.rows.get(rowOf(prev))!;
         before.latest--;
-        if (prev.value) index.values--;
-        if (before.latest === 0) emptied.add(prev.row);
+        if (isValue(prev)) index.values--;
+        if (before.latest === 0) emptied.add(rowOf(prev));
       }
-      index.latest.set(topic, { row: id, value: message !== null });
+      index.latest.set(topic, latestOf(id, message !== null));
       if (message !== null) index.values++;
       info.latest++;
       info.total++;
@@ -228,8 +237,8 @@ export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
       for (const entry of JSON.parse(String(r['changes'])) as Entry[]) {
         const topic = entry[0] as string;
         const at = index.latest.get(topic);
-        if (at === undefined || at.row !== id) continue; // superseded
-        if (at.value) {
+        if (at === undefined || rowOf(at) !== id) continue; // superseded
+        if (isValue(at)) {
           carried.push(JSON.stringify(entry));
           topics.push(topic);
         } else {
@@ -244,7 +253,7 @@ export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
       const id = index.nextId++;
       index.rows.set(id, { total: carried.length, latest: carried.length });
       index.entries += carried.length;
-      for (const topic of topics) index.latest.set(topic, { row: id, value: true });
+      for (const topic of topics) index.latest.set(topic, latestOf(id, true));
       steps.push(this.insertStep(id, carried));
     }
     steps.push(() => this.stmts.deleteRows.run([JSON.stringify(ids)]));
@@ -276,9 +285,9 @@ export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
         for (const entry of entries) {
           const topic = entry[0] as string;
           const prev = index.latest.get(topic);
-          if (prev !== undefined) index.rows.get(prev.row)!.latest--;
+          if (prev !== undefined) index.rows.get(rowOf(prev))!.latest--;
           const value = entry.length > 1;
-          index.latest.set(topic, { row: id, value });
+          index.latest.set(topic, latestOf(id, value));
           index.rows.get(id)!.latest++;
           if (value) values.set(topic, entry);
           else values.delete(topic);
