@@ -166,7 +166,10 @@ export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
         const firstNew = index.nextId;
         const units = [this.plan(batch, texts, index)];
         // Compaction, when due, commits with the batch: either both happen or neither.
-        if (index.entries > 2 * index.values + this.compactSlack) units.push(await this.planCompaction(index, firstNew));
+        if (index.entries > 2 * index.values + this.compactSlack) {
+          const compaction = await this.planCompaction(index, firstNew);
+          if (compaction !== null) units.push(compaction);
+        }
         await this.writeNow(units, batch, retainedOperation, this.beforeChange);
       } catch (err) {
         // The index already reflects what did not happen: rebuild it from the file.
@@ -225,19 +228,30 @@ export class SqliteRetainedStore extends SqliteStore implements RetainedStore {
 
   /**
    * A compaction step over the oldest rows (written before this batch): their latest values move
-   * to a new row, the rest of them (superseded entries, tombstones) goes.
+   * to a new row, the rest of them (superseded entries, tombstones) goes. Null when there are none.
    */
-  private async planCompaction(index: LogIndex, firstNew: number): Promise<WriteUnit> {
-    const ids = [...index.rows.keys()].filter((id) => id < firstNew).slice(0, COMPACT_ROWS);
+  private async planCompaction(index: LogIndex, firstNew: number): Promise<WriteUnit | null> {
+    const ids: number[] = [];
+    for (const id of index.rows.keys()) {
+      if (id >= firstNew || ids.length === COMPACT_ROWS) break;
+      ids.push(id);
+    }
+    // Only this batch's rows (one batch repeating a topic many times): nothing older to compact yet.
+    if (ids.length === 0) return null;
     const rows = await this.db.all('SELECT id, changes FROM retained_log WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id', [JSON.stringify(ids)]);
     const carried: string[] = [];
     const topics: string[] = [];
     for (const r of rows) {
       const id = r['id'] as number;
-      for (const entry of JSON.parse(String(r['changes'])) as Entry[]) {
+      const entries = JSON.parse(String(r['changes'])) as Entry[];
+      // Backwards: a batch may hold a topic more than once, and its last entry is the latest one.
+      const seen = new Set<string>();
+      for (let k = entries.length - 1; k >= 0; k--) {
+        const entry = entries[k]!;
         const topic = entry[0] as string;
         const at = index.latest.get(topic);
-        if (at === undefined || rowOf(at) !== id) continue; // superseded
+        if (at === undefined || rowOf(at) !== id || seen.has(topic)) continue; // superseded
+        seen.add(topic);
         if (isValue(at)) {
           carried.push(JSON.stringify(entry));
           topics.push(topic);

@@ -133,3 +133,20 @@ test('SqliteRetainedStore: the log stays bounded: superseded rows go at once, de
     await store.close();
   }
 });
+
+test('SqliteRetainedStore: a batch that repeats one topic keeps its last message; compaction waits for an older row', async () => {
+  const file = freshFile();
+  const store = await SqliteRetainedStore.open(file, { compactSlack: 0 });
+  try {
+    await store.apply([1, 2, 3, 4, 5].map((i) => ({ topic: 'a', message: retained('a', [i]) })));
+    assert.deepEqual(normalizeRetained(await store.loadAll()), toPlain([retained('a', [5])]));
+    // Five entries for one message is over the limit, but the only row is the batch's own.
+    assert.deepEqual(await logSize(file), { rows: 1, entries: 5 });
+    await store.apply([{ topic: 'b', message: retained('b', [1]) }]);
+    // Now the first row is older than the batch: its latest entry moved to a new row, the rest went.
+    assert.deepEqual(await logSize(file), { rows: 2, entries: 2 });
+    assert.deepEqual(normalizeRetained(await store.loadAll()), toPlain(normalizeRetained([retained('a', [5]), retained('b', [1])])));
+  } finally {
+    await store.close();
+  }
+});
