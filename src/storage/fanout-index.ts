@@ -390,7 +390,7 @@ export class FanoutBatch {
 /**
  * A row's recipients when they all got one shared StoredMessage (a shard's 'deliver' entry) and
  * are still queued: the copy's fields once, then the client ids (null where finished). A publish
- * queued for 100 sessions is ~1.2 kB of JSON this way instead of ~4.5 kB.
+ * queued for 100 sessions with ids of ~15 characters is 1.75 kB of JSON this way, not 4.2 kB.
  */
 interface SharedRecipients {
   seq: number;
