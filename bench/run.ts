@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, release } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BROKERS, ROOT, brokerVersion, hasTaskset, listProfiles, sampleProcess, shoalEntry, startBroker, unavailable, type BrokerName, type RunningBroker } from './brokers.js';
 import type { FromLoadgen, ToLoadgen } from './loadgen/ipc.js';
@@ -30,10 +30,13 @@ interface Cli {
   profile: boolean;
   params: BenchParams;
   portBase: number;
+  /** Where the round JSON (and profiles) go; default bench/results. */
+  resultsDir: string;
 }
 
 const USAGE = `usage: npm run bench -- <scenario|all|list> [--vs aedes,mosquitto] [--rounds N] [--duration S]
        [--warmup S] [--pinned | --unpinned | --both] [--profile] [--clients N] [--hold S] [--port-base P]
+       [--results-dir DIR]
 scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`;
 
 function parseCli(argv: string[]): Cli | null {
@@ -48,13 +51,13 @@ function parseCli(argv: string[]): Cli | null {
     const eq = a.indexOf('=');
     const key = eq > 0 ? a.slice(2, eq) : a.slice(2);
     if (eq > 0) flags.set(key, a.slice(eq + 1));
-    else if (['vs', 'rounds', 'duration', 'warmup', 'clients', 'hold', 'port-base'].includes(key)) {
+    else if (['vs', 'rounds', 'duration', 'warmup', 'clients', 'hold', 'port-base', 'results-dir'].includes(key)) {
       const v = argv[++i];
       if (v === undefined) throw new UsageError(`--${key} needs a value`);
       flags.set(key, v);
     } else flags.set(key, true);
   }
-  const known = new Set(['vs', 'rounds', 'duration', 'warmup', 'clients', 'hold', 'port-base', 'pinned', 'unpinned', 'both', 'profile', 'help']);
+  const known = new Set(['vs', 'rounds', 'duration', 'warmup', 'clients', 'hold', 'port-base', 'results-dir', 'pinned', 'unpinned', 'both', 'profile', 'help']);
   for (const k of flags.keys()) if (!known.has(k)) throw new UsageError(`unknown option --${k}`);
   if (flags.has('help') || positional.length === 0) return null;
   if (positional[0] === 'list') {
@@ -75,6 +78,8 @@ function parseCli(argv: string[]): Cli | null {
   const profile = flags.has('profile');
   const modes: Cli['modes'] = flags.has('both') ? ['pinned', 'unpinned'] : flags.has('unpinned') ? ['unpinned'] : ['pinned'];
   const clients = flags.has('clients') ? num('clients', 0, 1) : undefined;
+  const dir = flags.get('results-dir');
+  if (dir === true) throw new UsageError('--results-dir needs a directory');
   return {
     scenarios,
     brokers: ['shoal', ...(peers as BrokerName[])],
@@ -82,6 +87,7 @@ function parseCli(argv: string[]): Cli | null {
     modes,
     profile,
     portBase: num('port-base', 18830, 1024),
+    resultsDir: dir === undefined ? join(ROOT, 'bench/results') : resolve(dir),
     params: {
       durationSec: num('duration', 5, 1),
       warmupSec: num('warmup', 1, 0),
@@ -205,7 +211,7 @@ async function main(): Promise<void> {
   const info = machine();
   console.log(`machine: ${info.cpu}, ${info.cores} cores, ${info.memGiB} GiB, Linux ${info.kernel}, Node ${info.node}; shoal ${info.shoalCommit} via ${info.shoalEntry}; aedes ${info.aedes}; mosquitto ${info.mosquitto}`);
   if (!hasTaskset()) console.warn('taskset not found: nothing is pinned');
-  const resultsDir = join(ROOT, 'bench/results');
+  const resultsDir = cli.resultsDir;
   mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   for (const mode of cli.modes) {

@@ -1,0 +1,71 @@
+// The bench end to end: `npm run bench` as a user runs it, against a real Shoal process, for the
+// two burst scenarios (the ones whose logic lives in the load generator rather than in a Flow).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`bench ${args.join(' ')} still running after ${timeoutMs} ms:\n${out.slice(-3000)}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+test('persistent and retained run all their bursts against Shoal and report first and warm figures', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-test-'));
+  try {
+    const port = await freePort();
+    const { code, out } = await run(['persistent', 'retained', '--rounds', '1', '--unpinned', '--port-base', String(port), '--results-dir', dir], 280_000);
+    assert.equal(code, 0, out.slice(-3000));
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    const load = (scenario: string): { medians: Record<string, Record<string, number>>; results: unknown[] } => {
+      const f = files.find((x) => x.startsWith(`${scenario}-unpinned-`));
+      assert.ok(f, `${scenario} wrote its results to --results-dir (found: ${files.join(', ')})`);
+      return JSON.parse(readFileSync(join(dir, f), 'utf8')) as { medians: Record<string, Record<string, number>>; results: unknown[] };
+    };
+    const persistent = load('persistent').medians.shoal!;
+    for (const key of ['enqueuedPerSec', 'enqueuedWarmPerSec', 'drainedPerSec', 'drainedWarmPerSec']) {
+      assert.ok(persistent[key]! > 0 && Number.isFinite(persistent[key]), `persistent ${key} = ${persistent[key]}`);
+    }
+    // `missing` counts every burst; `drained` is the first burst's 100 sessions × 900 messages.
+    assert.equal(persistent.missing, 0);
+    assert.equal(persistent.drained, 90_000);
+    const retained = load('retained').medians.shoal!;
+    for (const key of ['retainedPerSec', 'retainedWarmPerSec', 'storedPerSec', 'storedWarmPerSec']) {
+      assert.ok(retained[key]! > 0 && Number.isFinite(retained[key]), `retained ${key} = ${retained[key]}`);
+    }
+    assert.equal(retained.delivered, 100_000);
+    assert.match(out, /queued for offline sessions \(bursts 3–5 on the same broker\)/);
+    assert.match(out, /retained stored, QoS 1 publish \(first burst\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
