@@ -14,8 +14,8 @@ const QUEUED = 900;
 /**
  * Both stateful scenarios repeat their burst on the same broker with fresh sessions or topics.
  * The first burst runs right after the broker started, so it also measures the JIT compiler of
- * the Node brokers (on one core, V8's background compile threads take ~40 % of the CPU of
- * Shoal's first queue and drain); bursts 3 to 5 measure the same work on a warm broker, as the
+ * the Node brokers (on one core, V8's background threads, mostly compiling, take 35–50 % of the
+ * CPU of Shoal's first queue and drain); bursts 3 to 5 measure the same work on a warm broker, as the
  * flow scenarios do after their warm-up. Both are reported; both are held to the targets.
  */
 const BURSTS = 5;
