@@ -69,3 +69,36 @@ test('persistent and retained run all their bursts against Shoal and report firs
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('every other scenario runs against Shoal with small sizes and reports what it measures', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-test-'));
+  const scenarios = ['fan-in', 'fan-out', 'qos1', 'qos2', 'qos1-latency', 'qos1-latency-50k', 'latency', 'shared', 'many-topics', 'connect', 'idle'];
+  try {
+    const port = await freePort();
+    const args = [...scenarios, '--rounds', '1', '--duration', '1', '--warmup', '0', '--clients', '300', '--hold', '1', '--unpinned', '--port-base', String(port), '--results-dir', dir];
+    const { code, out } = await run(args, 280_000);
+    assert.equal(code, 0, out.slice(-3000));
+    const files = readdirSync(dir);
+    const shoal = (scenario: string): Record<string, number> => {
+      const f = files.find((x) => x.startsWith(`${scenario}-unpinned-`) && x.endsWith('.json'));
+      assert.ok(f, `${scenario} wrote its results (found: ${files.join(', ')})`);
+      return (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { medians: Record<string, Record<string, number>> }).medians.shoal!;
+    };
+    const positive = (scenario: string, key: string): void => {
+      const v = shoal(scenario)[key];
+      assert.ok(v !== undefined && Number.isFinite(v) && v > 0, `${scenario} ${key} = ${v}`);
+    };
+    for (const s of ['fan-in', 'fan-out', 'qos1', 'qos2', 'shared', 'many-topics', 'latency', 'qos1-latency', 'qos1-latency-50k']) positive(s, 'deliveredPerSec');
+    for (const s of ['qos1', 'qos2', 'qos1-latency', 'qos1-latency-50k', 'latency']) positive(s, 'latencyP99Ms');
+    // QoS 1 and 2 are acknowledged end to end: nothing may go missing, whatever the machine's speed.
+    for (const s of ['qos1', 'qos2', 'qos1-latency', 'qos1-latency-50k']) assert.equal(shoal(s).lost, 0, `${s} lost`);
+    positive('many-topics', 'subscribeMs');
+    positive('connect', 'connectPerSec');
+    assert.equal(shoal('connect').held, 300);
+    assert.equal(shoal('idle').held, 300);
+    // RSS per connection is measured (300 connections are too few for its sign to mean much).
+    assert.ok(Number.isFinite(shoal('idle').memPerConnKb), `idle memPerConnKb = ${shoal('idle').memPerConnKb}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
