@@ -5,7 +5,7 @@
 // medians and Shoal/peer ratios, and writes the raw rounds to bench/results/*.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, release } from 'node:os';
+import { availableParallelism, cpus, totalmem, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BROKERS, ROOT, brokerVersion, hasTaskset, listProfiles, sampleProcess, shoalEntry, startBroker, unavailable, type BrokerName, type RunningBroker } from './brokers.js';
@@ -119,7 +119,8 @@ function machine(): Record<string, string | number> {
 /** Spawns the load generator processes for one round and runs the scenario to completion. */
 async function runLoadgen(s: ScenarioDef, broker: RunningBroker, params: BenchParams, tag: string, runId: string): Promise<{ metrics: Metrics; notes: string[]; samples: MarkSamples }> {
   const n = s.processes?.(params) ?? 1;
-  const pin = hasTaskset() ? ['taskset', '-c', '1'] : [];
+  // Core 1 exists only on 2+ CPUs; on one CPU the load generator shares core 0 (said at start).
+  const pin = hasTaskset() && availableParallelism() > 1 ? ['taskset', '-c', '1'] : [];
   const argv = [...pin, process.execPath, '--import', 'tsx', join(ROOT, 'bench/loadgen/child.ts')];
   const children: ChildProcess[] = [];
   const samples: MarkSamples = { broker: {}, loadgenCpuUs: {} };
@@ -211,6 +212,7 @@ async function main(): Promise<void> {
   const info = machine();
   console.log(`machine: ${info.cpu}, ${info.cores} cores, ${info.memGiB} GiB, Linux ${info.kernel}, Node ${info.node}; shoal ${info.shoalCommit} via ${info.shoalEntry}; aedes ${info.aedes}; mosquitto ${info.mosquitto}`);
   if (!hasTaskset()) console.warn('taskset not found: nothing is pinned');
+  else if (availableParallelism() < 2) console.warn('one CPU: the load generator and the broker share it, so no figure here compares with a 2-core run');
   const resultsDir = cli.resultsDir;
   mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
