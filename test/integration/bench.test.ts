@@ -1,5 +1,5 @@
-// The bench end to end: `npm run bench` as a user runs it, against a real Shoal process, for the
-// two burst scenarios (the ones whose logic lives in the load generator rather than in a Flow).
+// The bench end to end: `npm run bench` as a user runs it, against a real Shoal process: the two
+// burst scenarios at full size, every other scenario with small sizes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +20,14 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** Shoal's medians from the round file `scenario` wrote into `dir`. */
+function shoalMedians(dir: string, scenario: string): Record<string, number> {
+  const files = readdirSync(dir);
+  const f = files.find((x) => x.startsWith(`${scenario}-unpinned-`) && x.endsWith('.json'));
+  assert.ok(f, `${scenario} wrote its results to --results-dir (found: ${files.join(', ')})`);
+  return (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { medians: Record<string, Record<string, number>> }).medians.shoal!;
 }
 
 function run(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
@@ -45,20 +53,14 @@ test('persistent and retained run all their bursts against Shoal and report firs
     const port = await freePort();
     const { code, out } = await run(['persistent', 'retained', '--rounds', '1', '--unpinned', '--port-base', String(port), '--results-dir', dir], 280_000);
     assert.equal(code, 0, out.slice(-3000));
-    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-    const load = (scenario: string): { medians: Record<string, Record<string, number>>; results: unknown[] } => {
-      const f = files.find((x) => x.startsWith(`${scenario}-unpinned-`));
-      assert.ok(f, `${scenario} wrote its results to --results-dir (found: ${files.join(', ')})`);
-      return JSON.parse(readFileSync(join(dir, f), 'utf8')) as { medians: Record<string, Record<string, number>>; results: unknown[] };
-    };
-    const persistent = load('persistent').medians.shoal!;
+    const persistent = shoalMedians(dir, 'persistent');
     for (const key of ['enqueuedPerSec', 'enqueuedWarmPerSec', 'drainedPerSec', 'drainedWarmPerSec']) {
       assert.ok(persistent[key]! > 0 && Number.isFinite(persistent[key]), `persistent ${key} = ${persistent[key]}`);
     }
     // `missing` counts every burst; `drained` is the first burst's 100 sessions × 900 messages.
     assert.equal(persistent.missing, 0);
     assert.equal(persistent.drained, 90_000);
-    const retained = load('retained').medians.shoal!;
+    const retained = shoalMedians(dir, 'retained');
     for (const key of ['retainedPerSec', 'retainedWarmPerSec', 'storedPerSec', 'storedWarmPerSec']) {
       assert.ok(retained[key]! > 0 && Number.isFinite(retained[key]), `retained ${key} = ${retained[key]}`);
     }
@@ -78,12 +80,7 @@ test('every other scenario runs against Shoal with small sizes and reports what 
     const args = [...scenarios, '--rounds', '1', '--duration', '1', '--warmup', '0', '--clients', '300', '--hold', '1', '--unpinned', '--port-base', String(port), '--results-dir', dir];
     const { code, out } = await run(args, 280_000);
     assert.equal(code, 0, out.slice(-3000));
-    const files = readdirSync(dir);
-    const shoal = (scenario: string): Record<string, number> => {
-      const f = files.find((x) => x.startsWith(`${scenario}-unpinned-`) && x.endsWith('.json'));
-      assert.ok(f, `${scenario} wrote its results (found: ${files.join(', ')})`);
-      return (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { medians: Record<string, Record<string, number>> }).medians.shoal!;
-    };
+    const shoal = (scenario: string): Record<string, number> => shoalMedians(dir, scenario);
     const positive = (scenario: string, key: string): void => {
       const v = shoal(scenario)[key];
       assert.ok(v !== undefined && Number.isFinite(v) && v > 0, `${scenario} ${key} = ${v}`);
