@@ -83,6 +83,7 @@ export class FastPath {
   /** A delivery for `clientId` went through its actor: a pending switch must wait for it. */
   sentToActor(clientId: string): void {
     if (this.fresh.size > 0) this.fresh.delete(clientId);
+    if (this.pending.size === 0) return; // the usual case, and this runs once per routed copy
     const p = this.pending.get(clientId);
     if (p === undefined) return;
     p.epoch++;
