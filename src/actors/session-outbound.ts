@@ -93,6 +93,24 @@ export function deliverShared(s: SessionState, shared: StoredMessage, now: numbe
   accept(s, shared, limits, out);
 }
 
+/**
+ * deliverShared in the case a 'deliver' entry is built for: an offline persistent session, this
+ * publish's first copy for it, room in its queue. Queues `shared` and returns true; the store op
+ * (the putMessage deliverShared would add) is left to the caller, which writes one putShared for
+ * all such sessions of the entry. In every other case it changes nothing and returns false: the
+ * caller then calls deliverShared, which covers them all.
+ */
+export function queueSharedOffline(s: SessionState, shared: StoredMessage, now: number, limits: SessionLimits): boolean {
+  if (s.connId !== null || !isPersistent(s) || shared.seq < s.nextSeq || expired(shared.message, now)) return false;
+  const bytes = messageBytes(shared.message);
+  if (overLimits(s, bytes, limits)) return false;
+  s.nextSeq = shared.seq + 1;
+  writable(s, 'queue').push(shared);
+  s.queuedBytes += bytes;
+  if (shared.qos === 0) s.queuedQos0++;
+  return true;
+}
+
 function accept(s: SessionState, m: StoredMessage, limits: SessionLimits, out: SessionOutput): void {
   const online = s.connId !== null;
   if (online && m.qos === 0 && s.queue.length === 0) {

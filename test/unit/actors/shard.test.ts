@@ -5,7 +5,7 @@ import type { SessionEffect, SessionEvent } from '../../../src/actors/session-ty
 import type { FromShard, ToShard } from '../../../src/actors/shard-protocol.js';
 import { MemorySessionStore } from '../../../src/storage/memory-session-store.js';
 import { normalizeSessions } from '../storage/normalize.js';
-import type { SessionStore, StoredSession, StoreOp } from '../../../src/storage/types.js';
+import type { SessionStore, StoredMessage, StoredSession, StoreOp } from '../../../src/storage/types.js';
 import { connect, deliverEvent, LIMITS, message, subOptions, T0, will } from '../../helpers/session-driver.js';
 
 /** A virtual clock: timers fire only when the test advances time, in due order. */
@@ -97,9 +97,9 @@ const types = (effects: SessionEffect[]): string[] => effects.map((e) => e.type)
 /** Lets promise callbacks run (a commit's `.then`); for asserting that something did NOT happen. */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-async function started(store: SessionStore = new MemorySessionStore(), clock = new FakeClock()): Promise<{ shard: Shard; port: Port; clock: FakeClock }> {
+async function started(store: SessionStore = new MemorySessionStore(), clock = new FakeClock(), limits = LIMITS): Promise<{ shard: Shard; port: Port; clock: FakeClock }> {
   const port = new Port();
-  const shard = new Shard(port, store, LIMITS, clock);
+  const shard = new Shard(port, store, limits, clock);
   await shard.start();
   assert.equal(port.posted[0]?.t, 'ready');
   port.posted.length = 0;
@@ -274,10 +274,10 @@ describe('Shard: lifecycle', () => {
 
 describe('Shard: a deliver entry (one message for several sessions)', () => {
   /** What the shard posts and what its store holds after `batch`, once the sessions in `setup` exist. */
-  async function outcome(setup: ToShard[], batch: ToShard[]): Promise<{ effects: SessionEffect[]; stored: StoredSession[] }> {
+  async function outcome(setup: ToShard[], batch: ToShard[], limits = LIMITS): Promise<{ effects: SessionEffect[]; stored: StoredSession[] }> {
     const store = new GatedStore();
     store.gated = false;
-    const { shard, port } = await started(store);
+    const { shard, port } = await started(store, new FakeClock(), limits);
     shard.handleBatch(setup);
     await port.count(1, 'the setup effects');
     port.posted.length = 0;
@@ -309,6 +309,31 @@ describe('Shard: a deliver entry (one message for several sessions)', () => {
     const publishes = viaEntry.effects.flatMap((e) => (e.type === 'publish' ? [[e.publish.qos, e.publish.retain, e.publish.subscriptionIds]] : []));
     assert.deepEqual(publishes, [[1, false, [3]], [0, true, [4, 5]]]);
     assert.deepEqual(viaEntry.stored.map((st) => [st.meta.clientId, st.messages.map((m) => [m.seq, m.state, m.qos, m.retain])]), [['off', [[1, 'queued', 2, true]]], ['on', [[1, 'inflight', 1, false]]]]);
+  });
+
+  it('is handled as deliver events also where an offline session\'s queue is full, must evict, or the message has expired', async () => {
+    const limits = { ...LIMITS, maxQueuedMessages: 2 };
+    const offline = (clientId: string, connId: number, queued: (0 | 1)[]): ToShard[] => [
+      ev(connect({ clientId, connId, expiry: 60 }), clientId),
+      ev({ type: 'disconnect', connId, kind: 'normal' }, clientId),
+      ...queued.map((qos, k) => ev({ type: 'deliver', message: message('t/q', `${clientId}${k}`), qos, retain: false, subscriptionIds: [] }, clientId)),
+    ];
+    const setup = [...offline('room', 1, [1]), ...offline('full', 2, [1, 1]), ...offline('evict', 3, [0, 1]), ...offline('empty', 4, [])];
+    const ids = ['room', 'full', 'evict', 'empty'];
+    const entry = (m: ReturnType<typeof message>): ToShard => ({ t: 'deliver', message: m, clientIds: ids, delivery: ids.map(() => 1), subscriptionIds: ids.map(() => []) });
+    const events = (m: ReturnType<typeof message>): ToShard[] => ids.map((c) => ev({ type: 'deliver', message: m, qos: 1, retain: false, subscriptionIds: [] }, c));
+    const live = message('t/a', 'new');
+    const stale = message('t/a', 'stale', { expiresAt: T0 - 1 });
+    const viaEntry = await outcome(setup, [entry(live), entry(stale)], limits);
+    const viaEvents = await outcome(setup, [...events(live), ...events(stale)], limits);
+    // The entry gives its copies one seq above every session's (see Shard.nextSeq), events each
+    // session's next: seqs differ, the order of each session's messages may not.
+    const withoutSeqs = (o: typeof viaEntry): unknown => ({ ...o, stored: o.stored.map((st) => ({ ...st, messages: st.messages.map(({ seq: _seq, ...m }) => m) })) });
+    assert.deepEqual(withoutSeqs(viaEntry), withoutSeqs(viaEvents));
+    // Not vacuous: each case happened.
+    const payloads = (c: string): string[] => viaEntry.stored.find((st) => st.meta.clientId === c)!.messages.map((m) => new TextDecoder().decode(m.message.payload));
+    assert.deepEqual([payloads('room'), payloads('full'), payloads('evict'), payloads('empty')], [['room0', 'new'], ['full0', 'full1'], ['evict1', 'new'], ['new']]);
+    assert.equal(viaEntry.effects.filter((e) => e.type === 'event' && e.name === 'session.queue.drop').length, 2, 'full dropped the new message, evict its QoS 0 one');
   });
 });
 
@@ -376,31 +401,38 @@ describe('Shard: a deliver entry shares one copy among offline sessions', () => 
 });
 
 describe('coalesceSharedPuts', () => {
-  it('folds the puts of each shared copy after `from` into one putShared at the first one\'s place, keeping every other op in order', () => {
+  it('folds the puts of each shared copy after `from` into one putShared (its existing one, or a new one at the first put\'s place), keeping every other op in order', () => {
     const m = message('t', 'x');
     const shared1 = Object.freeze({ seq: 7, state: 'queued' as const, packetId: null, qos: 1 as const, retain: false, subscriptionIds: [], message: m });
     const shared2 = Object.freeze({ ...shared1, qos: 2 as const });
+    const shared3 = Object.freeze({ ...shared1, retain: true });
     const own = { ...shared1, seq: 8 };
     const before: StoreOp = { op: 'putMessage', clientId: 'z', message: shared1 };
+    // shared3's sessions were queued directly (Shard.deliverEntry): its putShared exists already.
+    const existing: Extract<StoreOp, { op: 'putShared' }> = { op: 'putShared', clientIds: ['e'], message: shared3 };
     const ops: StoreOp[] = [
       before,
       { op: 'putMessage', clientId: 'a', message: shared1 },
+      existing,
       { op: 'deleteMessage', clientId: 'a', seq: 3 },
       { op: 'putMessage', clientId: 'b', message: own },
       { op: 'putMessage', clientId: 'b', message: shared1 },
       { op: 'putMessage', clientId: 'c', message: shared2 },
       { op: 'updateMessage', clientId: 'x', seq: 1, state: 'inflight', packetId: 4 },
       { op: 'putMessage', clientId: 'd', message: shared2 },
+      { op: 'putMessage', clientId: 'f', message: shared3 },
     ];
-    coalesceSharedPuts(ops, 1, [shared1, shared2]);
+    coalesceSharedPuts(ops, 1, new Map<StoredMessage, Extract<StoreOp, { op: 'putShared' }> | null>([[shared1, null], [shared2, null], [shared3, existing]]));
     assert.deepEqual(ops, [
       before,
       { op: 'putShared', clientIds: ['a', 'b'], message: shared1 },
+      { op: 'putShared', clientIds: ['e', 'f'], message: shared3 },
       { op: 'deleteMessage', clientId: 'a', seq: 3 },
       { op: 'putMessage', clientId: 'b', message: own },
       { op: 'putShared', clientIds: ['c', 'd'], message: shared2 },
       { op: 'updateMessage', clientId: 'x', seq: 1, state: 'inflight', packetId: 4 },
     ]);
     assert.equal(ops[0], before, 'ops before `from` are left alone');
+    assert.equal(ops[2], existing, 'the existing putShared is kept, in its place');
   });
 });
