@@ -76,8 +76,11 @@ export interface TargetCheck {
   detail: string;
 }
 
-/** The issue's targets that this scenario's medians speak to. */
-export function checkTargets(s: ScenarioDef, mode: string, med: Record<string, Metrics>): TargetCheck[] {
+/**
+ * The issue's targets that this scenario's medians speak to. `clients` is the run's --clients, if
+ * given: a run of fewer than 19,000 idle clients cannot speak to the 19k target.
+ */
+export function checkTargets(s: ScenarioDef, mode: string, med: Record<string, Metrics>, clients?: number): TargetCheck[] {
   const out: TargetCheck[] = [];
   const shoal = med.shoal ?? {};
   const pinned = mode === 'pinned';
@@ -95,14 +98,14 @@ export function checkTargets(s: ScenarioDef, mode: string, med: Record<string, M
   }
   if (s.name === 'qos1') cmp('QoS 1 p99 under load ≤ Mosquitto', 'latencyP99Ms', 'mosquitto', 1, 'lower');
   if (s.name === 'qos1-latency' || s.name === 'qos1-latency-50k') cmp('QoS 1 p99 at a fixed load ≤ Mosquitto', 'latencyP99Ms', 'mosquitto', 1, 'lower');
-  if (s.name === 'connect') {
-    cmp('connect rate ≥ Mosquitto', 'connectPerSec', 'mosquitto', 1, 'higher');
-    const kb = shoal.memPerConnKb;
-    out.push({ target: 'memory per idle connection ≤ 3 KB', met: kb === undefined || Number.isNaN(kb) ? null : kb <= 3, detail: `${fmt(kb)} KB` });
-  }
+  // Memory per idle connection is the idle scenario's: `connect` reads RSS 3 s after its burst,
+  // before V8 has shrunk its young generation, so its figure is not an idle one.
+  if (s.name === 'connect') cmp('connect rate ≥ Mosquitto', 'connectPerSec', 'mosquitto', 1, 'higher');
   if (s.name === 'idle') {
     const held = shoal.held;
-    out.push({ target: '19k idle connections held on one node', met: held === undefined || Number.isNaN(held) ? null : held >= 19_000, detail: `${fmt(held)} held` });
+    const asked = clients ?? 19_000;
+    if (asked < 19_000) out.push({ target: '19k idle connections held on one node', met: null, detail: `this run asked for ${fmt(asked)} clients` });
+    else out.push({ target: '19k idle connections held on one node', met: held === undefined || Number.isNaN(held) ? null : held >= 19_000, detail: `${fmt(held)} held` });
     const kb = shoal.memPerConnKb;
     out.push({ target: 'memory per idle connection ≤ 3 KB', met: kb === undefined || Number.isNaN(kb) ? null : kb <= 3, detail: `${fmt(kb)} KB` });
   }

@@ -257,7 +257,7 @@ async function main(): Promise<void> {
       }
       const med = medians(rounds, brokers);
       const table = formatTable(s, mode, med, brokers, cli.rounds);
-      const targets = checkTargets(s, mode, med);
+      const targets = checkTargets(s, mode, med, cli.params.clients);
       console.log(`\n${table}`);
       if (targets.length) console.log(`\n${formatTargets(targets)}`);
       const file = join(resultsDir, `${s.name}-${mode}-${stamp}.json`);

@@ -92,6 +92,7 @@ test('every other scenario runs against Shoal with small sizes and reports what 
     positive('many-topics', 'subscribeMs');
     positive('connect', 'connectPerSec');
     assert.equal(shoal('connect').held, 300);
+    assert.ok(Number.isFinite(shoal('connect').memAfterBurstKb), `connect memAfterBurstKb = ${shoal('connect').memAfterBurstKb}`);
     assert.equal(shoal('idle').held, 300);
     // RSS per connection is measured (300 connections are too few for its sign to mean much).
     assert.ok(Number.isFinite(shoal('idle').memPerConnKb), `idle memPerConnKb = ${shoal('idle').memPerConnKb}`);

@@ -21,6 +21,24 @@ test('idle connections are held to 19k and to 3 KB each', () => {
   const checks = checkTargets(s, 'pinned', { shoal: { held: 19_000, memPerConnKb: 3.4 } });
   assert.equal(checks.find((c) => c.target.startsWith('19k'))?.met, true);
   assert.equal(checks.find((c) => c.target.startsWith('memory per idle connection'))?.met, false);
+  const short = checkTargets(s, 'pinned', { shoal: { held: 18_999, memPerConnKb: 2.5 } }, 19_000);
+  assert.equal(short.find((c) => c.target.startsWith('19k'))?.met, false);
+  assert.equal(short.find((c) => c.target.startsWith('memory per idle connection'))?.met, true);
+});
+
+test('an idle run of fewer than 19k clients does not judge the 19k target, only the memory one', () => {
+  const checks = checkTargets(scenarioByName('idle'), 'pinned', { shoal: { held: 10_000, memPerConnKb: 2.5 } }, 10_000);
+  const held = checks.find((c) => c.target.startsWith('19k'));
+  assert.equal(held?.met, null);
+  assert.match(held?.detail ?? '', /10,000 clients/);
+  assert.equal(checks.find((c) => c.target.startsWith('memory per idle connection'))?.met, true);
+});
+
+test('connect is held to the connect rate only: its memory figure, read right after the burst, is not an idle one', () => {
+  const s = scenarioByName('connect');
+  assert.ok(s.metrics.some((m) => m.key === 'memAfterBurstKb'), 'connect reports memory right after the burst');
+  const checks = checkTargets(s, 'pinned', { shoal: { connectPerSec: 11_000, memAfterBurstKb: 6.3 }, mosquitto: { connectPerSec: 10_000 }, aedes: {} });
+  assert.deepEqual(checks.map((c) => [c.target, c.met]), [['connect rate ≥ Mosquitto', true]]);
 });
 
 test('the stateful scenarios hold their first burst and their warm bursts to 2× Aedes, each on its own', () => {
