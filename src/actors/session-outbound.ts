@@ -29,6 +29,15 @@ function allocatePacketId(s: SessionState): number {
   throw new RangeError(`session ${s.clientId}: no free packet identifier`);
 }
 
+/**
+ * A session's own copy of `m`. Written out rather than spread: spreading a frozen (shared) copy
+ * takes V8's slow path, a property at a time (~2 % of a drain, perf), and one literal keeps every
+ * StoredMessage the actor makes on one object shape.
+ */
+export function ownCopy(m: StoredMessage, seq = m.seq): StoredMessage {
+  return { seq, state: m.state, packetId: m.packetId, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds, message: m.message };
+}
+
 function expired(m: AppMessage, now: number): boolean {
   return m.expiresAt !== undefined && m.expiresAt <= now;
 }
@@ -45,7 +54,7 @@ function send(s: SessionState, m: StoredMessage, dup: boolean, out: SessionOutpu
  * deliverShared) is replaced by the session's own: its packet id and state are this session's.
  */
 function startInflight(s: SessionState, queued: StoredMessage, out: SessionOutput, stored: boolean): void {
-  const m = Object.isFrozen(queued) ? { ...queued } : queued;
+  const m = Object.isFrozen(queued) ? ownCopy(queued) : queued;
   m.packetId = allocatePacketId(s);
   m.state = 'inflight';
   writable(s, 'inflight').push(m);
@@ -53,7 +62,7 @@ function startInflight(s: SessionState, queued: StoredMessage, out: SessionOutpu
     out.store.push(
       stored
         ? { op: 'updateMessage', clientId: s.clientId, seq: m.seq, state: 'inflight', packetId: m.packetId }
-        : { op: 'putMessage', clientId: s.clientId, message: { ...m } },
+        : { op: 'putMessage', clientId: s.clientId, message: ownCopy(m) },
     );
   }
   send(s, m, false, out);
@@ -86,7 +95,7 @@ export function deliverShared(s: SessionState, shared: StoredMessage, now: numbe
   if (shared.seq < s.nextSeq) {
     // A second copy of the same publish for this session (a shared subscription besides its
     // own, MQTT 5.0 §4.8.2): the seq is taken, so this copy is the session's own.
-    accept(s, { ...shared, seq: s.nextSeq++ }, limits, out);
+    accept(s, ownCopy(shared, s.nextSeq++), limits, out);
     return;
   }
   s.nextSeq = shared.seq + 1;
@@ -156,7 +165,7 @@ function enqueue(s: SessionState, m: StoredMessage, limits: SessionLimits, out: 
   if (m.qos === 0) s.queuedQos0++;
   // The store plans ops later (see SessionStore.apply): an own copy may change state before that,
   // a shared one never does.
-  if (isPersistent(s)) out.store.push({ op: 'putMessage', clientId: s.clientId, message: Object.isFrozen(m) ? m : { ...m } });
+  if (isPersistent(s)) out.store.push({ op: 'putMessage', clientId: s.clientId, message: Object.isFrozen(m) ? m : ownCopy(m) });
 }
 
 /** Sends queued messages while the client is online and the window has room. */

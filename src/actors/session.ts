@@ -16,6 +16,7 @@ import {
   onPuback,
   onPubcomp,
   onPubrec,
+  ownCopy,
   purgeExpired,
   redeliver,
 } from './session-outbound.js';
@@ -258,7 +259,7 @@ function persistAll(s: SessionState, out: SessionOutput): void {
   out.store.push({ op: 'putMeta', meta: meta(s) });
   for (const [filter, options] of Object.entries(s.subscriptions)) out.store.push({ op: 'putSubscription', clientId: s.clientId, filter, options });
   for (const packetId of s.inboundQos2) out.store.push({ op: 'putQos2', clientId: s.clientId, packetId });
-  for (const m of [...s.inflight, ...s.queue]) out.store.push({ op: 'putMessage', clientId: s.clientId, message: { ...m } });
+  for (const m of [...s.inflight, ...s.queue]) out.store.push({ op: 'putMessage', clientId: s.clientId, message: ownCopy(m) });
 }
 
 function publishWill(s: SessionState, now: number, out: SessionOutput): void {

@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { exportSession, importSession, restoreSession } from '../../../src/actors/session.js';
+import { ownCopy } from '../../../src/actors/session-outbound.js';
 import { newOutput, nextDeadline, SESSION_NEVER_EXPIRES, type SessionLimits } from '../../../src/actors/session-types.js';
 import { ReasonCode } from '../../../src/protocol/reason-codes.js';
-import type { StoredSession } from '../../../src/storage/types.js';
+import type { StoredMessage, StoredSession } from '../../../src/storage/types.js';
 import {
   connect,
   deliverEvent,
@@ -657,5 +658,20 @@ describe('session: subscriptions keyed by client text', () => {
     const again = d.send({ type: 'subscribe', connId: 1, packetId: 3, requests: ['toString', 'b', 'c'].map((filter) => ({ filter, options: subOptions(0) })) });
     const suback2 = again.effects.find((e) => e.type === 'packet');
     assert.deepEqual(suback2?.type === 'packet' && suback2.packet.cmd === 'suback' && suback2.packet.granted, [0, 0, ReasonCode.QuotaExceeded]);
+  });
+});
+
+describe('ownCopy', () => {
+  it('copies every field of a (frozen, shared) StoredMessage into a new plain object, with the seq given', () => {
+    const shared: StoredMessage = Object.freeze({ seq: 7, state: 'queued' as const, packetId: null, qos: 1 as const, retain: true, subscriptionIds: [3, 4], message: message('t', 'x') });
+    const own: StoredMessage = ownCopy(shared);
+    assert.deepEqual(own, { ...shared });
+    assert.notEqual(own, shared);
+    assert.equal(Object.isFrozen(own), false);
+    own.packetId = 5; // a session's own copy takes its packet id
+    assert.equal(shared.packetId, null);
+    assert.deepEqual(ownCopy(shared, 9), { ...shared, seq: 9 });
+    // Every field of the type, and nothing else.
+    assert.deepEqual(Object.keys(own).sort(), ['message', 'packetId', 'qos', 'retain', 'seq', 'state', 'subscriptionIds']);
   });
 });
