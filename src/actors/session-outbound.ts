@@ -114,10 +114,14 @@ export function queueSharedOffline(s: SessionState, shared: StoredMessage, now: 
   const bytes = messageBytes(shared.message);
   if (overLimits(s, bytes, limits)) return false;
   s.nextSeq = shared.seq + 1;
-  writable(s, 'queue').push(shared);
-  s.queuedBytes += bytes;
-  if (shared.qos === 0) s.queuedQos0++;
+  pushQueued(s, shared, bytes);
   return true;
+}
+
+function pushQueued(s: SessionState, m: StoredMessage, bytes: number): void {
+  writable(s, 'queue').push(m);
+  s.queuedBytes += bytes;
+  if (m.qos === 0) s.queuedQos0++;
 }
 
 function accept(s: SessionState, m: StoredMessage, limits: SessionLimits, out: SessionOutput): void {
@@ -160,9 +164,7 @@ function enqueue(s: SessionState, m: StoredMessage, limits: SessionLimits, out: 
     if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: dropped.seq });
     out.effects.push({ type: 'event', name: 'session.queue.drop', clientId: s.clientId, detail: `queue full: dropped oldest QoS 0 message on ${dropped.message.topic}` });
   }
-  writable(s, 'queue').push(m);
-  s.queuedBytes += bytes;
-  if (m.qos === 0) s.queuedQos0++;
+  pushQueued(s, m, bytes);
   // The store plans ops later (see SessionStore.apply): an own copy may change state before that,
   // a shared one never does.
   if (isPersistent(s)) out.store.push({ op: 'putMessage', clientId: s.clientId, message: Object.isFrozen(m) ? m : ownCopy(m) });
