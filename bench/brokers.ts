@@ -8,7 +8,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrokerSample } from './scenarios/types.js';
 
-export const BROKERS = ['shoal', 'aedes', 'mosquitto'] as const;
+/**
+ * 'aedes' keeps everything in memory (its default); 'aedes-level' is the same Aedes with
+ * aedes-persistence-level on LevelDB, the peer that writes to disk what Shoal writes to SQLite
+ * (see bench/peers/aedes-server.ts).
+ */
+export const BROKERS = ['shoal', 'aedes', 'aedes-level', 'mosquitto'] as const;
 export type BrokerName = (typeof BROKERS)[number];
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,6 +32,12 @@ export interface StartOptions {
   cpu: number | null;
   /** Shoal only: write V8 CPU profiles (main thread and shard workers) here. */
   profileDir?: string;
+  /**
+   * Shoal and aedes-level: keep the broker's files here and leave them on stop, so a broker
+   * started again on the same directory finds what the last one stored. Default: a temporary
+   * directory, removed on stop.
+   */
+  dataDir?: string;
 }
 
 export interface RunningBroker {
@@ -56,6 +67,11 @@ export function mosquittoPath(): string | null {
 export function unavailable(name: BrokerName): string | null {
   if (name === 'mosquitto' && mosquittoPath() === null) return 'mosquitto not installed (apt-get install -y mosquitto)';
   if (name === 'aedes' && !existsSync(join(ROOT, 'node_modules/aedes'))) return 'aedes not installed (npm install)';
+  if (name === 'aedes-level') {
+    for (const dep of ['aedes', 'aedes-persistence-level', 'classic-level']) {
+      if (!existsSync(join(ROOT, 'node_modules', dep))) return `${dep} not installed (npm install)`;
+    }
+  }
   return null;
 }
 
@@ -135,9 +151,10 @@ export async function startBroker(name: BrokerName, o: StartOptions): Promise<Ru
   if (name === 'shoal') {
     const entry = shoalEntry();
     const prof = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
-    argv = [process.execPath, ...prof, ...entry.args, 'start', '--listen', `127.0.0.1:${o.port}`, '--data-dir', join(tmp, 'data'), '--sys-interval', '0', '--log-level', 'warn'];
-  } else if (name === 'aedes') {
+    argv = [process.execPath, ...prof, ...entry.args, 'start', '--listen', `127.0.0.1:${o.port}`, '--data-dir', o.dataDir ?? join(tmp, 'data'), '--sys-interval', '0', '--log-level', 'warn'];
+  } else if (name === 'aedes' || name === 'aedes-level') {
     argv = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/peers/aedes-server.ts'), String(o.port)];
+    if (name === 'aedes-level') argv.push(o.dataDir ?? join(tmp, 'leveldb'));
   } else {
     const conf = join(tmp, 'mosquitto.conf');
     writeFileSync(
@@ -204,7 +221,14 @@ export function brokerVersion(name: BrokerName): string {
     const r = spawnSync(p, ['-h'], { encoding: 'utf8' });
     return /mosquitto version (\S+)/.exec(r.stdout + r.stderr)?.[1] ?? 'unknown';
   }
-  const pkg = name === 'aedes' ? join(ROOT, 'node_modules/aedes/package.json') : join(ROOT, 'package.json');
+  if (name === 'aedes-level') {
+    const v = (dep: string): string => `${dep} ${packageVersion(join(ROOT, 'node_modules', dep, 'package.json'))}`;
+    return `${packageVersion(join(ROOT, 'node_modules/aedes/package.json'))} with ${v('aedes-persistence-level')}, ${v('classic-level')}`;
+  }
+  return packageVersion(name === 'aedes' ? join(ROOT, 'node_modules/aedes/package.json') : join(ROOT, 'package.json'));
+}
+
+function packageVersion(pkg: string): string {
   try {
     return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
   } catch {

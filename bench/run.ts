@@ -1,4 +1,4 @@
-// `npm run bench -- <scenario|all|list> [--vs aedes,mosquitto] [--rounds N] [--duration S]
+// `npm run bench -- <scenario|all|list> [--vs aedes,aedes-level,mosquitto] [--rounds N] [--duration S]
 //   [--warmup S] [--pinned | --unpinned | --both] [--profile] [--clients N] [--hold S]`
 // Starts each broker in its own process (pinned to core 0 when asked), drives it from load
 // generator processes pinned to core 1, interleaves rounds across brokers (A B A B ...), prints
@@ -34,7 +34,7 @@ interface Cli {
   resultsDir: string;
 }
 
-const USAGE = `usage: npm run bench -- <scenario|all|list> [--vs aedes,mosquitto] [--rounds N] [--duration S]
+const USAGE = `usage: npm run bench -- <scenario|all|list> [--vs aedes,aedes-level,mosquitto] [--rounds N] [--duration S]
        [--warmup S] [--pinned | --unpinned | --both] [--profile] [--clients N] [--hold S] [--port-base P]
        [--results-dir DIR]
 scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`;
@@ -74,7 +74,7 @@ function parseCli(argv: string[]): Cli | null {
   };
   const vs = flags.get('vs');
   const peers = typeof vs === 'string' ? vs.split(',').map((s) => s.trim()).filter(Boolean) : [];
-  for (const p of peers) if (!(BROKERS as readonly string[]).includes(p) || p === 'shoal') throw new UsageError(`--vs: unknown peer "${p}" (aedes, mosquitto)`);
+  for (const p of peers) if (!(BROKERS as readonly string[]).includes(p) || p === 'shoal') throw new UsageError(`--vs: unknown peer "${p}" (${BROKERS.filter((b) => b !== 'shoal').join(', ')})`);
   const profile = flags.has('profile');
   const modes: Cli['modes'] = flags.has('both') ? ['pinned', 'unpinned'] : flags.has('unpinned') ? ['unpinned'] : ['pinned'];
   const clients = flags.has('clients') ? num('clients', 0, 1) : undefined;
@@ -111,6 +111,7 @@ function machine(): Record<string, string | number> {
     shoalCommit: git + (dirty ? ' (src/ modified)' : ''),
     shoalEntry: shoalEntry().label,
     aedes: brokerVersion('aedes'),
+    aedesLevel: brokerVersion('aedes-level'),
     mosquitto: brokerVersion('mosquitto'),
     taskset: hasTaskset() ? 'yes' : 'no',
   };
@@ -210,7 +211,7 @@ async function main(): Promise<void> {
     return why === null;
   });
   const info = machine();
-  console.log(`machine: ${info.cpu}, ${info.cores} cores, ${info.memGiB} GiB, Linux ${info.kernel}, Node ${info.node}; shoal ${info.shoalCommit} via ${info.shoalEntry}; aedes ${info.aedes}; mosquitto ${info.mosquitto}`);
+  console.log(`machine: ${info.cpu}, ${info.cores} cores, ${info.memGiB} GiB, Linux ${info.kernel}, Node ${info.node}; shoal ${info.shoalCommit} via ${info.shoalEntry}; aedes ${info.aedes}; aedes-level ${info.aedesLevel}; mosquitto ${info.mosquitto}`);
   if (!hasTaskset()) console.warn('taskset not found: nothing is pinned');
   else if (availableParallelism() < 2) console.warn('one CPU: the load generator and the broker share it, so no figure here compares with a 2-core run');
   const resultsDir = cli.resultsDir;

@@ -2,6 +2,7 @@
 // worker threads, real SQLite files in a fresh temp directory. Also small await-helpers so tests
 // wait for events with a timeout instead of sleeping.
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -48,6 +49,18 @@ export async function startTestNode(overrides: Record<string, unknown> = {}, opt
       await handle.close('test');
     },
   };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, for a process that must be told its port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 export function removeDir(dir: string): void {
