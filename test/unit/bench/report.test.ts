@@ -1,7 +1,7 @@
 // The bench's target checks: which targets a scenario is held to, and how a ratio decides them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkTargets } from '../../../bench/report.js';
+import { checkTargets, formatTargets } from '../../../bench/report.js';
 import { scenarioByName } from '../../../bench/scenarios/index.js';
 import { warmMedian } from '../../../bench/scenarios/storage.js';
 
@@ -60,6 +60,21 @@ test('the stateful scenarios hold their first burst and their warm bursts to 2×
       assert.equal(checks.filter((c) => c.target.endsWith('2× Aedes') && c.met === true).length, keys.length - 1);
     }
   }
+});
+
+test('with aedes-level measured, the stateful scenarios also print 2× against it, marked as a reference and never as a target', () => {
+  const s = scenarioByName('persistent');
+  const med = { shoal: { enqueuedPerSec: 30 }, aedes: { enqueuedPerSec: 20 }, 'aedes-level': { enqueuedPerSec: 1 } };
+  const checks = checkTargets(s, 'pinned', med);
+  const label = s.metrics.find((m) => m.key === 'enqueuedPerSec')!.label;
+  assert.deepEqual(checks.find((c) => c.target === `${label}: Shoal ≥ 2× Aedes`), { target: `${label}: Shoal ≥ 2× Aedes`, met: false, detail: '1.50×' });
+  const ref = checks.find((c) => c.target === `${label}: Shoal ≥ 2× Aedes with LevelDB`);
+  assert.deepEqual(ref, { target: `${label}: Shoal ≥ 2× Aedes with LevelDB`, met: true, detail: '30.00×', reference: true });
+  assert.match(formatTargets(checks), /^- reference, not a target: met: .*with LevelDB \(30\.00×\)$/m);
+  assert.match(formatTargets(checks), /^- NOT met: .*Shoal ≥ 2× Aedes \(1\.50×\)$/m);
+  // Without the peer in the run, and for the flow scenarios, there is no reference line.
+  assert.equal(checkTargets(s, 'pinned', { shoal: med.shoal, aedes: med.aedes }).some((c) => c.reference), false);
+  assert.equal(checkTargets(scenarioByName('fan-in'), 'pinned', { shoal: { deliveredPerSec: 3 }, aedes: { deliveredPerSec: 1 }, 'aedes-level': { deliveredPerSec: 1 } }).some((c) => c.reference), false);
 });
 
 test('the warm figure is the median of the third and later bursts, so a cold first burst cannot move it', () => {
