@@ -79,7 +79,7 @@ export interface TargetCheck {
 }
 
 /** Scenarios whose Shoal side is the SQLite path, where a peer that also writes to disk compares like for like. */
-const DURABLE_PEER_SCENARIOS = ['persistent', 'retained'];
+const DURABLE_PEER_SCENARIOS = ['persistent', 'retained', 'qos1-persistent'];
 
 /**
  * The issue's targets that this scenario's medians speak to. `clients` is the run's --clients, if

@@ -27,10 +27,12 @@ export interface FlowScenario {
   filtersPerSubscribe?: number;
   /** Open loop at this publish rate (see FlowOptions.ratePerSec); default closed loop. */
   ratePerSec?: number;
+  /** Subscribers connect with clean session false (persistent sessions); default clean. */
+  persistentSubscribers?: boolean;
 }
 
-export async function connectClients(ctx: LoadgenContext, prefix: string, n: number, version: MqttVersion = 4): Promise<RawClient[]> {
-  return connectMany(n, 50, (i) => ({ port: ctx.port, clientId: `${prefix}-${ctx.runId}-${ctx.index}-${i}`, version }));
+export async function connectClients(ctx: LoadgenContext, prefix: string, n: number, version: MqttVersion = 4, clean = true): Promise<RawClient[]> {
+  return connectMany(n, 50, (i) => ({ port: ctx.port, clientId: `${prefix}-${ctx.runId}-${ctx.index}-${i}`, version, clean }));
 }
 
 export async function subscribeInChunks(c: RawClient, filters: string[], qos: 0 | 1 | 2, per: number): Promise<void> {
@@ -46,7 +48,7 @@ export async function subscribeInChunks(c: RawClient, filters: string[], qos: 0 
 export async function runFlow(ctx: LoadgenContext, s: FlowScenario): Promise<{ metrics: Metrics; notes: string[] }> {
   const { durationSec, warmupSec, payloadBytes } = ctx.params;
   const version = s.version ?? 4;
-  const subs = await connectClients(ctx, 'sub', s.subscribers, version);
+  const subs = await connectClients(ctx, 'sub', s.subscribers, version, !s.persistentSubscribers);
   const t0 = performance.now();
   await Promise.all(subs.map((c, i) => subscribeInChunks(c, s.subFilters(i), s.subQos, s.filtersPerSubscribe ?? 100)));
   const subscribeMs = performance.now() - t0;

@@ -85,6 +85,20 @@ function qosScenario(qos: 1 | 2): ScenarioDef {
 export const qos1 = qosScenario(1);
 export const qos2 = qosScenario(2);
 
+/**
+ * The qos1 flow with a persistent subscriber (clean session false), the common production setup:
+ * Shoal then writes each copy to SQLite before it is sent (so an unacknowledged one survives a
+ * restart) and marks it acknowledged in a later commit; Aedes and Mosquitto keep it in memory.
+ */
+export const qos1Persistent: ScenarioDef = {
+  name: 'qos1-persistent',
+  summary: 'QoS 1: 16 publishers (16 in flight each) → 1 QoS 1 subscriber on bench/q/# with a persistent session (clean=false)',
+  metrics: [delivered, ...latencyMetrics, lost],
+  timeoutSec: timeout,
+  cpuPerMessage: cpu,
+  run: (ctx) => runFlow(ctx, { ...qosFlow(1), persistentSubscribers: true }),
+};
+
 /** Fixed QoS 1 load for the latency comparison: well below every broker's QoS 1 capacity here. */
 export const QOS1_LATENCY_RATE = 20_000;
 /**

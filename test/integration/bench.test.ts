@@ -63,7 +63,7 @@ test('persistent and retained run all their bursts against Shoal and report firs
 
 test('every other scenario runs against Shoal with small sizes and reports what it measures', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-test-'));
-  const scenarios = ['fan-in', 'fan-out', 'qos1', 'qos2', 'qos1-latency', 'qos1-latency-50k', 'latency', 'shared', 'many-topics', 'connect', 'idle'];
+  const scenarios = ['fan-in', 'fan-out', 'qos1', 'qos1-persistent', 'qos2', 'qos1-latency', 'qos1-latency-50k', 'latency', 'shared', 'many-topics', 'connect', 'idle'];
   try {
     const port = await freePort();
     const args = [...scenarios, '--rounds', '1', '--duration', '1', '--warmup', '0', '--clients', '300', '--hold', '1', '--unpinned', '--port-base', String(port), '--results-dir', dir];
@@ -74,10 +74,10 @@ test('every other scenario runs against Shoal with small sizes and reports what 
       const v = shoal(scenario)[key];
       assert.ok(v !== undefined && Number.isFinite(v) && v > 0, `${scenario} ${key} = ${v}`);
     };
-    for (const s of ['fan-in', 'fan-out', 'qos1', 'qos2', 'shared', 'many-topics', 'latency', 'qos1-latency', 'qos1-latency-50k']) positive(s, 'deliveredPerSec');
-    for (const s of ['qos1', 'qos2', 'qos1-latency', 'qos1-latency-50k', 'latency']) positive(s, 'latencyP99Ms');
+    for (const s of ['fan-in', 'fan-out', 'qos1', 'qos1-persistent', 'qos2', 'shared', 'many-topics', 'latency', 'qos1-latency', 'qos1-latency-50k']) positive(s, 'deliveredPerSec');
+    for (const s of ['qos1', 'qos1-persistent', 'qos2', 'qos1-latency', 'qos1-latency-50k', 'latency']) positive(s, 'latencyP99Ms');
     // QoS 1 and 2 are acknowledged end to end: nothing may go missing, whatever the machine's speed.
-    for (const s of ['qos1', 'qos2', 'qos1-latency', 'qos1-latency-50k']) assert.equal(shoal(s).lost, 0, `${s} lost`);
+    for (const s of ['qos1', 'qos1-persistent', 'qos2', 'qos1-latency', 'qos1-latency-50k']) assert.equal(shoal(s).lost, 0, `${s} lost`);
     positive('many-topics', 'subscribeMs');
     positive('connect', 'connectPerSec');
     assert.equal(shoal('connect').held, 300);
