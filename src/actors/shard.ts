@@ -1,7 +1,8 @@
 // The shell around the session actors of one shard: owns the sessions, executes the pure
 // transitions' output (group-committed store ops, timers), and releases effects to the main
-// thread only after the ops they depend on are durable. Hosted by shard-host.ts, in a worker or
-// on the main thread; takes its port and store as parameters, so tests can run it in-process.
+// thread only after the ops they depend on are durable, with one exception: a QoS 0 or 1
+// PUBLISH to a connection goes at once (see releaseEarly). Hosted by shard-host.ts, in a worker
+// or on the main thread; takes its port and store as parameters, so tests can run it in-process.
 import type { SessionStore, StoredMessage, StoreOp } from '../storage/types.js';
 import { handleSession, handleSharedDelivery, restoreSession } from './session.js';
 import { queueSharedOffline } from './session-outbound.js';
@@ -38,6 +39,11 @@ export class Shard {
   private pending: PendingFlush = { ops: [], effects: [], tickets: [] };
   /** A commit in flight; later flushes wait for it so effects keep their order. */
   private committing: Promise<void> | null = null;
+  /**
+   * Connections with effects waiting for a commit (pending or in flight), and how many: their
+   * later effects wait too, so nothing overtakes a CONNACK, an ack or a QoS 2 PUBLISH.
+   */
+  private readonly heldConns = new Map<number, number>();
   private closed = false;
   /**
    * At least every session's nextSeq: the seq a 'deliver' entry gives all its copies, which is
@@ -83,6 +89,7 @@ export class Shard {
       this.early.push(batch);
       return;
     }
+    const from = this.pending.effects.length;
     try {
       const now = this.clock.now();
       const out = newOutput();
@@ -105,7 +112,47 @@ export class Shard {
       this.fail('shard event handling failed', err);
       return;
     }
+    this.releaseEarly(from);
     this.flush();
+  }
+
+  /**
+   * Posts this batch's QoS 0 and 1 PUBLISHes now, ahead of the commit they would wait for, when
+   * nothing of their connection is held; everything else stays in order behind the commit.
+   * Sending a QoS 1 copy before its putMessage is durable loses nothing acknowledged: the
+   * publisher's PUBACK (its ticket) still waits for the commit, so if the commit fails the
+   * publisher sends again, and a second copy is allowed at QoS 1 [MQTT-4.3.2]. What it buys: a
+   * copy acknowledged while its put is still pending is finished in the same batch, and the
+   * fan-out log then never writes it. QoS 2 keeps commit-first, which exactly-once needs.
+   */
+  private releaseEarly(from: number): void {
+    const effects = this.pending.effects;
+    let early: SessionEffect[] | null = null;
+    let w = from;
+    for (let r = from; r < effects.length; r++) {
+      const e = effects[r]!;
+      if (e.type === 'publish' && e.publish.qos < 2 && !this.heldConns.has(e.connId)) {
+        (early ??= []).push(e);
+        continue;
+      }
+      effects[w++] = e;
+      const conn = connectionOf(e);
+      if (conn !== null) this.heldConns.set(conn, (this.heldConns.get(conn) ?? 0) + 1);
+    }
+    effects.length = w;
+    if (early !== null) this.port.post({ t: 'effects', effects: early, tickets: [] });
+  }
+
+  /** Posts effects that were held, and forgets them in heldConns. */
+  private postHeld(effects: SessionEffect[], tickets: number[]): void {
+    for (const e of effects) {
+      const conn = connectionOf(e);
+      if (conn === null) continue;
+      const n = this.heldConns.get(conn)!;
+      if (n <= 1) this.heldConns.delete(conn);
+      else this.heldConns.set(conn, n - 1);
+    }
+    this.port.post({ t: 'effects', effects, tickets });
   }
 
   private handle(clientId: string, event: SessionEvent, now: number, out: SessionOutput): void {
@@ -210,13 +257,13 @@ export class Shard {
     if (p.effects.length === 0 && p.tickets.length === 0 && p.ops.length === 0) return;
     this.pending = { ops: [], effects: [], tickets: [] };
     if (p.ops.length === 0) {
-      this.port.post({ t: 'effects', effects: p.effects, tickets: p.tickets });
+      this.postHeld(p.effects, p.tickets);
       return;
     }
     this.committing = this.store.apply(p.ops).then(
       () => {
         this.committing = null;
-        this.port.post({ t: 'effects', effects: p.effects, tickets: p.tickets });
+        this.postHeld(p.effects, p.tickets);
         this.flush();
       },
       (err: unknown) => {
@@ -250,6 +297,24 @@ export class Shard {
 }
 
 type PutShared = Extract<StoreOp, { op: 'putShared' }>;
+
+/** The connection an effect goes to, or null for effects that concern no connection. */
+function connectionOf(e: SessionEffect): number | null {
+  switch (e.type) {
+    case 'connack':
+    case 'flow':
+    case 'publish':
+    case 'packet':
+    case 'close':
+    case 'retained':
+    case 'qos2Status':
+      return e.connId;
+    case 'route':
+    case 'routes':
+    case 'event':
+      return null;
+  }
+}
 
 /**
  * Replaces the putMessage ops of each shared copy in ops[from..] by one putShared op: the copy's

@@ -180,6 +180,84 @@ describe('Shard: durability before effects', () => {
   });
 });
 
+describe('Shard: QoS 0 and 1 PUBLISHes go before their commit', () => {
+  /** A connected persistent session c1 (connId 1) subscribed to 'a' at `qos`, everything committed. */
+  async function subscribed(qos: 1 | 2): Promise<{ shard: Shard; port: Port; store: GatedStore }> {
+    const store = new GatedStore();
+    store.gated = false;
+    const { shard, port } = await started(store);
+    shard.handleBatch([ev(connect({ expiry: 60 }))]);
+    shard.handleBatch([ev({ type: 'subscribe', connId: 1, packetId: 5, requests: [{ filter: 'a', options: subOptions(qos) }] })]);
+    await port.count(2);
+    await settle();
+    port.posted.length = 0;
+    store.gated = true;
+    return { shard, port, store };
+  }
+  const publishes = (port: Port): Extract<SessionEffect, { type: 'publish' }>[] =>
+    port.effects().filter((e): e is Extract<SessionEffect, { type: 'publish' }> => e.type === 'publish');
+
+  it('posts a QoS 1 copy at once; the publisher\'s ticket still waits for the commit that stores it', async () => {
+    const { shard, port, store } = await subscribed(1);
+    shard.handleBatch([ev(deliverEvent(message('a'), 1)), { t: 'ticket', id: 9 }]);
+    assert.equal(store.waiting.length, 1, 'the copy is being committed');
+    assert.ok(store.waiting[0]!.ops.some((o) => o.op === 'putMessage'), 'with its putMessage');
+    assert.deepEqual(publishes(port).map((e) => [e.connId, e.publish.qos, e.publish.message.topic]), [[1, 1, 'a']], 'sent before the commit');
+    assert.deepEqual(port.tickets(), [], 'the publisher is not acknowledged yet');
+    store.release();
+    await port.count(2);
+    assert.deepEqual(port.tickets(), [9]);
+    assert.equal(publishes(port).length, 1, 'sent once');
+  });
+
+  it('a copy acknowledged before its put was committed reaches the store in the same batch as its delete', async () => {
+    const { shard, port, store } = await subscribed(1);
+    shard.handleBatch([ev(deliverEvent(message('a', 'one'), 1))]);
+    shard.handleBatch([ev(deliverEvent(message('a', 'two'), 1))]);
+    const second = publishes(port)[1]!.publish;
+    assert.equal(Buffer.from(second.message.payload).toString(), 'two');
+    shard.handleBatch([ev({ type: 'puback', connId: 1, packetId: second.packetId! })]);
+    store.release();
+    await settle();
+    assert.equal(store.waiting.length, 1);
+    const ops = store.waiting[0]!.ops;
+    const put = ops.find((o) => o.op === 'putMessage');
+    const del = ops.find((o) => o.op === 'deleteMessage');
+    assert.ok(put?.op === 'putMessage' && del?.op === 'deleteMessage', `put and delete together: ${ops.map((o) => o.op).join(', ')}`);
+    assert.equal(del.seq, put.message.seq, 'of the same copy');
+    store.release();
+    await settle();
+    const stored = await store.inner.loadAll();
+    assert.deepEqual(stored.find((x) => x.meta.clientId === 'c1')?.messages.map((m) => Buffer.from(m.message.payload).toString()), ['one'], 'only the unacknowledged copy is stored');
+  });
+
+  it('a copy behind a held effect of its connection waits for that effect, in order', async () => {
+    const store = new GatedStore();
+    store.gated = false;
+    const { shard, port } = await started(store);
+    store.gated = true;
+    shard.handleBatch([ev(connect({ expiry: 60 })), ev(deliverEvent(message('a'), 1))]);
+    await settle();
+    assert.deepEqual(port.posted, [], 'the CONNACK waits for its commit, and the PUBLISH behind it');
+    store.release();
+    await port.count(1);
+    assert.deepEqual(types(port.effects()), ['connack', 'flow', 'publish']);
+    // Nothing is held for the connection any more: the next copy goes at once.
+    shard.handleBatch([ev(deliverEvent(message('a', 'next'), 1))]);
+    assert.deepEqual(types(port.effects()), ['connack', 'flow', 'publish', 'publish']);
+  });
+
+  it('QoS 2 copies wait for their commit (exactly once needs the copy stored first)', async () => {
+    const { shard, port, store } = await subscribed(2);
+    shard.handleBatch([ev(deliverEvent(message('a'), 2))]);
+    await settle();
+    assert.deepEqual(publishes(port), []);
+    store.release();
+    await port.count(1);
+    assert.deepEqual(publishes(port).map((e) => e.publish.qos), [2]);
+  });
+});
+
 describe('Shard: timers', () => {
   it('fires the session expiry at its deadline and drops the session', async () => {
     const { shard, port, clock } = await started();

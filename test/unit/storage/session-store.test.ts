@@ -218,6 +218,24 @@ test('SqliteSessionStore: one publish to N sessions in a batch is one log row; a
   }
 });
 
+test('SqliteSessionStore: a copy put and acknowledged in one batch is never written (what the shard\'s early QoS 1 release saves)', async () => {
+  const file = freshFile();
+  const store = await SqliteSessionStore.open(file);
+  try {
+    await store.apply([
+      { op: 'putMeta', meta: meta('c1') },
+      { op: 'putMessage', clientId: 'c1', message: stored(1, { state: 'inflight', packetId: 1 }) },
+      { op: 'putMessage', clientId: 'c1', message: stored(2, { state: 'inflight', packetId: 2 }) },
+      { op: 'deleteMessage', clientId: 'c1', seq: 1 },
+    ]);
+    assert.deepEqual(await logRows(file), [{ id: 2, topic: 't/2', live: 1 }], 'only the copy still unacknowledged has a row');
+    assert.deepEqual(await rawAll(file, 'SELECT id FROM fanout_dead'), []);
+    assert.deepEqual(normalizeSessions(await store.loadAll())[0]?.messages.map((m) => m.seq), [2]);
+  } finally {
+    await store.close();
+  }
+});
+
 test('SqliteSessionStore: a message object put in two batches gets a log row per batch, neither removed early', async () => {
   const file = freshFile();
   const store = await SqliteSessionStore.open(file);
