@@ -126,6 +126,8 @@ export class Shard {
    * fan-out log then never writes it. QoS 2 keeps commit-first, which exactly-once needs.
    */
   private releaseEarly(from: number): void {
+    // Nothing to wait for: flush() posts the whole batch now, in one message.
+    if (this.committing === null && this.pending.ops.length === 0) return;
     const effects = this.pending.effects;
     let early: SessionEffect[] | null = null;
     let w = from;
@@ -143,12 +145,16 @@ export class Shard {
     if (early !== null) this.port.post({ t: 'effects', effects: early, tickets: [] });
   }
 
-  /** Posts effects that were held, and forgets them in heldConns. */
+  /**
+   * Posts pending effects, and forgets the held ones in heldConns (a batch that had nothing to
+   * wait for was not counted there, and nothing else was held then).
+   */
   private postHeld(effects: SessionEffect[], tickets: number[]): void {
     for (const e of effects) {
       const conn = connectionOf(e);
       if (conn === null) continue;
-      const n = this.heldConns.get(conn)!;
+      const n = this.heldConns.get(conn);
+      if (n === undefined) continue;
       if (n <= 1) this.heldConns.delete(conn);
       else this.heldConns.set(conn, n - 1);
     }
