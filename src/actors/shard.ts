@@ -121,7 +121,7 @@ export class Shard {
    * nothing of their connection is held; everything else stays in order behind the commit.
    * Sending a QoS 1 copy before its putMessage is durable loses nothing acknowledged: the
    * publisher's PUBACK (its ticket) still waits for the commit, so if the commit fails the
-   * publisher sends again, and a second copy is allowed at QoS 1 [MQTT-4.3.2]. What it buys: a
+   * publisher sends again, and a second copy is what QoS 1 allows (MQTT 4.3.2). What it buys: a
    * copy acknowledged while its put is still pending is finished in the same batch, and the
    * fan-out log then never writes it. QoS 2 keeps commit-first, which exactly-once needs.
    */
