@@ -31,7 +31,10 @@ export const RETAIN_FLAG = 4;
 export type FromShard =
   /** After start: the sessions restored from storage, as effects (routes, wills due). */
   | { t: 'ready'; sessions: number; effects: SessionEffect[] }
-  /** Effects in order, released only after the store ops they depend on are committed. */
+  /**
+   * Effects in order, released only after the store ops they depend on are committed, except a
+   * QoS 0/1 PUBLISH, which may come ahead of its commit (Shard.releaseEarly); tickets always wait.
+   */
   | { t: 'effects'; effects: SessionEffect[]; tickets: number[] }
   | { t: 'stats'; sessions: number; queued: number; inflight: number }
   | { t: 'closed' }

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { parseConfig, type ShoalConfig } from '../../src/config/options.js';
 import { createLogger } from '../../src/log.js';
 import { startNode, type NodeHandle } from '../../src/node.js';
@@ -132,4 +132,18 @@ export async function connectCollecting(url: string, opts: IClientOptions = {}):
     c.once('error', reject);
   });
   return { c, got };
+}
+
+/**
+ * Reconnects `clientId` with clean session false, collecting from before CONNECT, and resolves with
+ * the client, its collector and the CONNACK's session-present flag.
+ */
+export async function resumeSession(url: string, clientId: string): Promise<{ c: MqttClient; got: ReturnType<typeof collector>; sessionPresent: boolean }> {
+  const c = mqtt.connect(url, { clientId, clean: false, reconnectPeriod: 0, connectTimeout: 5000 });
+  const got = collector(c);
+  const connack = await new Promise<IConnackPacket>((resolve, reject) => {
+    c.once('connect', resolve);
+    c.once('error', reject);
+  });
+  return { c, got, sessionPresent: connack.sessionPresent };
 }

@@ -3,9 +3,9 @@
 // Shoal's SQLite paths), and plain 'aedes' does not (so the check below can tell them apart).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import mqtt, { type IConnackPacket, type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { startBroker, unavailable, type BrokerName, type RunningBroker } from '../../bench/brokers.js';
-import { collector, connect, connectCollecting, freePort, removeDir, tempDir, type Received } from '../helpers/node.js';
+import { connect, connectCollecting, freePort, removeDir, resumeSession, tempDir, type Received } from '../helpers/node.js';
 
 /** Waits (event-driven, with a timeout) until the collected messages satisfy `done`. */
 async function until(got: Collected, done: (m: Received[]) => boolean, ms = 10_000): Promise<void> {
@@ -15,22 +15,11 @@ async function until(got: Collected, done: (m: Received[]) => boolean, ms = 10_0
 
 type Collected = Awaited<ReturnType<typeof connectCollecting>>['got'];
 
-/** Connects and resolves with the client, its collector and the CONNACK's session-present flag. */
-async function resume(url: string, clientId: string): Promise<{ c: MqttClient; got: Collected; sessionPresent: boolean }> {
-  const c = mqtt.connect(url, { clientId, clean: false, reconnectPeriod: 0, connectTimeout: 5000 });
-  const got = collector(c);
-  const connack = await new Promise<IConnackPacket>((resolve, reject) => {
-    c.once('connect', resolve);
-    c.once('error', reject);
-  });
-  return { c, got, sessionPresent: connack.sessionPresent };
-}
-
 /**
  * Leaves a persistent session with one queued QoS 1 message and a retained message behind, kills
  * the broker with SIGKILL and starts it again on the same files. `check` looks at what came back.
  */
-async function crashAndResume(name: BrokerName, check: (url: string, resumed: Awaited<ReturnType<typeof resume>>) => Promise<void>): Promise<void> {
+async function crashAndResume(name: BrokerName, check: (url: string, resumed: Awaited<ReturnType<typeof resumeSession>>) => Promise<void>): Promise<void> {
   const dataDir = tempDir('shoal-bench-peer-');
   const clients: MqttClient[] = [];
   let broker: RunningBroker | null = null;
@@ -55,7 +44,7 @@ async function crashAndResume(name: BrokerName, check: (url: string, resumed: Aw
     await broker.stop(); // waits for the exit; dataDir stays
     broker = await startBroker(name, { port: await freePort(), cpu: null, dataDir });
     url = `mqtt://127.0.0.1:${broker.port}`;
-    const resumed = await resume(url, 'peer-offline');
+    const resumed = await resumeSession(url, 'peer-offline');
     clients.push(resumed.c);
     await check(url, resumed);
   } finally {

@@ -3,24 +3,9 @@
 // end-to-end bench test only sees rates, which cannot tell the two apart.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import mqtt, { type IConnackPacket } from 'mqtt';
 import { scenarioByName } from '../../bench/scenarios/index.js';
 import type { LoadgenContext } from '../../bench/scenarios/types.js';
-import { removeDir, startTestNode } from '../helpers/node.js';
-
-/** Connects with clean session false and returns the CONNACK's session-present flag. */
-async function sessionPresent(url: string, clientId: string): Promise<boolean> {
-  const c = mqtt.connect(url, { clientId, clean: false, reconnectPeriod: 0, connectTimeout: 5000 });
-  try {
-    const connack = await new Promise<IConnackPacket>((resolve, reject) => {
-      c.once('connect', resolve);
-      c.once('error', reject);
-    });
-    return connack.sessionPresent;
-  } finally {
-    c.end(true);
-  }
-}
+import { removeDir, resumeSession, startTestNode } from '../helpers/node.js';
 
 for (const [name, persistent] of [['qos1-persistent', true], ['qos1', false]] as const) {
   test(`${name} ${persistent ? 'leaves' : 'does not leave'} its subscriber's session behind`, { timeout: 60_000 }, async () => {
@@ -39,7 +24,9 @@ for (const [name, persistent] of [['qos1-persistent', true], ['qos1', false]] as
       assert.ok(metrics.deliveredPerSec! > 0, `${name} delivered ${metrics.deliveredPerSec}`);
       assert.equal(metrics.lost, 0);
       // runFlow names its subscribers sub-<runId>-<index>-<i>.
-      assert.equal(await sessionPresent(node.url, `sub-${ctx.runId}-0-0`), persistent);
+      const resumed = await resumeSession(node.url, `sub-${ctx.runId}-0-0`);
+      resumed.c.end(true);
+      assert.equal(resumed.sessionPresent, persistent);
     } finally {
       await node.stop();
       removeDir(node.dataDir);

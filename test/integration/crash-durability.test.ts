@@ -8,9 +8,10 @@
 // subscriptions) in one SQLite transaction. While a transaction is being committed, newer batches
 // accumulate and go into the next one, so the window is as long as the previous commit took. The
 // effects of a batch (packets to clients, and the durability tickets) are released only after its
-// transaction committed, except outgoing QoS 0/1 PUBLISHes, which may go first (a copy the broker
-// loses then reaches the subscriber again only through the publisher's retransmission, which is
-// what QoS 1 allows). A QoS 1 PUBLISH is answered with PUBACK (a QoS 2 one with PUBREC) only
+// transaction committed, except outgoing QoS 0/1 PUBLISHes, which may go first: if the broker dies
+// before the commit, the subscriber may already hold that copy and the publisher, never
+// acknowledged, sends it again (a duplicate, which QoS 1 allows; nothing is lost). A QoS 1
+// PUBLISH is answered with PUBACK (a QoS 2 one with PUBREC) only
 // once every shard holding a session the message was queued for has returned the ticket sent after
 // that delivery, i.e. once the message is committed there (and in retained.db when retained).
 // So a message can be lost in a crash only while its PUBACK has not been sent — the publisher then
