@@ -33,7 +33,9 @@ export type FromShard =
   | { t: 'ready'; sessions: number; effects: SessionEffect[] }
   /**
    * Effects in order, released only after the store ops they depend on are committed, except a
-   * QoS 0/1 PUBLISH, which may come ahead of its commit (Shard.releaseEarly); tickets always wait.
+   * QoS 0/1 PUBLISH, which may come ahead of its commit (Shard.releaseEarly). Tickets wait for the
+   * commit, and for each QoS 0/1 copy to an online session before them to be committed or
+   * acknowledged (its write may be held back, see DeferredPuts).
    */
   | { t: 'effects'; effects: SessionEffect[]; tickets: number[] }
   | { t: 'stats'; sessions: number; queued: number; inflight: number }

@@ -13,8 +13,9 @@
 // acknowledged, sends it again (a duplicate, which QoS 1 allows; nothing is lost). A QoS 1
 // PUBLISH is answered with PUBACK (a QoS 2 one with PUBREC) only
 // once every shard holding a session the message was queued for has returned the ticket sent after
-// that delivery, i.e. once the message is committed there (and in retained.db when retained).
-// So a message can be lost in a crash only while its PUBACK has not been sent — the publisher then
+// that delivery, i.e. once the message is committed there (and in retained.db when retained), or,
+// for a QoS 0/1 copy to an online session, whose write the shard holds back for a few ms, once
+// that copy is committed or acknowledged by its subscriber (who then has it). So a message can be lost in a crash only while its PUBACK has not been sent — the publisher then
 // still owns it and retransmits. With --storage-sync normal (WAL, synchronous=NORMAL) a commit
 // survives a process crash (this test) but not necessarily a power loss; 'full' covers that too.
 import { describe, it, before, after } from 'node:test';

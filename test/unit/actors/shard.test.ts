@@ -1,96 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { coalesceSharedPuts, Shard, type Clock, type ShardPort } from '../../../src/actors/shard.js';
+import { coalesceSharedPuts, DEFER_WRITE_MS, Shard } from '../../../src/actors/shard.js';
 import type { SessionEffect, SessionEvent } from '../../../src/actors/session-types.js';
 import type { FromShard, ToShard } from '../../../src/actors/shard-protocol.js';
 import { MemorySessionStore } from '../../../src/storage/memory-session-store.js';
 import { normalizeSessions } from '../storage/normalize.js';
 import type { SessionStore, StoredMessage, StoredSession, StoreOp } from '../../../src/storage/types.js';
+import { FakeClock, GatedStore, Port } from '../../helpers/shard-fakes.js';
 import { connect, deliverEvent, LIMITS, message, subOptions, T0, will } from '../../helpers/session-driver.js';
-
-/** A virtual clock: timers fire only when the test advances time, in due order. */
-class FakeClock implements Clock {
-  t = T0;
-  private nextId = 1;
-  readonly timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimer(ms: number, fn: () => void): unknown {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimer(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  dueTimes(): number[] {
-    return [...this.timers.values()].map((x) => x.at).sort((a, b) => a - b);
-  }
-  advance(ms: number): void {
-    const target = this.t + ms;
-    for (;;) {
-      const next = [...this.timers.entries()].filter(([, x]) => x.at <= target).sort((a, b) => a[1].at - b[1].at)[0];
-      if (next === undefined) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-    }
-    this.t = target;
-  }
-}
-
-/** A store whose commits wait for the test: proves what is released before and after durability. */
-class GatedStore implements SessionStore {
-  readonly inner = new MemorySessionStore();
-  readonly waiting: { ops: readonly StoreOp[]; release: () => void; fail: (e: Error) => void }[] = [];
-  readonly committed: (readonly StoreOp[])[] = [];
-  gated = true;
-  closed = false;
-
-  loadAll(): Promise<StoredSession[]> {
-    return this.inner.loadAll();
-  }
-  async apply(ops: readonly StoreOp[]): Promise<void> {
-    if (this.gated) await new Promise<void>((release, fail) => this.waiting.push({ ops, release, fail }));
-    await this.inner.apply(ops);
-    this.committed.push(ops);
-  }
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-  /** Lets the oldest waiting commit through. */
-  release(): readonly StoreOp[] {
-    const w = this.waiting.shift();
-    assert.ok(w, 'a commit is waiting');
-    w.release();
-    return w.ops;
-  }
-}
-
-/** Collects what the shard posts; `next` awaits a message with a timeout (no sleeping). */
-class Port implements ShardPort {
-  readonly posted: FromShard[] = [];
-  private waiters: { n: number; resolve: () => void }[] = [];
-  post(message: FromShard): void {
-    this.posted.push(message);
-    this.waiters = this.waiters.filter((w) => (this.posted.length >= w.n ? (w.resolve(), false) : true));
-  }
-  async count(n: number, what = `${n} posted messages`): Promise<void> {
-    if (this.posted.length >= n) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => this.waiters.push({ n, resolve })),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 2000))),
-    ]).finally(() => clearTimeout(timer));
-  }
-  effects(): SessionEffect[] {
-    return this.posted.flatMap((m) => (m.t === 'effects' || m.t === 'ready' ? m.effects : []));
-  }
-  tickets(): number[] {
-    return this.posted.flatMap((m) => (m.t === 'effects' ? m.tickets : []));
-  }
-}
 
 const ev = (event: SessionEvent, clientId = 'c1'): ToShard => ({ t: 'event', clientId, event });
 const types = (effects: SessionEffect[]): string[] => effects.map((e) => e.type);
@@ -180,55 +97,137 @@ describe('Shard: durability before effects', () => {
   });
 });
 
-describe('Shard: QoS 0 and 1 PUBLISHes go before their commit', () => {
+describe('Shard: QoS 0 and 1 copies to online sessions go before their commit, and wait for their ack to be written', () => {
   /** A connected persistent session c1 (connId 1) subscribed to 'a' at `qos`, everything committed. */
-  async function subscribed(qos: 1 | 2): Promise<{ shard: Shard; port: Port; store: GatedStore }> {
+  async function subscribed(qos: 1 | 2, limits = LIMITS): Promise<{ shard: Shard; port: Port; store: GatedStore; clock: FakeClock }> {
     const store = new GatedStore();
     store.gated = false;
-    const { shard, port } = await started(store);
+    const { shard, port, clock } = await started(store, new FakeClock(), limits);
     shard.handleBatch([ev(connect({ expiry: 60 }))]);
     shard.handleBatch([ev({ type: 'subscribe', connId: 1, packetId: 5, requests: [{ filter: 'a', options: subOptions(qos) }] })]);
     await port.count(2);
     await settle();
     port.posted.length = 0;
     store.gated = true;
-    return { shard, port, store };
+    return { shard, port, store, clock };
   }
   const publishes = (port: Port): Extract<SessionEffect, { type: 'publish' }>[] =>
     port.effects().filter((e): e is Extract<SessionEffect, { type: 'publish' }> => e.type === 'publish');
 
-  it('posts a QoS 1 copy at once; the publisher\'s ticket still waits for the commit that stores it', async () => {
-    const { shard, port, store } = await subscribed(1);
+  it('posts a QoS 1 copy at once; its write waits DEFER_WRITE_MS for the ack, and the publisher\'s ticket for the write', async () => {
+    const { shard, port, store, clock } = await subscribed(1);
     shard.handleBatch([ev(deliverEvent(message('a'), 1)), { t: 'ticket', id: 9 }]);
-    assert.equal(store.waiting.length, 1, 'the copy is being committed');
-    assert.ok(store.waiting[0]!.ops.some((o) => o.op === 'putMessage'), 'with its putMessage');
-    assert.deepEqual(publishes(port).map((e) => [e.connId, e.publish.qos, e.publish.message.topic]), [[1, 1, 'a']], 'sent before the commit');
-    assert.deepEqual(port.tickets(), [], 'the publisher is not acknowledged yet');
+    await settle();
+    assert.deepEqual(publishes(port).map((e) => [e.connId, e.publish.qos, e.publish.message.topic]), [[1, 1, 'a']], 'sent at once');
+    assert.equal(store.waiting.length, 0, 'not written yet: the subscriber may acknowledge it first');
+    clock.advance(DEFER_WRITE_MS - 1);
+    await settle();
+    assert.equal(store.waiting.length, 0, 'still waiting');
+    assert.deepEqual(port.tickets(), [], 'the publisher is not acknowledged: the copy is neither durable nor acknowledged');
+    clock.advance(1);
+    assert.equal(store.waiting.length, 1, 'written when due, with nothing else to flush');
+    assert.deepEqual(store.waiting[0]!.ops.map((o) => o.op), ['putMessage']);
+    await settle();
+    assert.deepEqual(port.tickets(), [], 'the ticket waits for that commit');
     store.release();
-    await port.count(2);
-    assert.deepEqual(port.tickets(), [9]);
+    await port.ticket(9);
     assert.equal(publishes(port).length, 1, 'sent once');
   });
 
-  it('a copy acknowledged before its put was committed reaches the store in the same batch as its delete', async () => {
-    const { shard, port, store } = await subscribed(1);
-    shard.handleBatch([ev(deliverEvent(message('a', 'one'), 1))]);
-    shard.handleBatch([ev(deliverEvent(message('a', 'two'), 1))]);
-    const second = publishes(port)[1]!.publish;
-    assert.equal(Buffer.from(second.message.payload).toString(), 'two');
-    shard.handleBatch([ev({ type: 'puback', connId: 1, packetId: second.packetId! })]);
-    store.release();
+  it('a copy acknowledged before its write is never written, and that acknowledgement answers the publisher\'s ticket', async () => {
+    const { shard, port, store, clock } = await subscribed(1);
+    shard.handleBatch([ev(deliverEvent(message('a', 'one'), 1)), { t: 'ticket', id: 1 }]);
+    shard.handleBatch([ev(deliverEvent(message('a', 'two'), 1)), { t: 'ticket', id: 2 }]);
+    const [first, second] = publishes(port).map((e) => e.publish);
+    assert.equal(Buffer.from(second!.message.payload).toString(), 'two');
+    shard.handleBatch([ev({ type: 'puback', connId: 1, packetId: second!.packetId! })]);
     await settle();
+    assert.equal(store.waiting.length, 0, 'nothing to write: one copy acknowledged, the other not due');
+    assert.deepEqual(port.tickets(), [], 'ticket 2 waits behind ticket 1, whose copy is neither durable nor acknowledged');
+    clock.advance(DEFER_WRITE_MS);
     assert.equal(store.waiting.length, 1);
     const ops = store.waiting[0]!.ops;
-    const put = ops.find((o) => o.op === 'putMessage');
-    const del = ops.find((o) => o.op === 'deleteMessage');
-    assert.ok(put?.op === 'putMessage' && del?.op === 'deleteMessage', `put and delete together: ${ops.map((o) => o.op).join(', ')}`);
-    assert.equal(del.seq, put.message.seq, 'of the same copy');
+    assert.deepEqual(ops.map((o) => (o.op === 'putMessage' ? Buffer.from(o.message.message.payload).toString() : o.op)), ['one'], 'only the unacknowledged copy is written, and no delete');
+    store.release();
+    await port.ticket(2);
+    assert.deepEqual(port.tickets(), [1, 2], 'in order');
+    const stored = await store.inner.loadAll();
+    assert.deepEqual(stored.find((x) => x.meta.clientId === 'c1')?.messages.map((m) => [Buffer.from(m.message.payload).toString(), m.state, m.packetId]), [['one', 'inflight', first!.packetId]]);
+
+    // Acknowledged in time, a copy answers its ticket with no commit at all.
+    shard.handleBatch([ev(deliverEvent(message('a', 'three'), 1)), { t: 'ticket', id: 3 }]);
+    const third = publishes(port)[2]!.publish;
+    shard.handleBatch([ev({ type: 'puback', connId: 1, packetId: third.packetId! })]);
+    await port.ticket(3);
+    clock.advance(DEFER_WRITE_MS);
+    await settle();
+    assert.equal(store.waiting.length, 0, 'never written');
+  });
+
+  it('a held copy\'s later state is written with it: queued behind a full window, then sent', async () => {
+    const { shard, port, store, clock } = await subscribed(1, { ...LIMITS, maxInflight: 1 });
+    shard.handleBatch([ev(deliverEvent(message('a', 'one'), 1)), ev(deliverEvent(message('a', 'two'), 1))]);
+    const [first] = publishes(port).map((e) => e.publish);
+    assert.equal(publishes(port).length, 1, 'the window holds one: the second copy is queued');
+    shard.handleBatch([ev({ type: 'puback', connId: 1, packetId: first!.packetId! })]);
+    const second = publishes(port)[1]!.publish;
+    assert.equal(Buffer.from(second.message.payload).toString(), 'two');
+    clock.advance(DEFER_WRITE_MS);
+    assert.equal(store.waiting.length, 1);
+    const ops = store.waiting[0]!.ops;
+    assert.deepEqual(ops.map((o) => (o.op === 'putMessage' ? [o.op, o.message.state, o.message.packetId] : [o.op])), [['putMessage', 'inflight', second.packetId]], 'one put, in its sent state; no update');
     store.release();
     await settle();
     const stored = await store.inner.loadAll();
-    assert.deepEqual(stored.find((x) => x.meta.clientId === 'c1')?.messages.map((m) => Buffer.from(m.message.payload).toString()), ['one'], 'only the unacknowledged copy is stored');
+    assert.deepEqual(stored[0]?.messages.map((m) => [Buffer.from(m.message.payload).toString(), m.state, m.packetId]), [['two', 'inflight', second.packetId]]);
+  });
+
+  it('held copies are written before a later op of their session that must not overtake them, and at shutdown', async () => {
+    const { shard, port, store } = await subscribed(1);
+    shard.handleBatch([ev(deliverEvent(message('a', 'one'), 1)), { t: 'ticket', id: 1 }]);
+    shard.handleBatch([ev({ type: 'disconnect', connId: 1, kind: 'normal' })]);
+    assert.equal(store.waiting.length, 1, 'the disconnect commits at once');
+    assert.deepEqual(store.waiting[0]!.ops.map((o) => o.op), ['putMessage', 'putMeta'], 'the held copy first');
+    store.release();
+    await port.ticket(1);
+
+    shard.handleBatch([ev(connect({ expiry: 60, connId: 2 })), ev({ type: 'subscribe', connId: 2, packetId: 6, requests: [{ filter: 'b', options: subOptions(1) }] })]);
+    store.release();
+    await settle();
+    shard.handleBatch([ev(deliverEvent(message('b', 'two'), 1))]);
+    await settle();
+    assert.equal(store.waiting.length, 0, 'held');
+    const closing = shard.shutdown();
+    await settle();
+    assert.deepEqual(store.waiting[0]?.ops.map((o) => o.op), ['putMessage'], 'shutdown writes it');
+    store.release();
+    await closing;
+  });
+
+  it('copies to offline sessions and QoS 2 copies are written with their batch', async () => {
+    const { shard, store } = await subscribed(2);
+    shard.handleBatch([ev(deliverEvent(message('a', 'exactly once'), 2))]);
+    assert.equal(store.waiting.length, 1);
+    store.release();
+    await settle();
+    shard.handleBatch([ev({ type: 'disconnect', connId: 1, kind: 'normal' })]);
+    store.release();
+    await settle();
+    shard.handleBatch([ev(deliverEvent(message('a', 'queued'), 1))]);
+    assert.deepEqual(store.waiting.map((w) => w.ops.map((o) => o.op)), [['putMessage']]);
+  });
+
+  it('with deferWriteMs 0 every copy is written with its batch', async () => {
+    const store = new GatedStore();
+    store.gated = false;
+    const port = new Port();
+    const shard = new Shard(port, store, LIMITS, new FakeClock(), 0);
+    await shard.start();
+    shard.handleBatch([ev(connect({ expiry: 60 })), ev({ type: 'subscribe', connId: 1, packetId: 5, requests: [{ filter: 'a', options: subOptions(1) }] })]);
+    await port.count(2);
+    store.gated = true;
+    shard.handleBatch([ev(deliverEvent(message('a'), 1)), { t: 'ticket', id: 9 }]);
+    assert.deepEqual(store.waiting.map((w) => w.ops.map((o) => o.op)), [['putMessage']]);
   });
 
   it('a copy behind a held effect of its connection waits for that effect, in order', async () => {
@@ -355,13 +354,15 @@ describe('Shard: a deliver entry (one message for several sessions)', () => {
   async function outcome(setup: ToShard[], batch: ToShard[], limits = LIMITS): Promise<{ effects: SessionEffect[]; stored: StoredSession[] }> {
     const store = new GatedStore();
     store.gated = false;
-    const { shard, port } = await started(store, new FakeClock(), limits);
+    const { shard, port, clock } = await started(store, new FakeClock(), limits);
     shard.handleBatch(setup);
     await port.count(1, 'the setup effects');
     port.posted.length = 0;
     const committed = store.committed.length;
     shard.handleBatch([...batch, { t: 'ticket', id: 1 }]);
-    await port.count(1, 'the delivery effects');
+    await settle();
+    clock.advance(DEFER_WRITE_MS); // the online session's copy is written after waiting for its ack
+    await port.ticket(1);
     assert.ok(store.committed.length > committed, 'the deliveries were stored');
     return { effects: port.effects(), stored: normalizeSessions(await store.inner.loadAll()) };
   }
