@@ -1,5 +1,6 @@
 // The shard's held-back writes (src/actors/deferred-puts.ts), through the real Shard: the same
-// random sequence of deliveries (QoS 0, 1, 2; to online and offline persistent sessions),
+// random sequence of deliveries (QoS 0, 1, 2; to online and offline persistent sessions; some
+// expiring while queued),
 // acknowledgements, disconnects, reconnects, time passing and commits completing is run against
 // a shard that holds copies for their acknowledgement (DEFER_WRITE_MS) and one that writes every
 // copy with its batch (deferWriteMs 0).
@@ -32,18 +33,21 @@ const CLIENTS = ['c0', 'c1', 'c2'];
 const limitsArb: fc.Arbitrary<SessionLimits> = fc.record({ maxInflight: fc.integer({ min: 1, max: 3 }), maxQueuedMessages: fc.constantFrom(0, 2, 4) }).map((l) => ({ ...LIMITS, ...l }));
 
 type Step =
-  | { t: 'deliver'; client: number; qos: QoS; ticket: boolean }
+  | { t: 'deliver'; client: number; qos: QoS; ticket: boolean; expiresInMs: number | null }
   /** One publish to every client: a 'deliver' entry, whose copies to offline sessions are shared. */
-  | { t: 'fanout'; qos: QoS; ticket: boolean }
+  | { t: 'fanout'; qos: QoS; ticket: boolean; expiresInMs: number | null }
   | { t: 'ack'; client: number }
   | { t: 'disconnect'; client: number }
   | { t: 'connect'; client: number; clean: boolean }
   | { t: 'advance'; ms: number }
   | { t: 'commit'; which: 0 | 1 | 2 };
 
+/** Mostly none; else a message that expires while queued (an expired copy is deleted, not sent). */
+const expiryArb = fc.option(fc.integer({ min: 1, max: 10 }), { freq: 4, nil: null });
+
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { arbitrary: fc.record({ t: fc.constant('deliver' as const), client: fc.nat(2), qos: fc.constantFrom<QoS>(0, 1, 1, 2), ticket: fc.boolean() }), weight: 5 },
-  { arbitrary: fc.record({ t: fc.constant('fanout' as const), qos: fc.constantFrom<QoS>(0, 1, 1, 2), ticket: fc.boolean() }), weight: 2 },
+  { arbitrary: fc.record({ t: fc.constant('deliver' as const), client: fc.nat(2), qos: fc.constantFrom<QoS>(0, 1, 1, 2), ticket: fc.boolean(), expiresInMs: expiryArb }), weight: 5 },
+  { arbitrary: fc.record({ t: fc.constant('fanout' as const), qos: fc.constantFrom<QoS>(0, 1, 1, 2), ticket: fc.boolean(), expiresInMs: expiryArb }), weight: 2 },
   { arbitrary: fc.record({ t: fc.constant('ack' as const), client: fc.nat(2) }), weight: 4 },
   { arbitrary: fc.record({ t: fc.constant('disconnect' as const), client: fc.nat(2) }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant('connect' as const), client: fc.nat(2), clean: fc.boolean() }), weight: 1 },
@@ -106,7 +110,7 @@ async function run(limits: SessionLimits, steps: Step[]): Promise<void> {
       case 'deliver':
       case 'fanout': {
         const payload = `m${k++}`;
-        const m = message('a', payload);
+        const m = message('a', payload, step.expiresInMs === null ? {} : { expiresAt: subjects[0].clock.now() + step.expiresInMs });
         const to = step.t === 'deliver' ? [CLIENTS[step.client]!] : CLIENTS;
         const batch: ToShard[] =
           step.t === 'deliver'
@@ -119,7 +123,8 @@ async function run(limits: SessionLimits, steps: Step[]): Promise<void> {
           const st = subjects[0].shard.session(c);
           return st !== undefined && [...st.inflight, ...st.queue].some((m) => Buffer.from(m.message.payload).toString() === payload);
         };
-        if (step.qos > 0) for (const c of to) if (kept(c)) owed.push(`${c}:${payload}`);
+        // A message that may expire is owed to nobody: [MQTT-3.3.2-5] lets it go unsent.
+        if (step.qos > 0 && step.expiresInMs === null) for (const c of to) if (kept(c)) owed.push(`${c}:${payload}`);
         if (step.ticket) owedBefore.set(ticket, [...owed]);
         break;
       }
