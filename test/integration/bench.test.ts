@@ -80,6 +80,10 @@ test('every other scenario runs against Shoal with small sizes and reports what 
     for (const s of ['qos1', 'qos1-persistent', 'qos2', 'qos1-latency', 'qos1-latency-50k']) assert.equal(shoal(s).lost, 0, `${s} lost`);
     positive('many-topics', 'subscribeMs');
     positive('connect', 'connectPerSec');
+    positive('connect', 'connectPerSecWarm');
+    positive('connect', 'warmCpuUs');
+    assert.equal(shoal('connect').warmConnected, 600, 'two more bursts of 300');
+    assert.match(out, /load generator warmed up: 20000 connects to its own stub/);
     assert.equal(shoal('connect').held, 300);
     assert.ok(Number.isFinite(shoal('connect').memAfterBurstKb), `connect memAfterBurstKb = ${shoal('connect').memAfterBurstKb}`);
     assert.equal(shoal('idle').held, 300);
