@@ -162,8 +162,9 @@ export class Shard {
    * Posts this batch's QoS 0 and 1 PUBLISHes now, ahead of the commit they would wait for, when
    * nothing of their connection is held; everything else stays in order behind the commit.
    * Sending a QoS 1 copy before its putMessage is durable loses nothing acknowledged: the
-   * publisher's PUBACK (its ticket) still waits for the commit, so if the commit fails the
-   * publisher sends again, and a second copy is what QoS 1 allows (MQTT 4.3.2). What it buys: a
+   * publisher's PUBACK (its ticket) still waits until the copy is committed or acknowledged, so
+   * if the commit fails the publisher sends again, and a second copy is what QoS 1 allows
+   * (MQTT 4.3.2). What it buys: a
    * copy acknowledged while its put is still pending is finished in the same batch, and the
    * fan-out log then never writes it. QoS 2 keeps commit-first, which exactly-once needs.
    */
@@ -335,13 +336,21 @@ export class Shard {
     }
     // Acknowledgements that cancelled deferred copies may have answered earlier flushes' tickets.
     const ready = this.readyTickets();
-    if (ready.length > 0) this.port.post({ t: 'effects', effects: [], tickets: ready });
+    // Pending with no ops of its own, this commit holds only copies whose hold came due: its
+    // effects depend on none of them and go now. Held until the commit, they could be overtaken
+    // by the next batch's early PUBLISH to the same connection when releaseEarly left them whole
+    // (uncounted in heldConns). Its tickets still wait (readyTickets).
+    let held = p.effects;
+    if (p.ops.length === 0) {
+      this.postHeld(held, ready);
+      held = [];
+    } else if (ready.length > 0) this.port.post({ t: 'effects', effects: [], tickets: ready });
     this.committing = this.store.apply(ops).then(
       () => {
         this.committing = null;
         for (const b of written) this.deferred.resolve(b);
         if (group !== null) group.committed = true;
-        this.postHeld(p.effects, this.readyTickets());
+        this.postHeld(held, this.readyTickets());
         this.flush();
       },
       (err: unknown) => {

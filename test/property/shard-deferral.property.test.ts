@@ -10,7 +10,8 @@
 //      delivered (and kept) before it is committed or was acknowledged by its subscriber (what
 //      the publisher's PUBACK vouches for);
 //  (b) tickets are answered in order, and all of them by the end; a QoS 2 PUBLISH is posted only
-//      once its copy is committed (exactly once across a crash);
+//      once its copy is committed (exactly once across a crash); on each connection, PUBLISHes
+//      (resends aside) are posted in delivery order, also when timers run late;
 //  (c) after shutdown both stores hold exactly the same sessions: holding writes back moves a
 //      put past ops that do not concern it, and cancels a put with its delete, nothing else.
 import { test } from 'node:test';
@@ -40,6 +41,8 @@ type Step =
   | { t: 'disconnect'; client: number }
   | { t: 'connect'; client: number; clean: boolean }
   | { t: 'advance'; ms: number }
+  /** Time passes but the due timers have not run yet (a busy event loop runs them late). */
+  | { t: 'late'; ms: number }
   | { t: 'commit'; which: 0 | 1 | 2 };
 
 /** Mostly none; else a message that expires while queued (an expired copy is deleted, not sent). */
@@ -52,6 +55,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('disconnect' as const), client: fc.nat(2) }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant('connect' as const), client: fc.nat(2), clean: fc.boolean() }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.nat(DEFER_WRITE_MS + 2) }), weight: 2 },
+  { arbitrary: fc.record({ t: fc.constant('late' as const), ms: fc.nat(DEFER_WRITE_MS + 2) }), weight: 2 },
   { arbitrary: fc.record({ t: fc.constant('commit' as const), which: fc.constantFrom<0 | 1 | 2>(0, 1, 2) }), weight: 3 },
 );
 
@@ -173,11 +177,22 @@ async function run(limits: SessionLimits, steps: Step[]): Promise<void> {
         for (const s of subjects) s.clock.advance(step.ms);
         await settle();
         break;
+      case 'late':
+        for (const s of subjects) s.clock.t += step.ms;
+        break;
       case 'commit':
         for (const [i, s] of subjects.entries()) if (step.which === 2 || step.which === i) await s.releaseAll();
         break;
     }
     for (const s of subjects) {
+      // Order [MQTT-4.6.0]: on each connection, first sends (not DUP resends) in delivery order.
+      const lastSent = new Map<number, number>();
+      for (const e of s.port.effects()) {
+        if (e.type !== 'publish' || e.publish.dup) continue;
+        const n = Number(Buffer.from(e.publish.message.payload).toString().slice(1));
+        assert.ok(n > (lastSent.get(e.connId) ?? -1), `connection ${e.connId}: m${n} posted after m${lastSent.get(e.connId)}`);
+        lastSent.set(e.connId, n);
+      }
       const committed = await s.committedPayloads();
       // Exactly once: a QoS 2 PUBLISH leaves only once its copy is durable [MQTT-4.3.3].
       for (const e of s.port.effects()) {

@@ -204,6 +204,25 @@ describe('Shard: QoS 0 and 1 copies to online sessions go before their commit, a
     await closing;
   });
 
+  it('a batch without ops goes out at once even when its flush writes held copies that came due, so the next batch cannot overtake it', async () => {
+    const { shard, port, store, clock } = await subscribed(1);
+    store.gated = false;
+    shard.handleBatch([ev(connect({ clientId: 'x', connId: 2, cleanStart: true }), 'x'), ev({ type: 'subscribe', connId: 2, packetId: 1, requests: [{ filter: 'a', options: subOptions(1) }] }, 'x')]);
+    await settle();
+    store.gated = true;
+    port.posted.length = 0;
+    shard.handleBatch([ev(deliverEvent(message('a', 'held'), 1))]);
+    clock.t += DEFER_WRITE_MS; // due, but its timer has not fired: the next flush writes it
+    shard.handleBatch([ev(deliverEvent(message('a', 'x-one'), 1), 'x')]);
+    assert.equal(store.waiting.length, 1, 'the due copy is being written');
+    shard.handleBatch([ev(deliverEvent(message('a', 'x-two'), 1), 'x')]);
+    const toX = (): string[] => publishes(port).flatMap((e) => (e.connId === 2 ? [Buffer.from(e.publish.message.payload).toString()] : []));
+    assert.deepEqual(toX(), ['x-one', 'x-two'], 'in order, neither waiting for the held copy of another session');
+    store.release();
+    await settle();
+    assert.deepEqual(toX(), ['x-one', 'x-two'], 'and each once');
+  });
+
   it('copies to offline sessions and QoS 2 copies are written with their batch', async () => {
     const { shard, store } = await subscribed(2);
     shard.handleBatch([ev(deliverEvent(message('a', 'exactly once'), 2))]);
