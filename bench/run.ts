@@ -13,7 +13,7 @@ import type { FromLoadgen, ToLoadgen } from './loadgen/ipc.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile.js';
 import { checkTargets, formatTable, formatTargets, medians, type RoundResult } from './report.js';
 import { SCENARIOS, scenarioByName } from './scenarios/index.js';
-import type { BenchParams, BrokerSample, MarkSamples, Metrics, ScenarioDef } from './scenarios/types.js';
+import { LOADGEN_BOUND_CORES, type BenchParams, type BrokerSample, type MarkSamples, type Metrics, type ScenarioDef } from './scenarios/types.js';
 
 class UsageError extends Error {
   constructor(detail: string) {
@@ -237,7 +237,10 @@ async function main(): Promise<void> {
             const metrics = { ...out.metrics, ...runnerMetrics(s, out.samples, out.metrics), ...(s.derive?.(out.samples, out.metrics, cli.params) ?? {}) };
             rounds.push({ broker: b, round: r, metrics, notes: out.notes });
             const head = s.metrics[0]!;
-            if ((metrics.loadgenCores ?? 0) > 0.9) out.notes.push(`load generator used ${metrics.loadgenCores!.toFixed(2)} cores: it may be the bottleneck`);
+            for (const key of new Set(['loadgenCores', ...s.metrics.flatMap((m) => (m.loadgenKey ? [m.loadgenKey] : []))])) {
+              const cores = metrics[key];
+              if (cores !== undefined && cores >= LOADGEN_BOUND_CORES) out.notes.push(`load generator used ${cores.toFixed(2)} cores (${key}): it may be the bottleneck`);
+            }
             console.log(`  [${tag}] ${head.label}: ${(metrics[head.key] ?? Number.NaN).toPrecision(4)} ${head.unit}` + (metrics.cpuUsPerMsg !== undefined ? `, ${metrics.cpuUsPerMsg.toFixed(2)} µs CPU/msg` : '') + ` (${((performance.now() - t0) / 1000).toFixed(1)} s)${out.notes.length ? ` — ${out.notes.join('; ')}` : ''}`);
           } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);

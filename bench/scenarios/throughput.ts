@@ -3,7 +3,7 @@
 import { runFlow, type FlowScenario } from './common.js';
 import type { MetricSpec, ScenarioDef } from './types.js';
 
-const delivered: MetricSpec = { key: 'deliveredPerSec', label: 'delivered', unit: 'msgs/s', better: 'higher', throughput: true };
+const delivered: MetricSpec = { key: 'deliveredPerSec', label: 'delivered', unit: 'msgs/s', better: 'higher', throughput: true, loadgenKey: 'loadgenCores' };
 const lost: MetricSpec = { key: 'lost', label: 'lost (window stalls)', unit: 'msgs', better: 'lower' };
 const cpu = { from: 'start', to: 'end', countKey: 'delivered' };
 const timeout = (p: { durationSec: number; warmupSec: number }): number => p.durationSec + p.warmupSec + 60;

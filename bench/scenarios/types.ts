@@ -19,7 +19,16 @@ export interface MetricSpec {
   better: 'higher' | 'lower';
   /** Throughput metrics are held to the "≥ 2× Aedes" target. */
   throughput?: boolean;
+  /**
+   * The metric with the load generator's CPU use (cores) over this metric's window. At or above
+   * LOADGEN_BOUND_CORES the load generator may have set the rate, so the figure is a lower bound
+   * and a target check that it decides is reported as inconclusive (bench/report.ts).
+   */
+  loadgenKey?: string;
 }
+
+/** Load generator CPU use (of its one core) from which it may be what limits a rate. */
+export const LOADGEN_BOUND_CORES = 0.9;
 
 /** Resource use of a broker (all threads) at one instant. */
 export interface BrokerSample {

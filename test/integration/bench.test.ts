@@ -82,6 +82,7 @@ test('every other scenario runs against Shoal with small sizes and reports what 
     positive('connect', 'connectPerSec');
     positive('connect', 'connectPerSecWarm');
     positive('connect', 'warmCpuUs');
+    positive('connect', 'loadgenCoresWarm');
     assert.equal(shoal('connect').warmConnected, 600, 'two more bursts of 300');
     assert.match(out, /load generator warmed up: 20000 connects to its own stub/);
     assert.equal(shoal('connect').held, 300);

@@ -53,6 +53,52 @@ test('connect holds its first and warm connect rates to 2× Aedes and 1× Mosqui
   );
 });
 
+test('a check decided by a rate that the load generator held (≥ 0.9 of its core) is inconclusive, not met or missed', () => {
+  const s = scenarioByName('fan-in');
+  const pick = (med: Parameters<typeof checkTargets>[2], target: string) => checkTargets(s, 'pinned', med).find((c) => c.target === target);
+  const vsAedes = 'delivered: Shoal ≥ 2× Aedes';
+  // Shoal short, and its own run was load-generator-bound: its figure is a lower bound.
+  const shortBound = pick({ shoal: { deliveredPerSec: 150, loadgenCores: 0.95 }, aedes: { deliveredPerSec: 100, loadgenCores: 0.3 } }, vsAedes);
+  assert.equal(shortBound?.met, null);
+  assert.match(shortBound?.detail ?? '', /1\.50×, inconclusive: the load generator used 0\.95 cores in Shoal's run/);
+  // Shoal short, but only the peer was bound: the peer could only be faster, so it is a miss.
+  assert.equal(pick({ shoal: { deliveredPerSec: 150, loadgenCores: 0.5 }, aedes: { deliveredPerSec: 100, loadgenCores: 0.97 } }, vsAedes)?.met, false);
+  // Shoal ahead, but the peer's run was bound: the peer's figure is a lower bound.
+  const metBound = pick({ shoal: { deliveredPerSec: 300, loadgenCores: 0.5 }, aedes: { deliveredPerSec: 100, loadgenCores: 0.9 } }, vsAedes);
+  assert.equal(metBound?.met, null);
+  assert.match(metBound?.detail ?? '', /in aedes's run, so aedes's rate is a lower bound/);
+  // Shoal ahead while its own run was bound: it can only be further ahead.
+  assert.equal(pick({ shoal: { deliveredPerSec: 300, loadgenCores: 0.99 }, aedes: { deliveredPerSec: 100, loadgenCores: 0.3 } }, vsAedes)?.met, true);
+  // Below the bound, the ratio decides.
+  assert.equal(pick({ shoal: { deliveredPerSec: 150, loadgenCores: 0.89 }, aedes: { deliveredPerSec: 100, loadgenCores: 0.3 } }, vsAedes)?.met, false);
+  // The Mosquitto check uses the same rule.
+  assert.equal(pick({ shoal: { deliveredPerSec: 90, loadgenCores: 0.92 }, mosquitto: { deliveredPerSec: 100, loadgenCores: 0.5 } }, 'delivered: Shoal ≥ 1× Mosquitto, one core')?.met, null);
+});
+
+test('connect judges its warm bursts by the load generator use of those bursts, its first burst by the runner’s window', () => {
+  const s = scenarioByName('connect');
+  const checks = checkTargets(s, 'pinned', {
+    shoal: { connectPerSec: 11_000, connectPerSecWarm: 14_600, loadgenCores: 0.95, loadgenCoresWarm: 0.96 },
+    mosquitto: { connectPerSec: 13_000, connectPerSecWarm: 14_600, loadgenCores: 0.5, loadgenCoresWarm: 0.97 },
+    aedes: { connectPerSec: 5_000, connectPerSecWarm: 7_600, loadgenCores: 0.4, loadgenCoresWarm: 0.5 },
+  });
+  assert.deepEqual(
+    checks.map((c) => [c.target, c.met]),
+    [
+      ['connect rate: Shoal ≥ 2× Aedes', true],
+      ['connect rate, bursts 2–3 on the same broker: Shoal ≥ 2× Aedes', null],
+      ['connect rate ≥ Mosquitto', null],
+      ['connect rate, bursts 2–3 on the same broker ≥ Mosquitto', null],
+    ],
+  );
+  // Not bound: the first burst's miss stands.
+  const fresh = checkTargets(s, 'pinned', { shoal: { connectPerSec: 11_000, loadgenCores: 0.7 }, mosquitto: { connectPerSec: 13_000, loadgenCores: 0.88 }, aedes: {} });
+  assert.equal(fresh.find((c) => c.target === 'connect rate ≥ Mosquitto')?.met, false);
+  // A metric without a load generator figure (the stateful bursts) is decided by its ratio alone.
+  const persistent = checkTargets(scenarioByName('persistent'), 'pinned', { shoal: { enqueuedPerSec: 100, loadgenCores: 0.99 }, aedes: { enqueuedPerSec: 100 } });
+  assert.equal(persistent.find((c) => c.target.startsWith('queued for offline sessions (first burst)'))?.met, false);
+});
+
 test('the stateful scenarios hold their first burst and their warm bursts to 2× Aedes, each on its own', () => {
   const cases: [string, string[]][] = [
     ['persistent', ['enqueuedPerSec', 'enqueuedWarmPerSec', 'drainedPerSec', 'drainedWarmPerSec']],
