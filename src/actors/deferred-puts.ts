@@ -42,6 +42,14 @@ export class DeferredPuts {
     this.live++;
   }
 
+  /** Whether the put of `clientId`'s copy `seq` is held back here (not written, not cancelled). */
+  holds(clientId: string, seq: number): boolean {
+    const list = this.byClient.get(clientId);
+    if (list === undefined) return false;
+    for (const d of list) if (d.op.message.seq === seq) return true;
+    return false;
+  }
+
   /**
    * A later op on one copy of `clientId`: a delete cancels a deferred copy (acknowledged, or
    * dropped, before it was written), an update becomes part of its put. True when the op was

@@ -84,6 +84,14 @@ export class Shard {
    * then above every seq each of them has used (seqs only need to increase per session).
    */
   private nextSeq = 1;
+  /**
+   * The shard's nextSeq when plan() last took the pending ops: a copy with a lower seq had its
+   * put (if it has one) planned by then, so it is held back, written or cancelled; a copy with
+   * this seq or above has its put still pending, ahead of any later op on it. (A copy delivered
+   * by a single event takes its session's own next seq, which may be lower: then it counts as
+   * planned, which only makes releaseEarly hold its PUBLISH when it need not.)
+   */
+  private plannedBelowSeq = 1;
   /** Batches that arrived before start() finished loading: handled right after it. */
   private early: (readonly ToShard[])[] | null = [];
 
@@ -112,6 +120,7 @@ export class Shard {
       }
     }
     if (out.store.length > 0) await this.store.apply(out.store);
+    this.plannedBelowSeq = this.nextSeq; // everything loaded is committed
     this.port.post({ t: 'ready', sessions: this.sessions.size, effects: out.effects });
     const early = this.early ?? [];
     this.early = null;
@@ -128,6 +137,7 @@ export class Shard {
       return;
     }
     const from = this.pending.effects.length;
+    const opsFrom = this.pending.ops.length;
     try {
       const now = this.clock.now();
       const out = newOutput();
@@ -154,7 +164,7 @@ export class Shard {
       this.fail('shard event handling failed', err);
       return;
     }
-    this.releaseEarly(from);
+    this.releaseEarly(from, opsFrom);
     this.flush();
   }
 
@@ -167,16 +177,33 @@ export class Shard {
    * (MQTT 4.3.2). What it buys: a
    * copy acknowledged while its put is still pending is finished in the same batch, and the
    * fan-out log then never writes it. QoS 2 keeps commit-first, which exactly-once needs.
+   *
+   * Not early either: the first send of a copy whose put is already committed (or committing)
+   * in state 'queued', typically a queue drained on reconnect. Sent before its updateMessage to
+   * 'inflight' is durable, a crash would leave the store saying it was never sent, and the copy
+   * would go out again after the restart as a new PUBLISH, with a new packet id and DUP=0, to a
+   * client that already has it [MQTT-3.3.1-1, MQTT-4.4.0-1]. An update that folds into a put
+   * still held back or still pending reaches the store with that put, so it needs no wait.
    */
-  private releaseEarly(from: number): void {
+  private releaseEarly(from: number, opsFrom: number): void {
     // Nothing to wait for: flush() posts the whole batch now, in one message.
     if (this.committing === null && this.pending.ops.length === 0) return;
+    const ops = this.pending.ops;
+    /** Connections with a copy sent whose 'queued' state may already be durable. */
+    let unrecorded: Set<number> | null = null;
+    for (let i = opsFrom; i < ops.length; i++) {
+      const op = ops[i]!;
+      if (op.op !== 'updateMessage' || op.state !== 'inflight') continue;
+      if (op.seq >= this.plannedBelowSeq || this.deferred.holds(op.clientId, op.seq)) continue;
+      const conn = this.sessions.get(op.clientId)?.connId;
+      if (conn !== undefined && conn !== null) (unrecorded ??= new Set()).add(conn);
+    }
     const effects = this.pending.effects;
     let early: SessionEffect[] | null = null;
     let w = from;
     for (let r = from; r < effects.length; r++) {
       const e = effects[r]!;
-      if (e.type === 'publish' && e.publish.qos < 2 && !this.heldConns.has(e.connId)) {
+      if (e.type === 'publish' && e.publish.qos < 2 && !this.heldConns.has(e.connId) && (unrecorded === null || !unrecorded.has(e.connId))) {
         (early ??= []).push(e);
         continue;
       }
@@ -322,6 +349,7 @@ export class Shard {
     const p = this.pending;
     if (p.effects.length === 0 && p.tickets.length === 0 && p.ops.length === 0 && this.deferred.size === 0) return;
     this.pending = newPending();
+    this.plannedBelowSeq = this.nextSeq;
     const batch = ++this.flushes;
     /** The flush numbers of the deferred copies this commit writes. */
     const written: number[] = [];

@@ -76,9 +76,10 @@ class Subject {
       await settle();
     }
   }
-  async committedPayloads(): Promise<Set<string>> {
-    const out = new Set<string>();
-    for (const s of await this.store.inner.loadAll()) for (const m of s.messages) out.add(`${s.meta.clientId}:${Buffer.from(m.message.payload).toString()}`);
+  /** The committed copies, "client:payload", with their stored state. */
+  async committedPayloads(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const s of await this.store.inner.loadAll()) for (const m of s.messages) out.set(`${s.meta.clientId}:${Buffer.from(m.message.payload).toString()}`, m.state);
     return out;
   }
 }
@@ -194,12 +195,16 @@ async function run(limits: SessionLimits, steps: Step[]): Promise<void> {
         lastSent.set(e.connId, n);
       }
       const committed = await s.committedPayloads();
-      // Exactly once: a QoS 2 PUBLISH leaves only once its copy is durable [MQTT-4.3.3].
       for (const e of s.port.effects()) {
-        if (e.type !== 'publish' || e.publish.qos !== 2) continue;
+        if (e.type !== 'publish' || e.publish.qos === 0) continue;
         const client = [...online.entries()].find(([, conn]) => conn === e.connId)?.[0] ?? `conn ${e.connId}`;
+        if (online.get(client) !== e.connId) continue;
         const key = `${client}:${Buffer.from(e.publish.message.payload).toString()}`;
-        if (online.get(client) === e.connId) assert.ok(committed.has(key) || acknowledged.has(key), `QoS 2 PUBLISH ${key} posted before its copy was committed`);
+        // Exactly once: a QoS 2 PUBLISH leaves only once its copy is durable [MQTT-4.3.3].
+        if (e.publish.qos === 2) assert.ok(committed.has(key) || acknowledged.has(key), `QoS 2 PUBLISH ${key} posted before its copy was committed`);
+        // A copy sent is never durable as unsent: a crash would send it again as a new PUBLISH,
+        // new packet id and DUP=0, to the client that has it [MQTT-3.3.1-1, MQTT-4.4.0-1].
+        if (!e.publish.dup) assert.notEqual(committed.get(key), 'queued', `PUBLISH ${key} posted while its copy is committed as queued`);
       }
       for (const id of s.port.tickets()) {
         const lost = owedBefore.get(id)!.filter((key) => !committed.has(key) && !acknowledged.has(key));

@@ -182,6 +182,27 @@ describe('Shard: QoS 0 and 1 copies to online sessions go before their commit, a
     assert.deepEqual(stored[0]?.messages.map((m) => [Buffer.from(m.message.payload).toString(), m.state, m.packetId]), [['two', 'inflight', second.packetId]]);
   });
 
+  it('a copy whose queued state is already written is sent only once its update to inflight is durable (a crash would resend it as new)', async () => {
+    const { shard, port, store, clock } = await subscribed(1, { ...LIMITS, maxInflight: 1 });
+    shard.handleBatch([ev(deliverEvent(message('a', 'one'), 1)), ev(deliverEvent(message('a', 'two'), 1))]);
+    const [first] = publishes(port).map((e) => e.publish);
+    clock.advance(DEFER_WRITE_MS);
+    assert.deepEqual(store.waiting[0]!.ops.map((o) => (o.op === 'putMessage' ? o.message.state : o.op)), ['inflight', 'queued'], 'both held copies written when due');
+    store.release();
+    await settle();
+    shard.handleBatch([ev({ type: 'puback', connId: 1, packetId: first!.packetId! })]);
+    assert.equal(store.waiting.length, 1);
+    assert.deepEqual(store.waiting[0]!.ops.map((o) => (o.op === 'updateMessage' ? [o.op, o.state] : [o.op])), [['deleteMessage'], ['updateMessage', 'inflight']]);
+    await settle();
+    assert.equal(publishes(port).length, 1, "'two' waits: the store still says it was never sent");
+    store.release();
+    await port.count(port.posted.length + 1, "'two' after the commit");
+    const second = publishes(port)[1]!.publish;
+    assert.deepEqual([Buffer.from(second.message.payload).toString(), second.dup], ['two', false]);
+    const stored = await store.inner.loadAll();
+    assert.deepEqual(stored[0]?.messages.map((m) => [Buffer.from(m.message.payload).toString(), m.state, m.packetId]), [['two', 'inflight', second.packetId]]);
+  });
+
   it('held copies are written before a later op of their session that must not overtake them, and at shutdown', async () => {
     const { shard, port, store } = await subscribed(1);
     shard.handleBatch([ev(deliverEvent(message('a', 'one'), 1)), { t: 'ticket', id: 1 }]);
