@@ -10,8 +10,10 @@
 //      delivered (and kept) before it is committed or was acknowledged by its subscriber (what
 //      the publisher's PUBACK vouches for);
 //  (b) tickets are answered in order, and all of them by the end; a QoS 2 PUBLISH is posted only
-//      once its copy is committed (exactly once across a crash); on each connection, PUBLISHes
-//      (resends aside) are posted in delivery order, also when timers run late;
+//      once its copy is committed (exactly once across a crash); no first PUBLISH of a copy is
+//      posted while the store holds it as queued (a crash would send it again as new); on each
+//      connection, PUBLISHes (resends aside) are posted in delivery order, also when timers run
+//      late;
 //  (c) after shutdown both stores hold exactly the same sessions: holding writes back moves a
 //      put past ops that do not concern it, and cancels a put with its delete, nothing else.
 import { test } from 'node:test';
