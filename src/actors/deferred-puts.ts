@@ -45,9 +45,7 @@ export class DeferredPuts {
   /** Whether the put of `clientId`'s copy `seq` is held back here (not written, not cancelled). */
   holds(clientId: string, seq: number): boolean {
     const list = this.byClient.get(clientId);
-    if (list === undefined) return false;
-    for (const d of list) if (d.op.message.seq === seq) return true;
-    return false;
+    return list !== undefined && indexOfSeq(list, seq) < list.length;
   }
 
   /**
@@ -58,9 +56,7 @@ export class DeferredPuts {
   absorb(op: Extract<StoreOp, { op: 'deleteMessage' | 'updateMessage' }>): boolean {
     const list = this.byClient.get(op.clientId);
     if (list === undefined) return false;
-    // Acknowledgements come mostly in order: the copy is usually first.
-    let i = 0;
-    while (i < list.length && list[i]!.op.message.seq !== op.seq) i++;
+    const i = indexOfSeq(list, op.seq);
     if (i === list.length) return false;
     const d = list[i]!;
     if (op.op === 'updateMessage') {
@@ -138,4 +134,14 @@ export class DeferredPuts {
     out.push(d.op);
     written.push(d.batch);
   }
+}
+
+/**
+ * Where copy `seq` is in a client's list; its length when absent. Acknowledgements come mostly
+ * in order: the copy is usually first.
+ */
+function indexOfSeq(list: readonly Deferred[], seq: number): number {
+  let i = 0;
+  while (i < list.length && list[i]!.op.message.seq !== seq) i++;
+  return i;
 }
