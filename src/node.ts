@@ -16,13 +16,14 @@ import { sysMessages, type BrokerStats } from './broker/sys-topics.js';
 import { FastPath, type FastPathConnection } from './broker/fast-path.js';
 import { InboundAcks, type InboundAck } from './broker/inbound-acks.js';
 import { messageFromPublish, subscribeRequests, willFromConnect } from './broker/packet-messages.js';
-import { TicketBook } from './broker/tickets.js';
+import { StoreWaits, TicketBook } from './broker/tickets.js';
+import type { ClusterNode, ClusterSettings } from './cluster/cluster-node.js';
 import { resolveShardHost, type ShoalConfig } from './config/options.js';
 import { createLogger, type Logger } from './log.js';
 import type { ConnectAccepted } from './protocol/connect.js';
 import { compactMessage, type AppMessage, type Delivery, type QoS } from './protocol/message.js';
 import { ReasonCode, reasonName } from './protocol/reason-codes.js';
-import { Router } from './routing/router.js';
+import { Router, type MatchScope } from './routing/router.js';
 import { MemoryRetainedStore } from './storage/memory-retained-store.js';
 import { SqliteRetainedStore } from './storage/sqlite-retained-store.js';
 import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './transport/connection.js';
@@ -51,6 +52,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Keep sessions and retained messages in memory only (tests, benchmarks). */
   inMemory?: boolean;
+  /** Join a cluster (from --seeds and the other cluster flags). */
+  cluster?: ClusterSettings;
 }
 
 /**
@@ -70,7 +73,7 @@ class ClientConnection extends Connection implements FastPathConnection {
 
 class ShoalNode implements ConnectionHandler, DispatchTarget {
   readonly events = new EventEmitter<NodeEvents>();
-  private readonly router = new Router();
+  readonly router = new Router();
   private readonly byConnId = new Map<number, ClientConnection>();
   /** Connections that got CONNACK, by client id: the QoS 0 fast path and shared-group presence. */
   private readonly online = new Map<string, ClientConnection>();
@@ -87,7 +90,11 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   /** Inbound QoS 2 PUBLISH being routed: the session learns of it (and PUBREC goes) once durable. */
   private readonly routingQos2 = new Set<string>();
   private readonly tickets: TicketBook;
-  private readonly dispatcher: Dispatcher;
+  readonly dispatcher: Dispatcher;
+  /** Commits of messages forwarded by peers, for their acks. */
+  private readonly storeWaits: StoreWaits;
+  /** Set when the node runs in a cluster (--seeds). */
+  cluster: ClusterNode | null = null;
   /** Encoded QoS 0 bytes of the message being dispatched, shared by its direct deliveries. */
   private encodeCache: PublishEncodeCache | null = null;
   /** The message being dispatched, with its bytes in buffers of their own (see compactMessage). */
@@ -103,7 +110,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   constructor(
     readonly config: ShoalConfig,
     readonly log: Logger,
-    private readonly retained: RetainedMessages,
+    readonly retained: RetainedMessages,
   ) {
     this.connectionLimits = {
       maxPacketSize: config.maxPacketSize,
@@ -117,6 +124,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.dispatcher = new Dispatcher(this.router, this);
     const sendTicket = (shard: number, id: number): void => this.supervisor.ticket(shard, id);
     this.acks = new InboundAcks(this.tickets, sendTicket, (ack) => this.sendAck(ack));
+    this.storeWaits = new StoreWaits(this.tickets, sendTicket);
     this.fastPath = new FastPath(this.online, this.tickets, (clientId) => this.supervisor.shardFor(clientId), sendTicket, () => this.supervisor.requestFlush());
   }
 
@@ -287,13 +295,28 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     if (message.retain) {
       stored = this.retained.set(message); // [MQTT-3.3.1-5]
       stored.catch((err: unknown) => this.log.error({ event: 'retained.store.failed', topic: message.topic, err }, 'a retained message could not be stored; it is not acknowledged'));
+      this.cluster?.retainedChanged(message);
     }
     this.encodeCache = null;
     this.compactMessage = null;
     const matched = this.dispatcher.dispatch(message);
     this.encodeCache = null;
     this.compactMessage = null;
+    const remote = this.dispatcher.remoteStored;
+    if (remote !== null) stored = stored === null ? remote : Promise.all([stored, remote]).then(() => undefined);
     if (ack !== null) this.acks.track(ack, matched, this.dispatcher.touched, stored);
+  }
+
+  /** A message for local sessions only, within `scope` (forwarded by a peer; see src/cluster/). */
+  deliverLocal(message: AppMessage, scope: MatchScope): { matched: number; stored: Promise<void> | null } {
+    if (this.closing) return { matched: 0, stored: null };
+    this.encodeCache = null;
+    this.compactMessage = null;
+    const matched = this.dispatcher.deliverLocal(message, scope);
+    this.encodeCache = null;
+    this.compactMessage = null;
+    const touched = this.dispatcher.touched;
+    return { matched, stored: touched.size === 0 ? null : this.storeWaits.wait(touched) };
   }
 
   // DispatchTarget: the I/O behind the pure dispatcher.
@@ -474,6 +497,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   /** Before the supervisor posts this turn's batches: tickets go after the turn's deliveries. */
   flushTurn(): void {
     this.acks.flush();
+    this.storeWaits.flush();
     this.fastPath.flush();
   }
 
@@ -556,6 +580,11 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   const retained = new RetainedMessages(retainedStore);
   const retainedCount = await retained.load(Date.now());
   const node = new ShoalNode(config, log, retained);
+  if (opts.cluster !== undefined) {
+    // Loaded only for a cluster: a single node never loads gRPC or swim.
+    const { ClusterNode } = await import('./cluster/cluster-node.js');
+    node.cluster = new ClusterNode(opts.cluster, node, log);
+  }
   const limits: SessionLimits = {
     maxInflight: config.maxInflight,
     maxQueuedMessages: config.maxQueuedMessages,
@@ -579,6 +608,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   const restored = await node.supervisor.start();
   node.restored(restored);
   log.info({ event: 'node.restored', retained: retainedCount, subscriptions: node.stats().subscriptions }, 'storage loaded');
+  await node.cluster?.start();
   const listener = await listenTcp(config.listen, (stream, remote) => node.accept(stream, remote));
   const sysTimer = config.sysIntervalSec > 0 ? setInterval(() => node.publishSys(), config.sysIntervalSec * 1000) : null;
   sysTimer?.unref();
@@ -597,6 +627,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
         // DISCONNECT 0x8B owed to v5 clients (§4.13.2). shutdown() writes it synchronously and
         // refuses new sockets; by the time storage is flushed the bytes have left.
         await node.shutdown();
+        await node.cluster?.close();
         await listener.close();
         log.info({ event: 'node.stopped' }, 'node stopped');
         log.flush?.();

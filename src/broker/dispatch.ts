@@ -1,9 +1,12 @@
-// Dispatch of one PUBLISH on this node: the router decides who gets it; a QoS 0 delivery to a
+// Dispatch of one PUBLISH: the router decides which local sessions get it; a QoS 0 delivery to a
 // client with an open connection is written directly (the fast path, no thread hop); every other
-// delivery goes to the subscriber's session actor, which owns packet ids, the inflight window and
-// the offline queue. Pure: the target supplies the I/O, so property tests drive this exact code.
+// local delivery goes to the subscriber's session actor, which owns packet ids, the inflight window
+// and the offline queue. In a cluster a second target, the remote one, takes the copies for other
+// nodes first (src/cluster/forwarder.ts), and may narrow what the local match delivers (the shared
+// groups it gave to another node). Pure: the targets supply the I/O, so property tests drive this
+// exact code.
 import type { AppMessage, Delivery } from '../protocol/message.js';
-import type { Presence, Router } from '../routing/router.js';
+import type { MatchScope, Presence, Router } from '../routing/router.js';
 
 export interface DispatchTarget extends Presence {
   /** QoS 0 fast path: writes to the client's open connection; false when it has none. */
@@ -15,22 +18,53 @@ export interface DispatchTarget extends Presence {
   toSession(clientId: string, message: AppMessage, delivery: Delivery): number | null;
 }
 
+/** What the remote target did with one message published on this node. */
+export interface RemotePlan {
+  /** Nodes the message was forwarded to (they count as matches for a v5 PUBACK's reason code). */
+  readonly nodes: number;
+  /** What the local match may still deliver; null: every local subscription. */
+  readonly scope: MatchScope | null;
+  /** Resolves once every node that took a copy for a persistent session has stored it (or is
+   * gone); null when nothing is waited for. */
+  readonly stored: Promise<void> | null;
+}
+
+/** Copies of a message for other nodes (the cluster's forwarder). */
+export interface RemoteTarget {
+  route(message: AppMessage): RemotePlan;
+}
+
 export class Dispatcher {
   private readonly deliveries: Delivery[] = [];
   /** Shards that store a copy of the last dispatched message (reused between calls). */
   readonly touched = new Set<number>();
+  /** The remote part of the last dispatch() to wait for before acknowledging it; null if none. */
+  remoteStored: Promise<void> | null = null;
+  /** Set when the node runs in a cluster. */
+  remote: RemoteTarget | null = null;
 
   constructor(
     private readonly router: Router,
     private readonly target: DispatchTarget,
   ) {}
 
-  /** Routes `message`; returns how many deliveries matched (0: nobody subscribes). */
+  /** Routes a message published on this node, to other nodes and local sessions; returns how many
+   * deliveries matched (0: nobody subscribes), counting each remote node once. */
   dispatch(message: AppMessage): number {
+    this.remoteStored = null;
+    if (this.remote === null) return this.deliverLocal(message, null);
+    const plan = this.remote.route(message);
+    this.remoteStored = plan.stored;
+    return plan.nodes + this.deliverLocal(message, plan.scope);
+  }
+
+  /** Delivers to local sessions only, within `scope` (a message a peer forwarded, or the local
+   * part of one published here); returns how many deliveries matched. */
+  deliverLocal(message: AppMessage, scope: MatchScope | null): number {
     const out = this.deliveries;
     out.length = 0;
     this.touched.clear();
-    const matched = this.router.match(message.topic, message.publisherId, message.qos, message.retain, this.target, out);
+    const matched = this.router.match(message.topic, message.publisherId, message.qos, message.retain, this.target, out, scope);
     for (let i = 0; i < matched; i++) {
       const d = out[i]!;
       // Only QoS 0 may skip the actor: it needs no packet id or window. Order holds per QoS

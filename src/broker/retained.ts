@@ -81,6 +81,11 @@ export class RetainedMessages {
     });
   }
 
+  /** Every retained message held (expired ones included until a match drops them). */
+  messages(): IterableIterator<AppMessage> {
+    return this.byTopic.values();
+  }
+
   /** Retained messages matching a subscription filter, skipping (and dropping) expired ones. */
   match(filter: string, now: number, out: AppMessage[]): void {
     for (const [topic, m] of this.byTopic) {

@@ -59,3 +59,33 @@ export class TurnTickets<A extends PendingAck> {
     this.byShard.clear();
   }
 }
+
+interface StoreWait extends PendingAck {
+  resolve: () => void;
+}
+
+/** Promises that the shards a delivery touched have committed it (a forwarded message's ack to
+ * its sending node), sharing the turn's one ticket per shard. */
+export class StoreWaits {
+  private readonly turn: TurnTickets<StoreWait>;
+
+  constructor(tickets: TicketBook, sendTicket: (shard: number, id: number) => void) {
+    this.turn = new TurnTickets<StoreWait>(tickets, sendTicket, (wait) => {
+      if (--wait.remaining === 0) wait.resolve();
+    });
+  }
+
+  /** Resolves once every shard in `shards` has committed what was sent to it so far. */
+  wait(shards: Iterable<number>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wait: StoreWait = { remaining: 0, resolve };
+      for (const shard of shards) this.turn.add(shard, wait);
+      if (wait.remaining === 0) resolve();
+    });
+  }
+
+  /** Right before the supervisor flushes the turn's batches. */
+  flush(): void {
+    this.turn.flush();
+  }
+}

@@ -11,6 +11,28 @@ import { TopicTrie, type TrieVisitor } from './topic-trie.js';
 
 export type { Presence } from './presence.js';
 
+/**
+ * Told of every (session, filter) pair that appears or goes away, with the filter as subscribed
+ * (`$share/{group}/{filter}` for a shared one); the cluster counts them into its routes. Not told
+ * when a session re-subscribes to a filter it has (only its options change).
+ */
+export interface RouteObserver {
+  added(filter: string): void;
+  removed(filter: string): void;
+}
+
+/**
+ * Which local subscriptions one match() may deliver to, when the cluster decides part of it: a
+ * message forwarded by a peer names whether its non-shared subscriptions match and which shared
+ * groups this node picks a member of; the publishing node leaves out the groups it gave to
+ * another node. Without a scope every local subscription matches.
+ */
+export interface MatchScope {
+  readonly direct: boolean;
+  /** Whether this node picks a member of the group `$share/{group}/{filter}` for this message. */
+  sharedAllowed(share: string): boolean;
+}
+
 const NO_SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionOptions> = new Map();
 /** Placeholder output between matches; never written to (nothing visits outside match()). */
 const NO_DELIVERIES: Delivery[] = [];
@@ -91,9 +113,11 @@ class SharedPicker implements TrieVisitor<SharedGroup> {
   qos: QoS = 0;
   retain = false;
   presence: Presence | null = null;
+  scope: MatchScope | null = null;
   added = 0;
 
-  visit(_group: string, group: SharedGroup): void {
+  visit(name: string, group: SharedGroup, filter: string): void {
+    if (this.scope !== null && !this.scope.sharedAllowed(`$share/${name}/${filter}`)) return;
     const member = group.pick(this.presence!)!; // empty groups are removed from the trie
     const { options } = member;
     this.out.push({
@@ -117,6 +141,8 @@ export class Router {
   private readonly collector = new DirectCollector();
   private readonly picker = new SharedPicker();
   private matching = false;
+  /** Set by the cluster; null on a single node. */
+  observer: RouteObserver | null = null;
 
   /** Total subscriptions over all sessions (each shared membership counts once). */
   get subscriptionCount(): number {
@@ -139,7 +165,10 @@ export class Router {
     }
     const isNew = !client.subs.has(filter);
     client.subs.set(filter, stored);
-    if (isNew) this.count++;
+    if (isNew) {
+      this.count++;
+      this.observer?.added(filter);
+    }
 
     const share = parseSharedFilter(filter);
     if (share === null) {
@@ -163,6 +192,7 @@ export class Router {
     if (client.subs.size === 0) this.clients.delete(clientId);
     this.count--;
     this.detach(clientId, filter);
+    this.observer?.removed(filter);
     return true;
   }
 
@@ -172,7 +202,10 @@ export class Router {
     if (subs === undefined) return 0;
     this.clients.delete(clientId);
     this.count -= subs.size;
-    for (const filter of subs.keys()) this.detach(clientId, filter);
+    for (const filter of subs.keys()) {
+      this.detach(clientId, filter);
+      this.observer?.removed(filter);
+    }
     return subs.size;
   }
 
@@ -201,9 +234,10 @@ export class Router {
    * Appends the Deliveries for a PUBLISH on `topic` to `out` and returns how many it appended.
    * First one Delivery per session matched through non-shared subscriptions, then one per
    * matching shared group (a session can get both; they are independent copies [MQTT-4.8.2]).
-   * Advances the round-robin position of every matching shared group.
+   * Advances the round-robin position of every matching shared group. `scope` narrows the match
+   * to what the cluster left to this node (see MatchScope).
    */
-  match(topic: string, publisherId: string, qos: QoS, retain: boolean, presence: Presence, out: Delivery[]): number {
+  match(topic: string, publisherId: string, qos: QoS, retain: boolean, presence: Presence, out: Delivery[], scope: MatchScope | null = null): number {
     // The collector and picker are single-use scratch: a Presence calling back into the router
     // would overwrite them mid-walk.
     if (this.matching) throw new ReentrantMatchError(topic);
@@ -220,15 +254,17 @@ export class Router {
     picker.qos = qos;
     picker.retain = retain;
     picker.presence = presence;
+    picker.scope = scope;
     picker.added = 0;
     try {
-      this.direct.match(topic, collector);
+      if (scope === null || scope.direct) this.direct.match(topic, collector);
       if (this.shared.size > 0) this.shared.match(topic, picker);
       return collector.added + picker.added;
     } finally {
       // Drop references to the caller's objects so the router does not keep them alive.
       collector.out = picker.out = NO_DELIVERIES;
       picker.presence = null;
+      picker.scope = null;
       this.matching = false;
     }
   }

@@ -11,8 +11,10 @@ const CHILD = fileURLToPath(new URL('./membership-child.ts', import.meta.url));
 
 export type LogLine = Record<string, unknown>;
 
-export interface MembershipProcess {
-  readonly spec: MembershipChildSpec;
+export type MembershipProcess = JsonLogChild<MembershipChildSpec>;
+
+export interface JsonLogChild<S> {
+  readonly spec: S;
   readonly child: ChildProcessWithoutNullStreams;
   readonly lines: LogLine[];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -37,10 +39,16 @@ export async function freeUdpPorts(n: number): Promise<number[]> {
 }
 
 export function startMembershipProcess(spec: MembershipChildSpec, secret: string | undefined): MembershipProcess {
+  return spawnJsonLogChild(CHILD, spec, secret);
+}
+
+/** A child process writing JSON log lines: `node --import tsx <script> '<spec JSON>'`, without the
+ * caller's SHOAL_* variables, the cluster secret (if any) in SHOAL_CLUSTER_SECRET. */
+export function spawnJsonLogChild<S extends { name: string }>(script: string, spec: S, secret: string | undefined): JsonLogChild<S> {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHOAL_')) env[k] = v;
   if (secret !== undefined) env.SHOAL_CLUSTER_SECRET = secret;
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(spec)], { cwd: ROOT, env });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], { cwd: ROOT, env });
   const lines: LogLine[] = [];
   const waiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   let stderr = '';

@@ -1,0 +1,227 @@
+// One node's part of the cluster, composed: SWIM membership (who is alive), the gRPC transport
+// (streams and control calls to each live member), route sync (this node's routes out, the
+// others' in, anti-entropy), the forwarder (the dispatcher's remote target) and its intake on the
+// receiving side, and retained replication. startNode() starts it only when --seeds is given; it
+// hooks into the node through three seams: the router's observer, the dispatcher's remote target
+// and the node's local delivery.
+import type { Dispatcher } from '../broker/dispatch.js';
+import type { RetainedMessages } from '../broker/retained.js';
+import type { Logger } from '../log.js';
+import type { AppMessage } from '../protocol/message.js';
+import type { Router } from '../routing/router.js';
+import { Forwarder, type LocalDelivery } from './forwarder.js';
+import { ForwardIntake } from './forward-intake.js';
+import { GrpcTransport } from './grpc-transport.js';
+import { SwimMembership, joinHostPort, type GossipTimings } from './membership.js';
+import type { PeerMessage } from './peer-messages.js';
+import { laneFor, type ClusterStatus, type MemberStatusInfo } from './peer-transport.js';
+import { RetainedReplica } from './retained-replica.js';
+import { RouteSync } from './route-sync.js';
+import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from './types.js';
+
+/** Digests to every peer, purge of dead slices, and overdue forward acks, this often. Anti-entropy
+ * repairs what deltas missed within about one period. */
+export const CLUSTER_TICK_MS = 2_000;
+/** Deadline of the retained snapshot a joining node fetches. */
+const RETAINED_SNAPSHOT_DEADLINE_MS = 10_000;
+
+export interface ClusterSettings {
+  readonly nodeName: string;
+  /** Start epoch ms of this process (a restart gets a larger one). */
+  readonly incarnation: number;
+  readonly gossip: { readonly host: string; readonly port: number };
+  readonly grpc: { readonly host: string; readonly port: number };
+  /** The host peers reach this node at (gossip and gRPC). */
+  readonly advertiseHost: string;
+  readonly seeds: readonly string[];
+  readonly secret: string | undefined;
+  readonly tls?: { readonly certPath: string; readonly keyPath: string; readonly caPath: string };
+  readonly gossipTimings?: Partial<GossipTimings>;
+}
+
+/** What the cluster needs of the node it runs in. */
+export interface ClusterHost extends LocalDelivery {
+  readonly router: Router;
+  readonly dispatcher: Dispatcher;
+  readonly retained: RetainedMessages;
+}
+
+export class ClusterNode {
+  private readonly membership: SwimMembership;
+  private readonly transport: GrpcTransport;
+  private readonly sync: RouteSync;
+  private readonly forwarder: Forwarder;
+  private readonly intake: ForwardIntake;
+  private readonly replica: RetainedReplica;
+  /** Peers whose streams are up. */
+  private readonly up = new Set<string>();
+  /** Incarnation of each member this node connected to. */
+  private readonly connected = new Map<string, number>();
+  private retainedFetched = false;
+  private timer: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly settings: ClusterSettings,
+    host: ClusterHost,
+    private readonly log: Logger,
+  ) {
+    const self: MemberInfo = {
+      name: settings.nodeName,
+      incarnation: settings.incarnation,
+      grpcAddress: joinHostPort(settings.advertiseHost, settings.grpc.port),
+      protocolVersion: CLUSTER_PROTOCOL_VERSION,
+    };
+    this.membership = new SwimMembership({
+      nodeName: self.name,
+      incarnation: self.incarnation,
+      grpcAddress: self.grpcAddress,
+      gossip: settings.gossip,
+      advertiseHost: settings.advertiseHost,
+      secret: settings.secret,
+      logger: log,
+      ...(settings.gossipTimings === undefined ? {} : { timings: settings.gossipTimings }),
+    });
+    this.transport = new GrpcTransport({
+      self,
+      listen: joinHostPort(settings.grpc.host, settings.grpc.port),
+      ...(settings.secret === undefined ? {} : { secret: settings.secret }),
+      ...(settings.tls === undefined ? {} : { tls: settings.tls }),
+      handlers: {
+        routeSlice: (origin) => this.sync.table.sliceOf(origin),
+        retainedSnapshot: () => this.replica.snapshot(),
+        status: () => this.status(),
+      },
+      logger: log,
+    });
+    this.sync = new RouteSync(this.membership, this.transport, () => this.up, log);
+    this.forwarder = new Forwarder(self.name, this.sync.table, this.transport, host, log, Date.now);
+    this.intake = new ForwardIntake(host, (to, ackId, status) => this.transport.send(to, { kind: 'forward-ack', ack: { ackId, status } }, 0));
+    this.replica = new RetainedReplica(self.name, host.retained, Date.now);
+    // Before storage is loaded: restored persistent subscriptions become this node's routes.
+    host.router.observer = this.sync;
+    host.dispatcher.remote = this.forwarder;
+  }
+
+  /** Serves gRPC, joins through the seeds. */
+  async start(): Promise<void> {
+    this.transport.on('message', (from, message) => this.onMessage(from, message));
+    this.transport.on('peer-up', (peer) => this.onPeerUp(peer));
+    this.transport.on('peer-down', (name) => this.up.delete(name));
+    this.membership.on('up', (info) => this.memberLive(info));
+    this.membership.on('updated', (info) => this.memberLive(info));
+    this.membership.on('down', (info) => this.memberDown(info));
+    await this.transport.start();
+    await this.membership.start(this.settings.seeds);
+    this.timer = setInterval(() => this.tick(), CLUSTER_TICK_MS);
+    this.timer.unref();
+    this.log.info({ event: 'cluster.started', node: this.settings.nodeName, incarnation: this.settings.incarnation, members: this.membership.members().length }, 'cluster node started');
+  }
+
+  /** A retained PUBLISH on this node (stored locally): replicate it. */
+  retainedChanged(message: AppMessage): void {
+    const update = this.replica.localWrite(message);
+    const lane = laneFor(message.topic, this.transport.lanes);
+    for (const peer of this.connected.keys()) this.transport.send(peer, { kind: 'retained', updates: [update] }, lane);
+  }
+
+  status(): ClusterStatus {
+    const table = this.sync.table;
+    const self = this.membership.self;
+    const members: MemberStatusInfo[] = [
+      { node: self.name, incarnation: self.incarnation, state: 'alive', routeCount: table.digest(self.name)?.count ?? 0, forwardQueueDepth: 0, grpcAddress: self.grpcAddress },
+    ];
+    for (const { info, state } of this.membership.members()) {
+      members.push({
+        node: info.name,
+        incarnation: info.incarnation,
+        state,
+        routeCount: table.digest(info.name)?.count ?? 0,
+        forwardQueueDepth: this.forwarder.awaiting(info.name),
+        grpcAddress: info.grpcAddress,
+      });
+    }
+    return { node: self.name, incarnation: self.incarnation, protocolVersion: CLUSTER_PROTOCOL_VERSION, members };
+  }
+
+  /** Leaves the gossip (the others see it go at once) and closes gRPC. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.timer !== null) clearInterval(this.timer);
+      this.sync.close();
+      await this.membership.leave();
+      await this.transport.close();
+      this.log.info({ event: 'cluster.stopped' }, 'left the cluster');
+    })();
+    return this.closing;
+  }
+
+  private memberLive(info: MemberInfo): void {
+    const known = this.connected.get(info.name);
+    if (known !== undefined && known !== info.incarnation) {
+      // Restarted: what the old process held (routes, unacknowledged copies) is gone.
+      this.forwarder.nodeGone(info.name);
+      this.up.delete(info.name);
+    }
+    this.connected.set(info.name, info.incarnation);
+    this.sync.readmit(info.name, info.incarnation);
+    this.sync.purge();
+    this.transport.connect(info);
+  }
+
+  private memberDown(info: MemberInfo): void {
+    if (this.connected.get(info.name) !== info.incarnation) return;
+    this.connected.delete(info.name);
+    this.up.delete(info.name);
+    this.transport.disconnect(info.name);
+    this.forwarder.nodeGone(info.name);
+    this.sync.purge();
+    this.sync.sendDigests();
+  }
+
+  private onPeerUp(peer: MemberInfo): void {
+    if (this.connected.get(peer.name) !== peer.incarnation) return;
+    this.up.add(peer.name);
+    this.sync.sendDigests(peer.name);
+    if (!this.retainedFetched) {
+      this.retainedFetched = true;
+      this.transport.fetchRetained(peer.name, RETAINED_SNAPSHOT_DEADLINE_MS).then(
+        (updates) => {
+          let applied = 0;
+          for (const u of updates) if (this.replica.apply(u)) applied++;
+          this.log.info({ event: 'cluster.retained.synced', from: peer.name, received: updates.length, applied }, `retained messages synced from ${peer.name}`);
+        },
+        (err: unknown) => {
+          this.retainedFetched = false; // the next peer to come up is asked
+          this.log.warn({ event: 'cluster.retained.sync_failed', from: peer.name, err }, `could not fetch retained messages from ${peer.name}; trying the next peer`);
+        },
+      );
+    }
+  }
+
+  private onMessage(from: string, message: PeerMessage): void {
+    switch (message.kind) {
+      case 'route-delta':
+        this.sync.onDelta(from, message.delta);
+        return;
+      case 'digests':
+        this.sync.onDigests(message.set);
+        return;
+      case 'forward':
+        this.intake.deliver(from, message.publishes);
+        return;
+      case 'forward-ack':
+        this.forwarder.onAck(from, message.ack);
+        return;
+      case 'retained':
+        for (const u of message.updates) this.replica.apply(u);
+        return;
+    }
+  }
+
+  private tick(): void {
+    this.sync.purge();
+    this.sync.sendDigests();
+    this.forwarder.sweep();
+  }
+}

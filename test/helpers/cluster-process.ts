@@ -1,0 +1,64 @@
+// Starts Shoal nodes joined into one cluster as separate processes on 127.0.0.1 (one event loop
+// per node, as in production), each with its own ports and temp data directory, and waits for
+// their JSON log lines (no sleeps: every wait is for a line, with a timeout).
+import { fileURLToPath } from 'node:url';
+import type { ClusterChildSpec } from './cluster-child.js';
+import { freeUdpPorts, spawnJsonLogChild, type JsonLogChild, type LogLine } from './membership-process.js';
+import { freePort, tempDir } from './node.js';
+
+const CHILD = fileURLToPath(new URL('./cluster-child.ts', import.meta.url));
+/** tsx compiles on the fly, SQLite opens, workers start, gossip joins: allow for a slow box. */
+export const CLUSTER_START_TIMEOUT_MS = 30_000;
+
+export interface ClusterProcess extends JsonLogChild<ClusterChildSpec> {
+  /** MQTT port (from the "node.listening" line). */
+  readonly port: number;
+  readonly url: string;
+}
+
+export interface ClusterSpecs {
+  readonly specs: ClusterChildSpec[];
+}
+
+/** Specs for `n` nodes named node1..n, every one seeded with the whole list (itself included). */
+export async function clusterSpecs(n: number, extra: Partial<ClusterChildSpec> = {}): Promise<ClusterChildSpec[]> {
+  const gossip = await freeUdpPorts(n);
+  const grpc: number[] = [];
+  while (grpc.length < n) {
+    const p = await freePort();
+    if (!grpc.includes(p)) grpc.push(p);
+  }
+  const seeds = gossip.map((p) => `127.0.0.1:${p}`);
+  return gossip.map((gossipPort, i) => ({ name: `node${i + 1}`, dataDir: tempDir('shoal-cluster-'), gossipPort, grpcPort: grpc[i]!, seeds, ...extra }));
+}
+
+/** Starts one node and resolves once it listens for MQTT. */
+export async function startClusterProcess(spec: ClusterChildSpec, secret: string | undefined): Promise<ClusterProcess> {
+  const child = spawnJsonLogChild(CHILD, spec, secret);
+  const listening = await Promise.race([
+    child.waitFor('node.listening', (l) => l.event === 'node.listening', CLUSTER_START_TIMEOUT_MS),
+    child.exited.then(({ code }) => {
+      throw new Error(`${spec.name} exited with code ${code} before listening; stderr: ${child.stderr().slice(-1500)}; last lines: ${JSON.stringify(child.lines.slice(-5))}`);
+    }),
+  ]);
+  const port = listening.port as number;
+  return Object.assign(child, { port, url: `mqtt://127.0.0.1:${port}` });
+}
+
+/** A route delta or resync on `on` that shows `origin` holding `filter`. */
+export function routeSeen(origin: string, filter: string): (line: LogLine) => boolean {
+  return (l) =>
+    l.origin === origin &&
+    ((l.event === 'cluster.routes.applied' && (l.adds as string[]).includes(filter)) ||
+      (l.event === 'cluster.routes.resynced' && (l.filters as string[]).includes(filter)));
+}
+
+/** Waits until every node in `others` holds `origin`'s route for `filter`. */
+export async function routeVisible(others: readonly ClusterProcess[], origin: string, filter: string, ms = 10_000): Promise<void> {
+  await Promise.all(others.map((n) => n.waitFor(`route ${filter} of ${origin}`, routeSeen(origin, filter), ms)));
+}
+
+/** Waits until `node` has its streams up to every name in `peers`. */
+export async function peersUp(node: ClusterProcess, peers: readonly string[], ms = 20_000): Promise<void> {
+  await Promise.all(peers.map((p) => node.waitFor(`streams to ${p}`, (l) => l.event === 'cluster.peer.up' && l.peer === p, ms)));
+}
