@@ -214,7 +214,9 @@ export class ClusterNode {
         this.forwarder.onAck(from, message.ack);
         return;
       case 'retained':
-        for (const u of message.updates) this.replica.apply(u);
+        for (const u of message.updates) {
+          if (this.replica.apply(u)) this.log.debug({ event: 'cluster.retained.applied', topic: u.topic, from, clear: u.message === null }, `retained ${u.topic} from ${from}`);
+        }
         return;
     }
   }

@@ -56,7 +56,7 @@ export class RouteSync implements RouteObserver {
   onDelta(from: string, delta: RouteDelta): void {
     const result = this.table.apply(delta);
     if (result === 'gap') this.fetch(delta.origin, from);
-    else if (result === 'applied') this.log.debug({ event: 'cluster.routes.applied', origin: delta.origin, seq: delta.seq, adds: delta.adds, removes: delta.removes }, `route delta ${delta.seq} of ${delta.origin} applied`);
+    else if (result === 'applied') this.log.debug({ event: 'cluster.routes.applied', origin: delta.origin, incarnation: delta.incarnation, seq: delta.seq, adds: delta.adds, removes: delta.removes }, `route delta ${delta.seq} of ${delta.origin} applied`);
   }
 
   onDigests(set: DigestSet): void {
@@ -126,7 +126,7 @@ export class RouteSync implements RouteObserver {
         if (slice === null || this.closed) return;
         if (!sliceStillWanted(this.membership.self.name, slice.origin, slice.incarnation, this.live())) return;
         if (this.table.replaceOrigin(slice)) {
-          this.log.debug({ event: 'cluster.routes.resynced', origin, from, filters: slice.filters, seq: slice.lastSeq }, `routes of ${origin} resynced from ${from}`);
+          this.log.debug({ event: 'cluster.routes.resynced', origin, incarnation: slice.incarnation, from, filters: slice.filters, seq: slice.lastSeq }, `routes of ${origin} resynced from ${from}`);
         }
       },
       (err: unknown) => {

@@ -45,17 +45,24 @@ export async function startClusterProcess(spec: ClusterChildSpec, secret: string
   return Object.assign(child, { port, url: `mqtt://127.0.0.1:${port}` });
 }
 
-/** A route delta or resync on `on` that shows `origin` holding `filter`. */
-export function routeSeen(origin: string, filter: string): (line: LogLine) => boolean {
+/** A route delta or resync that shows `origin` (at `incarnation`, if given) holding `filter`. */
+export function routeSeen(origin: string, filter: string, incarnation?: number): (line: LogLine) => boolean {
   return (l) =>
     l.origin === origin &&
+    (incarnation === undefined || l.incarnation === incarnation) &&
     ((l.event === 'cluster.routes.applied' && (l.adds as string[]).includes(filter)) ||
       (l.event === 'cluster.routes.resynced' && (l.filters as string[]).includes(filter)));
 }
 
 /** Waits until every node in `others` holds `origin`'s route for `filter`. */
-export async function routeVisible(others: readonly ClusterProcess[], origin: string, filter: string, ms = 10_000): Promise<void> {
-  await Promise.all(others.map((n) => n.waitFor(`route ${filter} of ${origin}`, routeSeen(origin, filter), ms)));
+export async function routeVisible(others: readonly ClusterProcess[], origin: string, filter: string, incarnation?: number, ms = 10_000): Promise<void> {
+  await Promise.all(others.map((n) => n.waitFor(`route ${filter} of ${origin}`, routeSeen(origin, filter, incarnation), ms)));
+}
+
+/** The incarnation a node started with (its "cluster.started" line). */
+export async function incarnationOf(node: ClusterProcess): Promise<number> {
+  const line = await node.waitFor('cluster.started', (l) => l.event === 'cluster.started', CLUSTER_START_TIMEOUT_MS);
+  return line.incarnation as number;
 }
 
 /** Waits until `node` has its streams up to every name in `peers`. */
