@@ -16,7 +16,7 @@ import { SwimMembership, joinHostPort, type GossipTimings } from './membership.j
 import type { PeerMessage } from './peer-messages.js';
 import { laneFor, type ClusterStatus, type MemberStatusInfo } from './peer-transport.js';
 import { RetainedReplica } from './retained-replica.js';
-import { RouteSync } from './route-sync.js';
+import { RouteLink } from './route-link.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from './types.js';
 
 /** Digests to every peer, purge of dead slices, and overdue forward acks, this often. Anti-entropy
@@ -49,7 +49,7 @@ export interface ClusterHost extends LocalDelivery {
 export class ClusterNode {
   private readonly membership: SwimMembership;
   private readonly transport: GrpcTransport;
-  private readonly sync: RouteSync;
+  private readonly routes: RouteLink;
   private readonly forwarder: Forwarder;
   private readonly intake: ForwardIntake;
   private readonly replica: RetainedReplica;
@@ -88,18 +88,18 @@ export class ClusterNode {
       ...(settings.secret === undefined ? {} : { secret: settings.secret }),
       ...(settings.tls === undefined ? {} : { tls: settings.tls }),
       handlers: {
-        routeSlice: (origin) => this.sync.table.sliceOf(origin),
+        routeSlice: (origin) => this.routes.sliceOf(origin),
         retainedSnapshot: () => this.replica.snapshot(),
         status: () => this.status(),
       },
       logger: log,
     });
-    this.sync = new RouteSync(this.membership, this.transport, () => this.up, log);
-    this.forwarder = new Forwarder(self.name, this.sync.table, this.transport, host, log, Date.now);
+    this.routes = new RouteLink(self, this.transport, this.up, log);
+    this.forwarder = new Forwarder(self.name, this.routes.table, this.transport, host, log, Date.now);
     this.intake = new ForwardIntake(host, (to, ackId, status) => this.transport.send(to, { kind: 'forward-ack', ack: { ackId, status } }, 0));
     this.replica = new RetainedReplica(self.name, host.retained, Date.now);
     // Before storage is loaded: restored persistent subscriptions become this node's routes.
-    host.router.observer = this.sync;
+    host.router.observer = this.routes;
     host.dispatcher.remote = this.forwarder;
   }
 
@@ -126,7 +126,7 @@ export class ClusterNode {
   }
 
   status(): ClusterStatus {
-    const table = this.sync.table;
+    const table = this.routes.table;
     const self = this.membership.self;
     const members: MemberStatusInfo[] = [
       { node: self.name, incarnation: self.incarnation, state: 'alive', routeCount: table.digest(self.name)?.count ?? 0, forwardQueueDepth: 0, grpcAddress: self.grpcAddress },
@@ -148,7 +148,7 @@ export class ClusterNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.timer !== null) clearInterval(this.timer);
-      this.sync.close();
+      this.routes.close();
       await this.membership.leave();
       await this.transport.close();
       this.log.info({ event: 'cluster.stopped' }, 'left the cluster');
@@ -164,8 +164,7 @@ export class ClusterNode {
       this.up.delete(info.name);
     }
     this.connected.set(info.name, info.incarnation);
-    this.sync.readmit(info.name, info.incarnation);
-    this.sync.purge();
+    this.routes.memberUp(info);
     this.transport.connect(info);
   }
 
@@ -175,14 +174,13 @@ export class ClusterNode {
     this.up.delete(info.name);
     this.transport.disconnect(info.name);
     this.forwarder.nodeGone(info.name);
-    this.sync.purge();
-    this.sync.sendDigests();
+    this.routes.memberDown(info);
   }
 
   private onPeerUp(peer: MemberInfo): void {
     if (this.connected.get(peer.name) !== peer.incarnation) return;
     this.up.add(peer.name);
-    this.sync.sendDigests(peer.name);
+    this.routes.peerUp(peer.name);
     if (!this.retainedFetched) {
       this.retainedFetched = true;
       this.transport.fetchRetained(peer.name, RETAINED_SNAPSHOT_DEADLINE_MS).then(
@@ -202,10 +200,8 @@ export class ClusterNode {
   private onMessage(from: string, message: PeerMessage): void {
     switch (message.kind) {
       case 'route-delta':
-        this.sync.onDelta(from, message.delta);
-        return;
       case 'digests':
-        this.sync.onDigests(message.set);
+        this.routes.receive(from, message);
         return;
       case 'forward':
         this.intake.deliver(from, message.publishes);
@@ -222,8 +218,7 @@ export class ClusterNode {
   }
 
   private tick(): void {
-    this.sync.purge();
-    this.sync.sendDigests();
+    this.routes.tick();
     this.forwarder.sweep();
   }
 }

@@ -1,119 +1,129 @@
-// Route sync between this node and its peers, over the pure route modules. This node's own
-// filter-level transitions (first local subscriber of a filter, last one gone: the router tells
-// LocalRoutes) become deltas in the RouteOutbox, flushed once per event-loop turn: applied to this
-// node's own slice of the table and sent to every peer on lane 0 (one origin's deltas stay in
-// sequence order). Incoming deltas are applied in order; a gap, or a digest showing a slice behind
-// the sender's, fetches that origin's full slice (FullSync). Digests go to every peer on a timer
-// and whenever membership changes; slices of nodes that are down, or alive as a newer incarnation,
-// are purged.
+// Route sync between this node and its peers: drives the pure RouteSync (route-sync.ts) over the
+// transport. This node's own filter-level transitions (first local subscriber of a filter, last
+// one gone: the router tells this observer) are flushed once per event-loop turn as deltas to
+// every peer on lane 0 (one origin's deltas stay in sequence order). Incoming deltas and digests
+// go to RouteSync; the fetches it asks for are FullSync calls. Membership changes and a timer
+// drive anti-entropy and the purge of dead or superseded incarnations.
 import type { Logger } from '../log.js';
 import type { RouteObserver } from '../routing/router.js';
-import { planPurge, planResync, sliceStillWanted, type LiveView } from './anti-entropy.js';
-import { LocalRoutes } from './local-routes.js';
-import type { DigestSet, RouteDelta } from './peer-messages.js';
+import type { PeerMessage, RouteDelta, RouteSlice } from './peer-messages.js';
 import type { PeerTransport } from './peer-transport.js';
-import { RouteOutbox } from './route-outbox.js';
-import { RouteTable } from './route-table.js';
-import type { MembershipSource } from './types.js';
+import { RouteSync, type SyncEffect } from './route-sync.js';
+import type { RouteTable } from './route-table.js';
+import type { MemberInfo } from './types.js';
 
 /** Deadline of one FullSync call; a miss is retried by the next digest round. */
 export const FULL_SYNC_DEADLINE_MS = 3_000;
 
-export class RouteSync implements RouteObserver {
-  readonly table = new RouteTable();
-  private readonly local = new LocalRoutes();
-  private readonly outbox: RouteOutbox;
+export class RouteLink implements RouteObserver {
+  private readonly sync: RouteSync;
   private scheduled = false;
   /** Origins whose full slice is being fetched (one call at a time per origin). */
   private readonly fetching = new Set<string>();
   private closed = false;
 
   constructor(
-    private readonly membership: MembershipSource,
+    self: MemberInfo,
     private readonly transport: PeerTransport,
     /** The peers whose streams are up: deltas and digests go to these. */
-    private readonly peers: () => Iterable<string>,
+    private readonly up: ReadonlySet<string>,
     private readonly log: Logger,
   ) {
-    const self = membership.self;
-    this.outbox = new RouteOutbox(self.name, self.incarnation);
+    this.sync = new RouteSync({ name: self.name, incarnation: self.incarnation });
+  }
+
+  get table(): RouteTable {
+    return this.sync.table;
   }
 
   // RouteObserver: the local router's (session, filter) pairs.
   added(filter: string): void {
-    if (this.local.add(filter)) this.change(filter, 'add');
+    this.sync.subscribe(filter);
+    this.schedule();
   }
 
   removed(filter: string): void {
-    if (this.local.remove(filter)) this.change(filter, 'remove');
+    this.sync.unsubscribe(filter);
+    this.schedule();
   }
 
-  /** This node's routes in the table (its own slice). */
-  get localRouteCount(): number {
-    return this.local.size;
+  sliceOf(origin: string): RouteSlice | null {
+    return this.sync.sliceOf(origin);
   }
 
-  onDelta(from: string, delta: RouteDelta): void {
-    const result = this.table.apply(delta);
-    if (result === 'gap') this.fetch(delta.origin, from);
-    else if (result === 'applied') this.log.debug({ event: 'cluster.routes.applied', origin: delta.origin, incarnation: delta.incarnation, seq: delta.seq, adds: delta.adds, removes: delta.removes }, `route delta ${delta.seq} of ${delta.origin} applied`);
-  }
-
-  onDigests(set: DigestSet): void {
-    for (const req of planResync(this.membership.self.name, (origin) => this.table.digest(origin), set, this.live())) {
-      this.fetch(req.origin, req.from);
+  /** A route-delta or digests message from `from`. */
+  receive(from: string, message: PeerMessage): void {
+    const delta = message.kind === 'route-delta' ? message.delta : null;
+    const before = delta === null ? 0 : (this.table.digest(delta.origin)?.lastSeq ?? 0);
+    this.run(this.sync.receive(from, message));
+    if (delta !== null && this.appliedNow(delta, before)) {
+      this.log.debug({ event: 'cluster.routes.applied', origin: delta.origin, incarnation: delta.incarnation, seq: delta.seq, adds: delta.adds, removes: delta.removes }, `route delta ${delta.seq} of ${delta.origin} applied`);
     }
   }
 
-  /** Sends this node's digests to `peer`, or to every peer. */
-  sendDigests(peer?: string): void {
-    const set: DigestSet = { from: this.membership.self.name, digests: this.table.digests() };
-    for (const p of peer === undefined ? this.peers() : [peer]) this.transport.send(p, { kind: 'digests', set }, 0);
+  /** The streams to `peer` are up: it learns what this node holds. */
+  peerUp(peer: string): void {
+    this.transport.send(peer, { kind: 'digests', set: this.sync.digestSet() }, 0);
   }
 
-  /** Purges the slices of nodes not alive, or alive as a newer incarnation. */
-  purge(): void {
-    const self = this.membership.self.name;
-    for (const p of planPurge(self, this.table.digests(), this.live())) {
-      if (this.table.removeOrigin(p.origin, p.incarnation)) {
-        this.log.info({ event: 'cluster.routes.purged', origin: p.origin, incarnation: p.incarnation }, `routes of ${p.origin} (incarnation ${p.incarnation}) purged`);
-      }
-    }
+  memberUp(info: MemberInfo): void {
+    this.purging(() => this.run(this.sync.memberUp(info.name, info.incarnation)));
   }
 
-  /** Membership saw `name` alive at `incarnation`: accept its routes again if they were purged. */
-  readmit(name: string, incarnation: number): void {
-    this.table.readmit(name, incarnation);
+  memberDown(info: MemberInfo): void {
+    this.purging(() => this.sync.memberDown(info.name, info.incarnation));
+  }
+
+  /** The anti-entropy timer. */
+  tick(): void {
+    this.purging(() => this.run(this.sync.tick()));
   }
 
   close(): void {
     this.closed = true;
   }
 
-  /** Node name → incarnation of every member alive or suspect, this node included. */
-  live(): LiveView {
-    const view = new Map<string, number>();
-    view.set(this.membership.self.name, this.membership.self.incarnation);
-    for (const { info, state } of this.membership.members()) if (state !== 'down') view.set(info.name, info.incarnation);
-    return view;
+  private appliedNow(delta: RouteDelta, before: number): boolean {
+    const held = this.table.digest(delta.origin);
+    return held !== null && held.incarnation === delta.incarnation && held.lastSeq === delta.seq && before !== delta.seq;
   }
 
-  private change(filter: string, op: 'add' | 'remove'): void {
-    if (op === 'add') this.outbox.add(filter);
-    else this.outbox.remove(filter);
+  /** Runs `change` and logs each origin whose routes it purged. */
+  private purging(change: () => void): void {
+    const before = this.table.digests();
+    change();
+    for (const d of before) {
+      const now = this.table.digest(d.origin);
+      if (now === null || now.incarnation !== d.incarnation) {
+        this.log.info({ event: 'cluster.routes.purged', origin: d.origin, incarnation: d.incarnation, routes: d.count }, `routes of ${d.origin} (incarnation ${d.incarnation}) purged`);
+      }
+    }
+  }
+
+  private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     // Once per turn: every SUBSCRIBE read in this turn goes in one delta.
-    setImmediate(() => this.flush());
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.closed) this.run(this.sync.flush());
+    });
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    if (this.closed) return;
-    const peers = [...this.peers()];
-    for (let delta = this.outbox.take(); delta !== null; delta = this.outbox.take()) {
-      this.table.apply(delta);
-      for (const peer of peers) this.transport.send(peer, { kind: 'route-delta', delta }, 0);
+  private run(effects: readonly SyncEffect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'broadcast':
+          for (const peer of this.up) this.transport.send(peer, e.message, 0);
+          break;
+        case 'send':
+          // A peer whose streams are not up yet gets the same message from peerUp().
+          if (this.up.has(e.to)) this.transport.send(e.to, e.message, 0);
+          break;
+        case 'fetch':
+          this.fetch(e.origin, e.from);
+          break;
+      }
     }
   }
 
@@ -123,11 +133,8 @@ export class RouteSync implements RouteObserver {
     this.transport.fetchSlice(from, origin, FULL_SYNC_DEADLINE_MS).then(
       (slice) => {
         this.fetching.delete(origin);
-        if (slice === null || this.closed) return;
-        if (!sliceStillWanted(this.membership.self.name, slice.origin, slice.incarnation, this.live())) return;
-        if (this.table.replaceOrigin(slice)) {
-          this.log.debug({ event: 'cluster.routes.resynced', origin, incarnation: slice.incarnation, from, filters: slice.filters, seq: slice.lastSeq }, `routes of ${origin} resynced from ${from}`);
-        }
+        if (this.closed || !this.sync.receiveSlice(slice)) return;
+        this.log.debug({ event: 'cluster.routes.resynced', origin, incarnation: slice!.incarnation, from, filters: slice!.filters, seq: slice!.lastSeq }, `routes of ${origin} resynced from ${from}`);
       },
       (err: unknown) => {
         this.fetching.delete(origin);
