@@ -95,7 +95,7 @@ export class ClusterNode {
       logger: log,
     });
     this.routes = new RouteLink(self, this.transport, this.up, log);
-    this.forwarder = new Forwarder(self.name, this.routes.table, this.transport, host, log, Date.now);
+    this.forwarder = new Forwarder(self.name, this.routes, this.transport, host, log, Date.now);
     this.intake = new ForwardIntake(host, (to, ackId, status) => this.transport.send(to, { kind: 'forward-ack', ack: { ackId, status } }, 0));
     this.replica = new RetainedReplica(self.name, host.retained, Date.now);
     // Before storage is loaded: restored persistent subscriptions become this node's routes.

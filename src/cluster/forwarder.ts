@@ -16,11 +16,20 @@ import type { AppMessage } from '../protocol/message.js';
 import type { MatchScope } from '../routing/router.js';
 import type { ForwardAck, ForwardedPublish } from './peer-messages.js';
 import { laneFor, type PeerTransport } from './peer-transport.js';
-import type { RouteTable } from './route-table.js';
+import type { RouteMatch, RouteTable } from './route-table.js';
 
 /** A ForwardAck not received within this time ends the wait for it (the peer is alive by
  * membership but its stream lost the copy or the ack); long enough for a slow commit. */
 export const FORWARD_ACK_TIMEOUT_MS = 10_000;
+
+/** Topics whose route match is cached between table changes (cleared when full). */
+const MATCH_CACHE_TOPICS = 10_000;
+
+/** The route table and a counter that changes whenever the table may have. */
+export interface RouteSource {
+  readonly table: RouteTable;
+  readonly version: number;
+}
 
 /** Delivers a message to this node's sessions within a scope (the node implements it). */
 export interface LocalDelivery {
@@ -33,7 +42,17 @@ export interface LocalDelivery {
 interface AckWait {
   remaining: number;
   resolve: () => void;
+  readonly promise: Promise<void>;
 }
+
+function newWait(): AckWait {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { remaining: 0, resolve, promise };
+}
+
+const NOTHING: RemotePlan = { nodes: 0, scope: null, stored: null };
+const NO_GROUPS: readonly string[] = [];
 
 /** One copy sent to one node with an ack id. */
 interface SentCopy {
@@ -41,8 +60,8 @@ interface SentCopy {
   readonly message: AppMessage;
   /** Shared groups this copy carries (to re-pick on 'no-member' or when the node goes down). */
   readonly groups: readonly string[];
-  /** Nodes already tried for these groups. */
-  readonly tried: Set<string>;
+  /** Nodes already tried for these groups (null: only `node`). */
+  readonly tried: Set<string> | null;
   readonly wait: AckWait | null;
   readonly sentAt: number;
 }
@@ -82,11 +101,14 @@ export class Forwarder implements RemoteTarget {
   private nextAckId = 1;
   /** Per shared group (`$share/{group}/{filter}`), the round-robin position over its nodes. */
   private readonly turns = new Map<string, number>();
-  private readonly byNode = new Map<string, ForwardedPublish[]>();
+  /** Route matches by topic, valid while routes.version is cacheVersion: the table changes
+   * rarely next to publishes, and a match walks two tries and allocates. */
+  private readonly cache = new Map<string, RouteMatch>();
+  private cacheVersion = -1;
 
   constructor(
     private readonly self: string,
-    private readonly table: RouteTable,
+    private readonly routes: RouteSource,
     private readonly transport: PeerTransport,
     private readonly local: LocalDelivery,
     private readonly log: Logger,
@@ -94,38 +116,32 @@ export class Forwarder implements RemoteTarget {
   ) {}
 
   route(message: AppMessage): RemotePlan {
-    const match = this.table.match(message.topic);
-    if (match.nodes.length === 0 && match.groups.length === 0) return { nodes: 0, scope: null, stored: null };
-    const byNode = this.byNode;
-    byNode.clear();
-    for (const node of match.nodes) {
-      if (node !== this.self) byNode.set(node, []);
-    }
+    // $SYS topics are this node's own statistics (MQTT 4.7.2): never forwarded.
+    if (message.topic.startsWith('$SYS/')) return NOTHING;
+    const { nodes, groups } = this.match(message.topic);
+    if (groups.length === 0 && (nodes.length === 0 || (nodes.length === 1 && nodes[0] === this.self))) return NOTHING;
     let scope: LocalScope | null = null;
-    const groupsFor = new Map<string, string[]>();
-    for (const { share, nodes } of match.groups) {
-      const chosen = this.pick(share, nodes, null);
+    let groupsFor: Map<string, string[]> | null = null;
+    for (const { share, nodes: holders } of groups) {
+      const chosen = this.pick(share, holders, null);
       if (chosen === null || chosen === this.self) continue;
       (scope ??= new LocalScope()).denied.add(share);
+      groupsFor ??= new Map();
       let list = groupsFor.get(chosen);
       if (list === undefined) groupsFor.set(chosen, (list = []));
       list.push(share);
     }
-    const nodes = new Set<string>([...byNode.keys(), ...groupsFor.keys()]);
-    if (nodes.size === 0) return { nodes: 0, scope, stored: null };
-    let wait: AckWait | null = null;
-    let stored: Promise<void> | null = null;
-    if (message.qos > 0) {
-      stored = new Promise<void>((resolve) => (wait = { remaining: 0, resolve }));
-    }
-    const w = wait as AckWait | null;
+    const wait = message.qos > 0 ? newWait() : null;
     let count = 0;
     for (const node of nodes) {
-      const groups = groupsFor.get(node) ?? [];
-      if (this.send(node, message, byNode.has(node), groups, new Set([node]), w)) count++;
+      if (node !== this.self && this.send(node, message, true, groupsFor?.get(node) ?? NO_GROUPS, null, wait)) count++;
     }
-    if (w !== null && w.remaining === 0) w.resolve();
-    return { nodes: count, scope, stored };
+    if (groupsFor !== null) {
+      for (const [node, shares] of groupsFor) {
+        if (!nodes.includes(node) && this.send(node, message, false, shares, null, wait)) count++;
+      }
+    }
+    return { nodes: count, scope, stored: wait !== null && wait.remaining > 0 ? wait.promise : null };
   }
 
   /** A ForwardAck from `from`. */
@@ -179,7 +195,7 @@ export class Forwarder implements RemoteTarget {
     return n;
   }
 
-  private send(node: string, message: AppMessage, direct: boolean, groups: readonly string[], tried: Set<string>, wait: AckWait | null): boolean {
+  private send(node: string, message: AppMessage, direct: boolean, groups: readonly string[], tried: Set<string> | null, wait: AckWait | null): boolean {
     // An ack is asked for when the publisher waits, or a shared group must be re-picked if the
     // node has no member left (QoS 0 too: "exactly one member" does not depend on QoS).
     const wantsAck = wait !== null || groups.length > 0;
@@ -189,7 +205,7 @@ export class Forwarder implements RemoteTarget {
       if (this.counters.dropped++ % 1000 === 0) {
         this.log.warn({ event: 'cluster.forward.dropped', peer: node, dropped: this.counters.dropped }, `forwarded message to ${node} dropped: peer not connected or its buffer is full`);
       }
-      if (groups.length > 0) this.repick({ node, message, groups, tried, wait: null, sentAt: 0 });
+      if (groups.length > 0) this.repick({ node, message, groups, tried, wait, sentAt: 0 });
       return false;
     }
     this.counters.forwarded++;
@@ -202,15 +218,16 @@ export class Forwarder implements RemoteTarget {
 
   /** Gives the groups of a copy that could not be delivered to another node holding them. */
   private repick(copy: SentCopy): void {
+    const tried = copy.tried ?? new Set([copy.node]);
     for (const share of copy.groups) {
-      const nodes = this.table.match(copy.message.topic).groups.find((g) => g.share === share)?.nodes ?? [];
-      const chosen = this.pick(share, nodes, copy.tried);
+      const nodes = this.match(copy.message.topic).groups.find((g) => g.share === share)?.nodes ?? [];
+      const chosen = this.pick(share, nodes, tried);
       if (chosen === null) {
         this.counters.sharedLost++;
         this.log.warn({ event: 'cluster.shared.lost', share, topic: copy.message.topic }, `no node has a member of ${share} left; the message is not delivered to that group`);
         continue;
       }
-      copy.tried.add(chosen);
+      tried.add(chosen);
       if (chosen === this.self) {
         const { stored } = this.local.deliverLocal(copy.message, new GroupsScope(new Set([share])));
         if (stored !== null && copy.wait !== null) {
@@ -219,8 +236,18 @@ export class Forwarder implements RemoteTarget {
         }
         continue;
       }
-      this.send(chosen, copy.message, false, [share], copy.tried, copy.wait);
+      this.send(chosen, copy.message, false, [share], tried, copy.wait);
     }
+  }
+
+  private match(topic: string): RouteMatch {
+    if (this.cacheVersion !== this.routes.version || this.cache.size >= MATCH_CACHE_TOPICS) {
+      this.cache.clear();
+      this.cacheVersion = this.routes.version;
+    }
+    let m = this.cache.get(topic);
+    if (m === undefined) this.cache.set(topic, (m = this.routes.table.match(topic)));
+    return m;
   }
 
   /** Round-robin over `nodes` for `share`, skipping `tried`; null when none is left. */

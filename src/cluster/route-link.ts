@@ -21,6 +21,8 @@ export class RouteLink implements RouteObserver {
   /** Origins whose full slice is being fetched (one call at a time per origin). */
   private readonly fetching = new Set<string>();
   private closed = false;
+  /** Bumped by every call that may change the table: the forwarder's match cache keys on it. */
+  version = 0;
 
   constructor(
     self: MemberInfo,
@@ -53,6 +55,7 @@ export class RouteLink implements RouteObserver {
 
   /** A route-delta or digests message from `from`. */
   receive(from: string, message: PeerMessage): void {
+    this.version++;
     const delta = message.kind === 'route-delta' ? message.delta : null;
     const before = delta === null ? 0 : (this.table.digest(delta.origin)?.lastSeq ?? 0);
     this.run(this.sync.receive(from, message));
@@ -67,15 +70,18 @@ export class RouteLink implements RouteObserver {
   }
 
   memberUp(info: MemberInfo): void {
+    this.version++;
     this.purging(() => this.run(this.sync.memberUp(info.name, info.incarnation)));
   }
 
   memberDown(info: MemberInfo): void {
+    this.version++;
     this.purging(() => this.sync.memberDown(info.name, info.incarnation));
   }
 
   /** The anti-entropy timer. */
   tick(): void {
+    this.version++;
     this.purging(() => this.run(this.sync.tick()));
   }
 
@@ -106,6 +112,7 @@ export class RouteLink implements RouteObserver {
     // Once per turn: every SUBSCRIBE read in this turn goes in one delta.
     setImmediate(() => {
       this.scheduled = false;
+      this.version++;
       if (!this.closed) this.run(this.sync.flush());
     });
   }
@@ -133,6 +140,7 @@ export class RouteLink implements RouteObserver {
     this.transport.fetchSlice(from, origin, FULL_SYNC_DEADLINE_MS).then(
       (slice) => {
         this.fetching.delete(origin);
+        this.version++;
         if (this.closed || !this.sync.receiveSlice(slice)) return;
         this.log.debug({ event: 'cluster.routes.resynced', origin, incarnation: slice!.incarnation, from, filters: slice!.filters, seq: slice!.lastSeq }, `routes of ${origin} resynced from ${from}`);
       },

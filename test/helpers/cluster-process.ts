@@ -33,8 +33,8 @@ export async function clusterSpecs(n: number, extra: Partial<ClusterChildSpec> =
 }
 
 /** Starts one node and resolves once it listens for MQTT. */
-export async function startClusterProcess(spec: ClusterChildSpec, secret: string | undefined): Promise<ClusterProcess> {
-  const child = spawnJsonLogChild(CHILD, spec, secret);
+export async function startClusterProcess(spec: ClusterChildSpec, secret: string | undefined, nodeArgs: readonly string[] = []): Promise<ClusterProcess> {
+  const child = spawnJsonLogChild(CHILD, spec, secret, nodeArgs);
   const listening = await Promise.race([
     child.waitFor('node.listening', (l) => l.event === 'node.listening', CLUSTER_START_TIMEOUT_MS),
     child.exited.then(({ code }) => {

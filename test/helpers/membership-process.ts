@@ -44,11 +44,11 @@ export function startMembershipProcess(spec: MembershipChildSpec, secret: string
 
 /** A child process writing JSON log lines: `node --import tsx <script> '<spec JSON>'`, without the
  * caller's SHOAL_* variables, the cluster secret (if any) in SHOAL_CLUSTER_SECRET. */
-export function spawnJsonLogChild<S extends { name: string }>(script: string, spec: S, secret: string | undefined): JsonLogChild<S> {
+export function spawnJsonLogChild<S extends { name: string }>(script: string, spec: S, secret: string | undefined, nodeArgs: readonly string[] = []): JsonLogChild<S> {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHOAL_')) env[k] = v;
   if (secret !== undefined) env.SHOAL_CLUSTER_SECRET = secret;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], { cwd: ROOT, env });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, JSON.stringify(spec)], { cwd: ROOT, env });
   const lines: LogLine[] = [];
   const waiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   let stderr = '';
