@@ -17,7 +17,8 @@ import { FastPath, type FastPathConnection } from './broker/fast-path.js';
 import { InboundAcks, type InboundAck } from './broker/inbound-acks.js';
 import { messageFromPublish, subscribeRequests, willFromConnect } from './broker/packet-messages.js';
 import { StoreWaits, TicketBook } from './broker/tickets.js';
-import type { ClusterNode, ClusterSettings } from './cluster/cluster-node.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
+import { clusterSettingsFrom, type ClusterSettings } from './cluster/cluster-settings.js';
 import { resolveShardHost, type ShoalConfig } from './config/options.js';
 import { createLogger, type Logger } from './log.js';
 import type { ConnectAccepted } from './protocol/connect.js';
@@ -52,7 +53,7 @@ export interface StartOptions {
   logger?: Logger;
   /** Keep sessions and retained messages in memory only (tests, benchmarks). */
   inMemory?: boolean;
-  /** Join a cluster (from --seeds and the other cluster flags). */
+  /** Cluster settings overriding the config's (tests: gossip timings); default from --seeds etc. */
   cluster?: ClusterSettings;
 }
 
@@ -579,10 +580,11 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   const retained = new RetainedMessages(retainedStore);
   const retainedCount = await retained.load(Date.now());
   const node = new ShoalNode(config, log, retained);
-  if (opts.cluster !== undefined) {
+  const cluster = opts.cluster ?? clusterSettingsFrom(config, Date.now());
+  if (cluster !== null) {
     // Loaded only for a cluster: a single node never loads gRPC or swim.
     const { ClusterNode } = await import('./cluster/cluster-node.js');
-    node.cluster = new ClusterNode(opts.cluster, node, log);
+    node.cluster = new ClusterNode(cluster, node, log);
   }
   const limits: SessionLimits = {
     maxInflight: config.maxInflight,

@@ -12,11 +12,12 @@ import type { Router } from '../routing/router.js';
 import { Forwarder, type LocalDelivery } from './forwarder.js';
 import { ForwardIntake } from './forward-intake.js';
 import { GrpcTransport } from './grpc-transport.js';
-import { SwimMembership, joinHostPort, type GossipTimings } from './membership.js';
+import { SwimMembership, joinHostPort } from './membership.js';
 import type { PeerMessage } from './peer-messages.js';
 import { laneFor, type ClusterStatus, type MemberStatusInfo } from './peer-transport.js';
 import { RetainedReplica } from './retained-replica.js';
 import { RouteLink } from './route-link.js';
+import type { ClusterSettings } from './cluster-settings.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from './types.js';
 
 /** Digests to every peer, purge of dead slices, and overdue forward acks, this often. Anti-entropy
@@ -24,20 +25,6 @@ import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from './types.js';
 export const CLUSTER_TICK_MS = 2_000;
 /** Deadline of the retained snapshot a joining node fetches. */
 const RETAINED_SNAPSHOT_DEADLINE_MS = 10_000;
-
-export interface ClusterSettings {
-  readonly nodeName: string;
-  /** Start epoch ms of this process (a restart gets a larger one). */
-  readonly incarnation: number;
-  readonly gossip: { readonly host: string; readonly port: number };
-  readonly grpc: { readonly host: string; readonly port: number };
-  /** The host peers reach this node at (gossip and gRPC). */
-  readonly advertiseHost: string;
-  readonly seeds: readonly string[];
-  readonly secret: string | undefined;
-  readonly tls?: { readonly certPath: string; readonly keyPath: string; readonly caPath: string };
-  readonly gossipTimings?: Partial<GossipTimings>;
-}
 
 /** What the cluster needs of the node it runs in. */
 export interface ClusterHost extends LocalDelivery {

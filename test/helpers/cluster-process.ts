@@ -1,12 +1,34 @@
-// Starts Shoal nodes joined into one cluster as separate processes on 127.0.0.1 (one event loop
-// per node, as in production), each with its own ports and temp data directory, and waits for
-// their JSON log lines (no sleeps: every wait is for a line, with a timeout).
-import { fileURLToPath } from 'node:url';
-import type { ClusterChildSpec } from './cluster-child.js';
+// Starts Shoal nodes joined into one cluster as separate `shoal start` processes on 127.0.0.1
+// (one event loop per node, as in production), each with its own ports and temp data directory,
+// and waits for their JSON log lines (no sleeps: every wait is for a line, with a timeout).
 import { freeUdpPorts, spawnJsonLogChild, type JsonLogChild, type LogLine } from './membership-process.js';
 import { freePort, tempDir } from './node.js';
 
-const CHILD = fileURLToPath(new URL('./cluster-child.ts', import.meta.url));
+/** One node's part of the cluster: its `shoal start` flags come from this. */
+export interface ClusterChildSpec {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly gossipPort: number;
+  readonly grpcPort: number;
+  readonly seeds: readonly string[];
+}
+
+/** `shoal start` arguments for `spec`: debug logs carry the route and retained lines tests wait for. */
+export function startArgs(spec: ClusterChildSpec): string[] {
+  return [
+    'src/main.ts', 'start',
+    '--listen', '127.0.0.1:0',
+    '--data-dir', spec.dataDir,
+    '--shards', '2',
+    '--sys-interval', '0',
+    '--log-level', 'debug',
+    '--node-name', spec.name,
+    '--gossip', `127.0.0.1:${spec.gossipPort}`,
+    '--grpc', `127.0.0.1:${spec.grpcPort}`,
+    '--advertise', '127.0.0.1',
+    '--seeds', spec.seeds.join(','),
+  ];
+}
 /** tsx compiles on the fly, SQLite opens, workers start, gossip joins: allow for a slow box. */
 export const CLUSTER_START_TIMEOUT_MS = 30_000;
 
@@ -14,10 +36,6 @@ export interface ClusterProcess extends JsonLogChild<ClusterChildSpec> {
   /** MQTT port (from the "node.listening" line). */
   readonly port: number;
   readonly url: string;
-}
-
-export interface ClusterSpecs {
-  readonly specs: ClusterChildSpec[];
 }
 
 /** Specs for `n` nodes named node1..n, every one seeded with the whole list (itself included). */
@@ -34,7 +52,7 @@ export async function clusterSpecs(n: number, extra: Partial<ClusterChildSpec> =
 
 /** Starts one node and resolves once it listens for MQTT. */
 export async function startClusterProcess(spec: ClusterChildSpec, secret: string | undefined, nodeArgs: readonly string[] = []): Promise<ClusterProcess> {
-  const child = spawnJsonLogChild(CHILD, spec, secret, nodeArgs);
+  const child = spawnJsonLogChild(spec, startArgs(spec), secret, nodeArgs);
   const listening = await Promise.race([
     child.waitFor('node.listening', (l) => l.event === 'node.listening', CLUSTER_START_TIMEOUT_MS),
     child.exited.then(({ code }) => {

@@ -39,16 +39,16 @@ export async function freeUdpPorts(n: number): Promise<number[]> {
 }
 
 export function startMembershipProcess(spec: MembershipChildSpec, secret: string | undefined): MembershipProcess {
-  return spawnJsonLogChild(CHILD, spec, secret);
+  return spawnJsonLogChild(spec, [CHILD, JSON.stringify(spec)], secret);
 }
 
-/** A child process writing JSON log lines: `node --import tsx <script> '<spec JSON>'`, without the
+/** A child process writing JSON log lines: `node [nodeArgs] --import tsx <argv...>`, without the
  * caller's SHOAL_* variables, the cluster secret (if any) in SHOAL_CLUSTER_SECRET. */
-export function spawnJsonLogChild<S extends { name: string }>(script: string, spec: S, secret: string | undefined, nodeArgs: readonly string[] = []): JsonLogChild<S> {
+export function spawnJsonLogChild<S extends { name: string }>(spec: S, argv: readonly string[], secret: string | undefined, nodeArgs: readonly string[] = []): JsonLogChild<S> {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHOAL_')) env[k] = v;
   if (secret !== undefined) env.SHOAL_CLUSTER_SECRET = secret;
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, JSON.stringify(spec)], { cwd: ROOT, env });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...argv], { cwd: ROOT, env });
   const lines: LogLine[] = [];
   const waiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   let stderr = '';

@@ -165,7 +165,7 @@ describe('cluster of three processes', { timeout: 120_000 }, () => {
   it('refuses a node with a wrong secret, which logs why', async () => {
     const n1 = nodes[0]!;
     const [spec] = await clusterSpecs(1);
-    const intruder = await startClusterProcess({ ...spec!, name: 'intruder', seeds: nodes.map((n) => `127.0.0.1:${n.spec.gossipPort}`) }, 'wrong-secret');
+    const intruder = await startClusterProcess({ ...spec!, name: 'intruder', seeds: nodes.map((n) => `127.0.0.1:${n.spec.gossipPort}`) }, 'a-wrong-cluster-secret-4411');
     try {
       await n1.waitFor('rejected gossip', (l) => l.event === 'cluster.gossip.rejected', WAIT_MS);
       await intruder.waitFor('seeds unreachable', (l) => l.event === 'cluster.gossip.seeds_unreachable' || l.event === 'cluster.gossip.rejected', WAIT_MS);
