@@ -131,6 +131,12 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<vo
     await start(rest, env);
     return;
   }
+  if (command === 'cluster') {
+    // Loaded lazily, like the node: the status call loads gRPC.
+    const { clusterCommand } = await import('./cluster/status-command.js');
+    process.exitCode = await clusterCommand(rest, env, (text) => process.stdout.write(text), (text) => process.stderr.write(text));
+    return;
+  }
   const problem = command === undefined ? 'missing command' : `unknown command ${JSON.stringify(command)}`;
   process.stderr.write(`shoal: ${problem}\n\n${formatHelp(version)}`);
   process.exitCode = 2;

@@ -82,6 +82,38 @@ function loadProto(): ProtoGrpcType {
 
 type InboundStream = grpc.ServerDuplexStream<PeerBatch__Output, PeerBatch>;
 
+function clientCredentials(tls: GrpcTransportOptions['tls']): grpc.ChannelCredentials {
+  if (tls === undefined) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(readFileSync(tls.caPath), readFileSync(tls.keyPath), readFileSync(tls.certPath));
+}
+
+/** The caller name of `shoal cluster status`: admitted to the Status call only (with the secret). */
+export const STATUS_CALLER = 'shoal-cli';
+
+/**
+ * One Status call to the node serving gRPC at `address`, as STATUS_CALLER: what
+ * `shoal cluster status` prints. Proves `secret` like a node would; mTLS when `tls` is given.
+ */
+export function queryStatus(
+  address: string,
+  opts: { readonly secret: string | undefined; readonly tls?: GrpcTransportOptions['tls']; readonly deadlineMs: number },
+): Promise<ClusterStatus> {
+  const proto = loadProto();
+  const client = new proto.cluster.v1.Cluster(address, clientCredentials(opts.tls));
+  const md = new grpc.Metadata();
+  const incarnation = Date.now();
+  md.set(NODE_HEADER, STATUS_CALLER);
+  md.set(INCARNATION_HEADER, String(incarnation));
+  if (opts.secret !== undefined) md.set(AUTH_HEADER, authProof(opts.secret, STATUS_CALLER, incarnation));
+  return new Promise<ClusterStatus>((resolve, reject) => {
+    client.Status({}, md, { deadline: Date.now() + opts.deadlineMs }, (err, res) => {
+      client.close();
+      if (err === null && res !== undefined) resolve(wire.decodeStatus(res));
+      else reject(new PeerCallError(address, 'Status', err?.code ?? grpc.status.UNKNOWN, err?.details ?? 'no response'));
+    });
+  });
+}
+
 /** What the refused caller's operator should do, per reason. */
 const HINTS: Record<'auth' | 'unknown' | 'stale', string> = {
   auth: SECRET_HINT,
@@ -251,7 +283,8 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
         cb(null, wire.encodeSlice(call.request.origin, this.opts.handlers.routeSlice(call.request.origin)));
       },
       Status: (call, cb) => {
-        if (this.admitCall(call, 'Status', (code, details) => cb({ code, details })) === null) return;
+        // Also `shoal cluster status` (STATUS_CALLER), which is no member but proves the secret.
+        if (this.admitCall(call, 'Status', (code, details) => cb({ code, details }), true) === null) return;
         cb(null, wire.encodeStatus(this.opts.handlers.status()));
       },
       RetainedSnapshot: (call) => {
@@ -279,6 +312,7 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
     call: { metadata: grpc.Metadata; getPeer(): string },
     method: string,
     refuse: (code: grpc.status, details: string) => void,
+    operator = false,
   ): CallerIdentity | null {
     const first = (key: string): string | undefined => {
       const v = call.metadata.get(key)[0];
@@ -288,6 +322,7 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
     let kind: 'auth' | Admission = 'auth';
     let reason = check.ok ? '' : check.reason;
     if (check.ok) {
+      if (operator && check.caller.node === STATUS_CALLER) return check.caller;
       kind = this.admission(check.caller.node, check.caller.incarnation);
       if (kind === 'accept') return check.caller;
       reason = kind === 'stale' ? `stale incarnation ${check.caller.incarnation}` : `unknown node or incarnation`;
@@ -384,8 +419,6 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
   }
 
   private channelCredentials(): grpc.ChannelCredentials {
-    const tls = this.opts.tls;
-    if (tls === undefined) return grpc.credentials.createInsecure();
-    return grpc.credentials.createSsl(readFileSync(tls.caPath), readFileSync(tls.keyPath), readFileSync(tls.certPath));
+    return clientCredentials(this.opts.tls);
   }
 }

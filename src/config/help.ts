@@ -30,6 +30,8 @@ export function formatHelp(version: string): string {
     '',
     'Usage:',
     '  shoal start [options]       start a node',
+    '  shoal cluster status [--json] [options]',
+    '                              members of the local node\'s cluster (same options as start)',
     '  shoal help | --help         show this help',
     '  shoal --version             print the version',
     '',

@@ -5,13 +5,33 @@
 // (new incarnation) resyncing, and a node with a wrong secret refused.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
+import type { ClusterStatus } from '../../src/cluster/peer-transport.js';
 import { DEFAULT_GOSSIP_TIMINGS, downDetectionBoundMs } from '../../src/cluster/membership.js';
 import { clusterSpecs, incarnationOf, peersUp, routeVisible, startClusterProcess, type ClusterProcess } from '../helpers/cluster-process.js';
 import { collector, connect, connectCollecting, removeDir } from '../helpers/node.js';
 
 const SECRET = 'cluster-integration-secret-51c2';
 const WAIT_MS = 10_000;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Runs `shoal cluster status` against `node`'s gRPC port with `secret` in the environment. */
+async function clusterStatus(node: ClusterProcess, secret: string, json: boolean): Promise<{ code: number; stdout: string; stderr: string }> {
+  const args = ['--import', 'tsx', 'src/main.ts', 'cluster', 'status', '--grpc', `127.0.0.1:${node.spec.grpcPort}`, ...(json ? ['--json'] : [])];
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHOAL_')) env[k] = v;
+  env.SHOAL_CLUSTER_SECRET = secret;
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, args, { cwd: ROOT, env });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
 /** When a killed node's routes must be gone from the others (README, Cluster): membership's
  * bound on declaring it down, plus one cluster tick for a purge missed at that moment. */
 const PURGE_BOUND_MS = downDetectionBoundMs(DEFAULT_GOSSIP_TIMINGS, 3) + 2_000;
@@ -63,6 +83,22 @@ describe('cluster of three processes', { timeout: 120_000 }, () => {
     ]);
     // `+` matched one level only: the humidity message never reached node2's subscriber.
     assert.equal(got2.messages.length, 3);
+  });
+
+  it('`shoal cluster status` lists every member with its state, incarnation and route count', async () => {
+    const res = await clusterStatus(nodes[0]!, SECRET, true);
+    assert.equal(res.code, 0, res.stderr);
+    const status = JSON.parse(res.stdout) as ClusterStatus;
+    assert.equal(status.node, 'node1');
+    assert.deepEqual(status.members.map((m) => [m.node, m.state]).sort(), [['node1', 'alive'], ['node2', 'alive'], ['node3', 'alive']]);
+    // The first test left node2 holding sensors/+/temp and node3 sensors/#.
+    assert.equal(status.members.find((m) => m.node === 'node2')!.routeCount, 1);
+    assert.equal(status.members.find((m) => m.node === 'node3')!.routeCount, 1);
+    const table = await clusterStatus(nodes[0]!, SECRET, false);
+    assert.match(table.stdout, /^node2\s+alive\s+\d+/m);
+    const refused = await clusterStatus(nodes[0]!, 'not-the-cluster-secret-9', true);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /no cluster status from the node at 127\.0\.0\.1:\d+: .*secret/);
   });
 
   it('replicates retained messages: a subscriber on any node gets what was retained on another', async () => {
