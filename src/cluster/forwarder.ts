@@ -51,6 +51,10 @@ function newWait(): AckWait {
   return { remaining: 0, resolve, promise };
 }
 
+/** Publishes per forward batch: bounds what one buffered peer message holds (the transport
+ * bounds how many it buffers per lane). */
+const MAX_FORWARD_BATCH = 64;
+
 const NOTHING: RemotePlan = { nodes: 0, scope: null, stored: null };
 const NO_GROUPS: readonly string[] = [];
 
@@ -105,6 +109,8 @@ export class Forwarder implements RemoteTarget {
    * rarely next to publishes, and a match walks two tries and allocates. */
   private readonly cache = new Map<string, RouteMatch>();
   private cacheVersion = -1;
+  /** Forward batches handed to the transport this callback and still growing, by lane and node. */
+  private readonly open = new Map<string, ForwardedPublish[]>();
 
   constructor(
     private readonly self: string,
@@ -201,7 +207,7 @@ export class Forwarder implements RemoteTarget {
     const wantsAck = wait !== null || groups.length > 0;
     const ackId = wantsAck ? this.nextAckId++ : 0;
     const publish: ForwardedPublish = { message, deliverDirect: direct, sharedGroups: groups, ackId };
-    if (!this.transport.send(node, { kind: 'forward', publishes: [publish] }, laneFor(message.topic, this.transport.lanes))) {
+    if (!this.enqueue(node, publish)) {
       if (this.counters.dropped++ % 1000 === 0) {
         this.log.warn({ event: 'cluster.forward.dropped', peer: node, dropped: this.counters.dropped }, `forwarded message to ${node} dropped: peer not connected or its buffer is full`);
       }
@@ -213,6 +219,27 @@ export class Forwarder implements RemoteTarget {
       if (wait !== null) wait.remaining++;
       this.sent.set(ackId, { node, message, groups, tried, wait, sentAt: this.now() });
     }
+    return true;
+  }
+
+  /**
+   * Adds `publish` to the open batch for its node and lane, or hands the transport a new one. A
+   * batch stays open until the current callback's microtasks run (what one socket read of a
+   * publisher produced), so several publishes share one peer message and its encoding; the
+   * transport then sends one frame per lane per turn.
+   */
+  private enqueue(node: string, publish: ForwardedPublish): boolean {
+    const lane = laneFor(publish.message.topic, this.transport.lanes);
+    const key = `${lane}:${node}`;
+    const open = this.open.get(key);
+    if (open !== undefined && open.length < MAX_FORWARD_BATCH) {
+      open.push(publish);
+      return true;
+    }
+    const publishes = [publish];
+    if (!this.transport.send(node, { kind: 'forward', publishes }, lane)) return false;
+    if (this.open.size === 0) queueMicrotask(() => this.open.clear());
+    this.open.set(key, publishes);
     return true;
   }
 

@@ -113,6 +113,18 @@ describe('Forwarder', () => {
     assert.equal(await settled(plan.stored!), true);
   });
 
+  it('batches the publishes of one callback per node and lane into one peer message', async () => {
+    const { fwd, transport } = setup({ b: ['t/#'] });
+    for (let i = 0; i < 3; i++) fwd.route(msg('t/x'));
+    fwd.route(msg('t/y'));
+    await Promise.resolve();
+    fwd.route(msg('t/x'));
+    const lanes = transport.sent.map((s) => [s.lane, s.message.kind === 'forward' ? s.message.publishes.length : 0]);
+    const x = laneFor('t/x', 4);
+    const y = laneFor('t/y', 4);
+    assert.deepEqual(lanes, x === y ? [[x, 4], [x, 1]] : [[x, 3], [y, 1], [x, 1]]);
+  });
+
   it('counts a copy the transport refuses and does not wait for it', () => {
     const { fwd, transport } = setup({ b: ['q'] });
     transport.refuse.add('b');
@@ -122,11 +134,12 @@ describe('Forwarder', () => {
     assert.equal(fwd.counters.dropped, 1);
   });
 
-  it('gives each message of a shared group to one node in turn, itself included', () => {
+  it('gives each message of a shared group to one node in turn, itself included', async () => {
     const share = '$share/g/jobs/+';
     const { fwd, transport } = setup({ a: [share], b: [share], c: [share] });
     const picks: string[] = [];
     for (let i = 0; i < 6; i++) {
+      await Promise.resolve(); // a new callback: the previous forward batch is closed
       const before = transport.forwards().length;
       const plan = fwd.route(msg(`jobs/${i}`));
       const sent = transport.forwards().slice(before);
