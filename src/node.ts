@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import type { IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import { ShardSupervisor } from './actors/supervisor.js';
 import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionLimits } from './actors/session-types.js';
+import { configuredAuthMethods } from './auth/configured-methods.js';
+import type { AuthMethods } from './auth/enhanced-auth.js';
 import { Dispatcher, type DispatchTarget } from './broker/dispatch.js';
 import { RetainedMessages } from './broker/retained.js';
 import { sysMessages, type BrokerStats } from './broker/sys-topics.js';
@@ -50,6 +52,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Keep sessions and retained messages in memory only (tests, benchmarks). */
   inMemory?: boolean;
+  /** Enhanced authentication methods, when the caller already loaded them (main.ts); else from config. */
+  authMethods?: AuthMethods;
 }
 
 /**
@@ -96,6 +100,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     readonly config: ShoalConfig,
     readonly log: Logger,
     private readonly retained: RetainedMessages,
+    authMethods: AuthMethods,
   ) {
     this.connectionLimits = {
       maxPacketSize: config.maxPacketSize,
@@ -104,6 +109,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       topicAliasMaximum: config.maxTopicAlias,
       receiveMaximum: config.maxInflight,
       maxWriteBufferBytes: config.maxWriteBufferBytes,
+      authMethods,
     };
     this.tickets = new TicketBook();
     this.dispatcher = new Dispatcher(this.router, this);
@@ -207,10 +213,6 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       }
       case 'unsubscribe':
         this.supervisor.send(clientId, { type: 'unsubscribe', connId, packetId: packet.messageId!, filters: packet.unsubscriptions });
-        break;
-      case 'auth':
-        // Enhanced authentication is not offered; CONNECT never named a method, so AUTH is a protocol error [MQTT-4.12.0-?]
-        conn.close(ReasonCode.ProtocolError, 'AUTH without an authentication method');
         break;
       default:
         conn.close(ReasonCode.ProtocolError, `unexpected ${packet.cmd} packet`);
@@ -482,6 +484,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
 /** Starts a node with a validated config. `shoal start` and the integration tests use this. */
 export async function startNode(config: ShoalConfig, opts: StartOptions = {}): Promise<NodeHandle> {
   const log = opts.logger ?? createLogger(config.logLevel);
+  // First: a bad users file must fail startup before any storage is opened.
+  const authMethods = opts.authMethods ?? configuredAuthMethods(config);
+  if (authMethods.names.length > 0) log.info({ event: 'auth.methods', methods: authMethods.names }, 'enhanced authentication offered');
   const inMemory = opts.inMemory ?? false;
   const dataDir = inMemory ? null : resolve(config.dataDir);
   if (dataDir !== null) mkdirSync(dataDir, { recursive: true });
@@ -490,7 +495,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   const retainedStore = dataDir === null ? new MemoryRetainedStore() : await SqliteRetainedStore.open(join(dataDir, 'retained.db'));
   const retained = new RetainedMessages(retainedStore);
   const retainedCount = await retained.load(Date.now());
-  const node = new ShoalNode(config, log, retained);
+  const node = new ShoalNode(config, log, retained, authMethods);
   const limits: SessionLimits = {
     maxInflight: config.maxInflight,
     maxQueuedMessages: config.maxQueuedMessages,
