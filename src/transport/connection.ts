@@ -142,6 +142,13 @@ const PINGRESP = Buffer.from([0xd0, 0x00]);
 const decoderOptionsByLimits = new WeakMap<ConnectionLimits, DecoderOptions>();
 
 /**
+ * Enhanced authentication of the connections whose CONNECT named a method (§4.12), beside them
+ * rather than a field of every Connection (idle memory: most connections never use it). Read only
+ * before CONNACK and on AUTH packets, never on the publish path.
+ */
+const authFlows = new WeakMap<Connection, AuthFlow>();
+
+/**
  * 5.0 CONNACK 0 without and with Session Present, by limits, for the CONNACKs that carry nothing
  * of their own client (no Assigned Client Identifier, no Server Keep Alive): encoded once.
  */
@@ -219,8 +226,6 @@ export class Connection implements DecoderSink, DeadlineTarget {
   private outAliases: OutboundTopicAliases | null = null;
   /** Packet ids of inbound QoS 1/2 publishes not yet acknowledged by us (Receive Maximum). */
   private unacked: Set<number> | null = null; // created on the first inbound QoS 1/2 PUBLISH
-  /** Enhanced authentication, when the CONNECT named a method (§4.12). */
-  private auth: AuthFlow | null = null;
 
   constructor(
     readonly stream: Duplex,
@@ -259,7 +264,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.bytesReceived += buf.length;
     // While an enhanced authentication exchange runs, its AUTH packets are read as they come.
-    const afterConnect = this.connectSeen && this.state === 'connecting' && this.auth?.authenticating !== true;
+    const afterConnect = this.connectSeen && this.state === 'connecting' && !this.authenticating();
     this.decoder.push(buf);
     if (afterConnect && !this.streamPaused && this.state === 'connecting') {
       // Nothing after CONNECT is processed before the node accepts [MQTT-3.1.4-5]: the decoder
@@ -429,7 +434,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
   /** @internal DeadlineTarget: checks the connect or keepalive deadline in force. */
   onWheelSlot(now: number): void {
     if (this.state === 'closed') return;
-    const authenticating = this.auth?.authenticating === true;
+    const authenticating = this.connectSeen && this.state === 'connecting' && this.authenticating();
     if (!this.connectSeen || authenticating) {
       // An authentication exchange gets the connect timeout for each of the client's steps.
       const due = this.activityAt + this.limits.connectTimeoutMs;
@@ -533,7 +538,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
     if (method !== undefined) {
       // Enhanced authentication runs here, before the node sees the CONNECT (§4.12).
       const { flow, outcome } = AuthFlow.begin(this.limits.authMethods, method, packet);
-      this.auth = flow;
+      if (flow !== null) authFlows.set(this, flow);
       this.applyAuthOutcome(outcome);
       return;
     }
@@ -549,11 +554,17 @@ export class Connection implements DecoderSink, DeadlineTarget {
     this.handler.onConnect(this, packet, decision);
   }
 
+  /** An enhanced authentication exchange runs and the CONNECT waits for it (no CONNACK yet). */
+  private authenticating(): boolean {
+    return authFlows.get(this)?.authenticating === true;
+  }
+
   private onAuthPacket(packet: IAuthPacket): void {
-    if (this.auth === null) {
+    const flow = authFlows.get(this);
+    if (flow === undefined) {
       throw new ProtocolViolation(ReasonCode.ProtocolError, 'AUTH on a connection whose CONNECT named no Authentication Method'); // [MQTT-4.12.0-7]
     }
-    this.applyAuthOutcome(this.auth.onAuth(packet));
+    this.applyAuthOutcome(flow.onAuth(packet));
   }
 
   private applyAuthOutcome(outcome: AuthOutcome): void {
