@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IAuthPacket, IConnackPacket, IConnectPacket, IDisconnectPacket, Packet } from 'mqtt-packet';
-import mqtt from 'mqtt';
 import { scramCredentials } from '../../src/auth/scram.js';
 import { formatScramUser } from '../../src/auth/scram-users.js';
 import type { NodeEvents } from '../../src/node.js';
@@ -14,7 +13,7 @@ import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import type { CloseReason } from '../../src/transport/connection.js';
 import { removeDir, startTestNode, tempDir, waitFor, type TestNode } from '../helpers/node.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { ScramClient } from '../helpers/scram-client.js';
+import { ScramClient, mqttJsScramConnect } from '../helpers/scram-client.js';
 
 const METHOD = 'SCRAM-SHA-256';
 /** Short, so the stalled-exchange test waits little; every step here takes a few ms. */
@@ -226,28 +225,8 @@ describe('enhanced authentication: SCRAM-SHA-256 over TCP', () => {
   });
 
   it('works with MQTT.js: CONNECT with Authentication Data, handleAuth answers the challenge', async () => {
-    const scram = new ScramClient('bob', 'builder');
-    const client = mqtt.connect(node.url, {
-      protocolVersion: 5,
-      clientId: 'scram-mqttjs',
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      properties: { authenticationMethod: METHOD, authenticationData: Buffer.from(scram.first()) },
-    });
-    client.handleAuth = (packet, callback) => {
-      const serverFirst = packet.properties?.authenticationData?.toString() ?? '';
-      callback(undefined, { cmd: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: { authenticationMethod: METHOD, authenticationData: Buffer.from(scram.final(serverFirst)) } });
-    };
-    try {
-      const connack = await new Promise<mqtt.IConnackPacket>((resolve, reject) => {
-        client.once('connect', resolve);
-        client.once('error', reject);
-      });
-      assert.equal(connack.reasonCode, 0);
-      assert.ok(scram.verify(connack.properties?.authenticationData?.toString() ?? ''));
-    } finally {
-      client.end(true);
-    }
+    assert.deepEqual(await mqttJsScramConnect(node.url, 'scram-mqttjs', 'bob', 'builder'), { reasonCode: 0, verified: true });
+    assert.deepEqual(await mqttJsScramConnect(node.url, 'scram-mqttjs', 'bob', 'wrong'), { reasonCode: ReasonCode.BadUserNameOrPassword, verified: false });
   });
 });
 

@@ -6,12 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import mqtt from 'mqtt';
-import { SCRAM_SHA_256 } from '../../src/auth/scram.js';
 import { parseScramUsers } from '../../src/auth/scram-users.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { removeDir, startTestNode, tempDir } from '../helpers/node.js';
-import { ScramClient } from '../helpers/scram-client.js';
+import { mqttJsScramConnect } from '../helpers/scram-client.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = tempDir('shoal-scram-cli-');
@@ -23,37 +21,6 @@ function shoal(args: string[], stdin = '', extraEnv: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHOAL_')) env[k] = v;
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env, input: stdin, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stderr: r.stderr };
-}
-
-/** CONNACK reason code of an MQTT.js client authenticating with SCRAM-SHA-256. */
-async function scramConnack(url: string, user: string, password: string): Promise<number> {
-  const scram = new ScramClient(user, password);
-  const client = mqtt.connect(url, {
-    protocolVersion: 5,
-    clientId: `cli-${user}-${password}`,
-    reconnectPeriod: 0,
-    connectTimeout: 5000,
-    properties: { authenticationMethod: SCRAM_SHA_256, authenticationData: Buffer.from(scram.first()) },
-  });
-  client.handleAuth = (packet, callback) => {
-    const serverFirst = packet.properties?.authenticationData?.toString() ?? '';
-    callback(undefined, { cmd: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: { authenticationMethod: SCRAM_SHA_256, authenticationData: Buffer.from(scram.final(serverFirst)) } });
-  };
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      client.once('connect', (connack) => {
-        assert.ok(scram.verify(connack.properties?.authenticationData?.toString() ?? ''), 'server-final verified');
-        resolve(connack.reasonCode ?? 0);
-      });
-      client.once('error', (err) => {
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'number') resolve(code);
-        else reject(err);
-      });
-    });
-  } finally {
-    client.end(true);
-  }
 }
 
 describe('shoal scram-user and --scram-users', () => {
@@ -75,9 +42,10 @@ describe('shoal scram-user and --scram-users', () => {
 
     const node = await startTestNode({ scramUsers: users }, { inMemory: true });
     try {
-      assert.equal(await scramConnack(node.url, 'alice', 'second-password'), 0);
-      assert.equal(await scramConnack(node.url, 'bob', 'builder'), 0);
-      assert.equal(await scramConnack(node.url, 'alice', 'first-password'), ReasonCode.BadUserNameOrPassword, 'the old password no longer works');
+      assert.deepEqual(await mqttJsScramConnect(node.url, 'cli-alice', 'alice', 'second-password'), { reasonCode: 0, verified: true });
+      assert.deepEqual(await mqttJsScramConnect(node.url, 'cli-bob', 'bob', 'builder'), { reasonCode: 0, verified: true });
+      const old = await mqttJsScramConnect(node.url, 'cli-alice', 'alice', 'first-password');
+      assert.equal(old.reasonCode, ReasonCode.BadUserNameOrPassword, 'the old password no longer works');
     } finally {
       await node.stop();
       removeDir(node.dataDir);
