@@ -498,7 +498,8 @@ export class Connection implements DecoderSink, DeadlineTarget {
       }
     } catch (e) {
       if (e instanceof ProtocolViolation) {
-        // Before CONNACK (an authentication exchange) the refusal is a CONNACK [MQTT-4.12.0-4].
+        // Before CONNACK (an authentication exchange) the refusal is a CONNACK [MQTT-4.12.0-4]: no
+        // DISCONNECT may precede a successful CONNACK [MQTT-3.14.0-1].
         if (this.state === 'connecting') this.sendConnackRefusal(e.reasonCode);
         this.close(e.reasonCode, `${e.detail} (${size} byte ${packet.cmd.toUpperCase()})`, 'abnormal');
         return;
