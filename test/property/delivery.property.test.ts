@@ -43,24 +43,13 @@ import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { Router } from '../../src/routing/router.js';
 import { parseSharedFilter } from '../../src/routing/topic.js';
 import { propertyParams } from './harness.js';
+import { refMatches } from '../helpers/topic-reference.js';
 
 const T0 = 1_700_000_000_000;
 const OUTSIDER = 'outsider';
 
 // ---------------------------------------------------------------------------------------------
-// Reference, deliberately naive: split strings and compare level by level (MQTT 5.0 §4.7).
-
-function refMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false; // [MQTT-4.7.2-1]
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true; // matches the parent level and everything below
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+// Reference (topic matching: test/helpers/topic-reference.ts).
 
 /** One copy of a message as a client sees it: the QoS it came at and its subscription ids. */
 interface Copy {
