@@ -250,7 +250,6 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         return;
       }
       for (const { filter, options } of decision.add) this.router.subscribe(clientId, filter, options);
-      if (decision.add.length > 0) this.sessions.add(clientId);
     }
     this.supervisor.send(clientId, { type: 'subscribe', connId: conn.id, packetId: packet.messageId!, requests });
     if (decision !== null && decision.retained.length > 0) this.sendRetained(conn, clientId, decision.retained);

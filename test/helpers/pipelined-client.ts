@@ -21,6 +21,8 @@ export class PipelinedClient {
   readonly control: Packet[] = [];
   private readonly waiters = new Set<() => void>();
   private closed = false;
+  /** The CONNACK's Session Present flag. */
+  sessionPresent = false;
   private nextPacketId = 1;
 
   private constructor(private readonly socket: net.Socket) {
@@ -39,14 +41,17 @@ export class PipelinedClient {
     socket.setNoDelay(true);
   }
 
-  /** Connects (v5, clean start, no keepalive) and waits for a successful CONNACK. */
-  static async connect(port: number, clientId: string): Promise<PipelinedClient> {
+  /** Connects (v5, no keepalive; clean start unless a session expiry is given) and waits for a successful CONNACK. */
+  static async connect(port: number, clientId: string, resume?: { sessionExpirySec: number }, onConnectWritten?: () => void): Promise<PipelinedClient> {
     const socket = net.connect({ host: '127.0.0.1', port });
     await withTimeout(new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject)), 5000, `TCP connect of ${clientId}`);
     const c = new PipelinedClient(socket);
-    await c.write([{ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId, clean: true, keepalive: 0 }]);
+    const session = resume === undefined ? { clean: true } : { clean: false, properties: { sessionExpiryInterval: resume.sessionExpirySec } };
+    await c.write([{ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId, keepalive: 0, ...session }]);
+    onConnectWritten?.();
     const connack = await c.until(`CONNACK for ${clientId}`, () => c.control.find((p) => p.cmd === 'connack'));
     if (connack.cmd !== 'connack' || (connack.reasonCode ?? 0) !== 0) throw new Error(`${clientId}: CONNECT refused: ${JSON.stringify(connack)}`);
+    c.sessionPresent = connack.sessionPresent;
     return c;
   }
 

@@ -123,6 +123,70 @@ describe('subscriptions in read order', () => {
     assert.deepEqual(sub.received.filter((m) => m.topic.startsWith('unsub/')), [], 'no copy for a PUBLISH read after the UNSUBSCRIBE');
   });
 
+  it('quick reconnect after an expiry-0 session: the old subscription is gone, the new pipelined one in force (50 tries)', async () => {
+    for (let i = 0; i < 50; i++) {
+      const id = `again-${i}`;
+      const old = await raw(id);
+      const subId = old.packetId();
+      await old.write([{ cmd: 'subscribe', messageId: subId, subscriptions: [{ topic: `again/old/${i}`, qos: 1 }] }]);
+      await old.until('SUBACK', () => old.control.find((p) => p.cmd === 'suback' && p.messageId === subId));
+      old.destroy();
+      // Read after the old connection's close (its session ends then) or before it (a takeover,
+      // which ends a session of expiry 0 too): either way the old subscription ends.
+      const c = await raw(id);
+      await c.write([
+        { cmd: 'subscribe', messageId: c.packetId(), subscriptions: [{ topic: `again/new/${i}`, qos: 1 }] },
+        { cmd: 'publish', topic: `again/new/${i}`, payload: Buffer.from('new'), qos: 1, messageId: c.packetId(), retain: false, dup: false },
+        { cmd: 'publish', topic: `again/old/${i}`, payload: Buffer.from('old'), qos: 1, messageId: c.packetId(), retain: false, dup: false },
+      ]);
+      await messageOn(c, `again/new/${i}`);
+      await fence(c, id);
+      assert.deepEqual(c.received.filter((m) => m.topic.startsWith('again/')).map((m) => m.topic), [`again/new/${i}`], `try ${i}`);
+      c.destroy();
+    }
+  });
+
+  it('takeover with resume while the old connection keeps subscribing: router and session agree on every subscription (20 tries)', async () => {
+    const port = node.handle.mqtt.port;
+    for (let i = 0; i < 20; i++) {
+      const id = `takeover-${i}`;
+      const old = await PipelinedClient.connect(port, id, { sessionExpirySec: 60 });
+      raws.push(old);
+      // The old connection subscribes to takeover/i/0, /1, ... one per PINGRESP until it is taken
+      // over: the last ones are read after the new CONNECT and before the takeover closes it
+      // (that waits for the CONNECT's commit), so the session drops them as stale.
+      let sent = 0;
+      let stop = false;
+      const next = (): void => {
+        if (stop) return;
+        const k = sent++;
+        old.write([{ cmd: 'subscribe', messageId: old.packetId(), subscriptions: [{ topic: `takeover/${i}/${k}`, qos: 1 }] }, { cmd: 'pingreq' }]).catch(() => {});
+        void old.until(`PINGRESP ${k}`, () => old.control.filter((p) => p.cmd === 'pingresp').length > k || undefined).then(next, () => {});
+      };
+      next();
+      const c = await PipelinedClient.connect(port, id, { sessionExpirySec: 60 });
+      raws.push(c);
+      stop = true;
+      assert.equal(c.sessionPresent, true, `try ${i}: the session is resumed`);
+      const topics = Array.from({ length: sent }, (_, k) => `takeover/${i}/${k}`);
+      // QoS 0: a resumed session's subscriptions can be many more than the Receive Maximum.
+      await c.write(topics.map((topic) => ({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 0, retain: false, dup: false })));
+      await fence(c, id);
+      const unsubId = c.packetId();
+      await c.write([{ cmd: 'unsubscribe', messageId: unsubId, unsubscriptions: topics }]);
+      const unsuback = await c.until('UNSUBACK', () => c.control.find((p) => p.cmd === 'unsuback' && p.messageId === unsubId));
+      const codes = unsuback.cmd === 'unsuback' ? (unsuback.granted as number[]) : [];
+      for (let k = 0; k < sent; k++) {
+        const routed = c.received.some((m) => m.topic === topics[k]);
+        const stored = codes[k] === 0;
+        assert.equal(routed, stored, `try ${i}, ${topics[k]}: the router ${routed ? 'had' : 'did not have'} it, the session ${stored ? 'had' : 'did not have'} it`);
+      }
+      // Ends the session: the next try's client id is new anyway.
+      await c.write([{ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } }]);
+      c.destroy();
+    }
+  });
+
   it('retained message, then SUBSCRIBE and a new retained PUBLISH in one write: the old one, then the new one, once each (QoS 0 fast path)', async () => {
     const setter = await raw('retain-setter');
     const c = await raw('retain-sub');

@@ -154,6 +154,6 @@ test('pipelined SUBSCRIBE/UNSUBSCRIBE/PUBLISH on several connections: every deli
         for (const c of clients) c.destroy();
       }
     }),
-    { ...propertyParams(), numRuns: Math.min(propertyParams().numRuns, 100) },
+    propertyParams(),
   );
 });
