@@ -1,8 +1,11 @@
-// The `shoal` command line: `shoal start [flags]`, `shoal help`, `shoal --version`.
+// The `shoal` command line: `shoal start [flags]`, `shoal scram-user <file> <user>`, `shoal help`,
+// `shoal --version`.
 // Reads the configuration once, starts one node, and owns the process lifecycle (signals, exit
 // codes). Exit codes: 0 clean stop, 1 failure at runtime or a shutdown that overran, 2 bad usage
 // or configuration.
 import { readFileSync } from 'node:fs';
+import { configuredAuthMethods } from './auth/configured-methods.js';
+import { scramUserCommand } from './auth/scram-user-command.js';
 import { ConfigError } from './config/errors.js';
 import { formatHelp } from './config/help.js';
 import { loadConfigWithSources } from './config/load.js';
@@ -77,6 +80,8 @@ function installSignalHandlers(started: Promise<NodeHandle>, logger: Logger): vo
 
 async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { config, sources, configFile } = loadConfigWithSources({ argv, env });
+  // Before anything starts: a bad users file is a configuration error (exit 2).
+  const authMethods = configuredAuthMethods(config, sources.scramUsers);
   const logger = createLogger(config.logLevel);
   logger.info({ event: 'config.effective', config, sources, configFile }, 'effective configuration');
 
@@ -90,7 +95,7 @@ async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<v
   });
 
   // Loaded lazily so `shoal --help` and config errors do not start workers or load SQLite.
-  const started = import('./node.js').then(({ startNode }) => startNode(config, { logger }));
+  const started = import('./node.js').then(({ startNode }) => startNode(config, { logger, authMethods }));
   installSignalHandlers(started, logger);
   let handle: NodeHandle;
   try {
@@ -121,6 +126,10 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<vo
   }
   if (command === '--version' || command === 'version') {
     process.stdout.write(`${version}\n`);
+    return;
+  }
+  if (command === 'scram-user') {
+    process.exitCode = await scramUserCommand(rest, { stdin: process.stdin, stderr: process.stderr });
     return;
   }
   if (command === 'start') {

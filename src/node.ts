@@ -10,6 +10,8 @@ import type { IConnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePack
 import { decideSubscribe, type SubscribeDecision } from './actors/subscribe-decision.js';
 import { ShardSupervisor } from './actors/supervisor.js';
 import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionLimits, type SubscribeRequest } from './actors/session-types.js';
+import { configuredAuthMethods } from './auth/configured-methods.js';
+import type { AuthMethods } from './auth/enhanced-auth.js';
 import { Dispatcher, type DispatchTarget } from './broker/dispatch.js';
 import { RetainedMessages } from './broker/retained.js';
 import { sysMessages, type BrokerStats } from './broker/sys-topics.js';
@@ -55,6 +57,8 @@ export interface StartOptions {
   inMemory?: boolean;
   /** Cluster settings overriding the config's (tests: gossip timings); default from --seeds etc. */
   cluster?: ClusterSettings;
+  /** Enhanced authentication methods, when the caller already loaded them (main.ts); else from config. */
+  authMethods?: AuthMethods;
 }
 
 /**
@@ -112,6 +116,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     readonly config: ShoalConfig,
     readonly log: Logger,
     readonly retained: RetainedMessages,
+    authMethods: AuthMethods,
   ) {
     this.connectionLimits = {
       maxPacketSize: config.maxPacketSize,
@@ -120,6 +125,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       topicAliasMaximum: config.maxTopicAlias,
       receiveMaximum: config.maxInflight,
       maxWriteBufferBytes: config.maxWriteBufferBytes,
+      authMethods,
     };
     this.tickets = new TicketBook();
     this.dispatcher = new Dispatcher(this.router, this);
@@ -229,10 +235,6 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         break;
       case 'unsubscribe':
         this.onUnsubscribe(conn as ClientConnection, clientId, packet);
-        break;
-      case 'auth':
-        // Enhanced authentication is not offered; CONNECT never named a method, so AUTH is a protocol error [MQTT-4.12.0-?]
-        conn.close(ReasonCode.ProtocolError, 'AUTH without an authentication method');
         break;
       default:
         conn.close(ReasonCode.ProtocolError, `unexpected ${packet.cmd} packet`);
@@ -571,6 +573,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
 /** Starts a node with a validated config. `shoal start` and the integration tests use this. */
 export async function startNode(config: ShoalConfig, opts: StartOptions = {}): Promise<NodeHandle> {
   const log = opts.logger ?? createLogger(config.logLevel);
+  // First: a bad users file must fail startup before any storage is opened.
+  const authMethods = opts.authMethods ?? configuredAuthMethods(config);
+  if (authMethods.names.length > 0) log.info({ event: 'auth.methods', methods: authMethods.names }, 'enhanced authentication offered');
   const inMemory = opts.inMemory ?? false;
   const dataDir = inMemory ? null : resolve(config.dataDir);
   if (dataDir !== null) mkdirSync(dataDir, { recursive: true });
@@ -579,7 +584,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   const retainedStore = dataDir === null ? new MemoryRetainedStore() : await SqliteRetainedStore.open(join(dataDir, 'retained.db'));
   const retained = new RetainedMessages(retainedStore);
   const retainedCount = await retained.load(Date.now());
-  const node = new ShoalNode(config, log, retained);
+  const node = new ShoalNode(config, log, retained, authMethods);
   const cluster = opts.cluster ?? clusterSettingsFrom(config, Date.now());
   if (cluster !== null) {
     // Loaded only for a cluster: a single node never loads gRPC or swim.

@@ -55,6 +55,8 @@ export interface ShoalConfig {
   readonly maxTopicAlias: number;
   /** Time a new connection has to send CONNECT. */
   readonly connectTimeoutMs: number;
+  /** Users file of SCRAM-SHA-256 enhanced authentication (src/auth/scram-users.ts); '' = not offered. */
+  readonly scramUsers: string;
   /** Unflushed bytes per connection before it is treated as a slow consumer and disconnected. */
   readonly maxWriteBufferBytes: number;
   /** Period of $SYS publications; 0 = off. */
@@ -103,6 +105,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   maxSubscriptions: 10_000,
   maxTopicAlias: 1024,
   connectTimeoutMs: 10_000,
+  scramUsers: '',
   maxWriteBufferBytes: 4 * MiB,
   sysIntervalSec: 10,
   storageSync: 'normal',
@@ -211,6 +214,12 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     flag: '--connect-timeout',
     kind: int(1, 3_600_000, '<ms>'),
     description: 'Milliseconds a new connection has to send CONNECT before it is closed.',
+  },
+  scramUsers: {
+    flag: '--scram-users',
+    kind: str(/^[^\0]+$/, 'a non-empty path', '<path>'),
+    defaultText: 'none',
+    description: "File of SCRAM-SHA-256 users (write it with 'shoal scram-user'); offers MQTT 5 enhanced authentication with that method. Read at startup.",
   },
   maxWriteBufferBytes: {
     defaultText: bytesText(DEFAULT_CONFIG.maxWriteBufferBytes),

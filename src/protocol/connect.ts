@@ -29,6 +29,10 @@ export interface ConnectAccepted {
   keepaliveSec: number;
   /** v5 only: set when keepaliveSec differs from what the client asked for. */
   serverKeepAlive?: number;
+  /** v5 enhanced authentication that succeeded: CONNACK repeats the method [MQTT-4.12.0-5]. */
+  authenticationMethod?: string;
+  /** The method's last data for the client (SCRAM: server-final-message), sent in CONNACK. */
+  authenticationData?: Buffer;
 }
 
 export interface ConnectRejected {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type {
+  IAuthPacket,
   IConnackPacket,
   IConnectPacket,
   IDisconnectPacket,
@@ -13,12 +14,14 @@ import type {
   ISubackPacket,
   Packet,
 } from 'mqtt-packet';
+import type { AuthMethods } from '../auth/enhanced-auth.js';
 import { PacketDecoder, encodePacket, type DecoderOptions, type DecoderSink } from '../protocol/codec.js';
 import type { ConnectAccepted } from '../protocol/connect.js';
 import { isProtocolViolationCode, validateConnect } from '../protocol/connect.js';
 import type { ProtocolVersion } from '../protocol/message.js';
 import { MAX_REMAINING_LENGTH } from '../protocol/fast-codec.js';
 import { ReasonCode, connackCodeForV3, reasonName, subackCodeForV3 } from '../protocol/reason-codes.js';
+import { AuthFlow, type AuthOutcome } from './auth-flow.js';
 import { ConnectionStateError, PacketEncodeError, ProtocolViolation } from './errors.js';
 import { DeadlineWheel, type DeadlineTarget } from './deadline-wheel.js';
 import { InboundTopicAliases, checkPacket, checkPublish } from './inbound-checks.js';
@@ -40,6 +43,8 @@ export interface ConnectionLimits {
   receiveMaximum: number;
   /** Slow consumer: QoS 0 publishes dropped above half of it, connection closed above it. */
   maxWriteBufferBytes: number;
+  /** Enhanced authentication methods offered (§4.12); absent = none, every method gets 0x8C. */
+  authMethods?: AuthMethods;
 }
 
 export interface CloseReason {
@@ -55,7 +60,7 @@ export interface ConnectionHandler {
   onConnect(conn: Connection, packet: IConnectPacket, decision: ConnectAccepted): void;
   /** Validated; a topic alias is already resolved into packet.topic. */
   onPublish(conn: Connection, packet: IPublishPacket): void;
-  /** PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, AUTH (PINGREQ is answered here). */
+  /** PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE (PINGREQ and AUTH are answered here). */
   onControl(conn: Connection, packet: Packet): void;
   /** Exactly once per connection, also when CONNECT never came (clientId null). */
   onClose(conn: Connection, reason: CloseReason): void;
@@ -137,6 +142,13 @@ const PINGRESP = Buffer.from([0xd0, 0x00]);
 const decoderOptionsByLimits = new WeakMap<ConnectionLimits, DecoderOptions>();
 
 /**
+ * Enhanced authentication of the connections whose CONNECT named a method (§4.12), beside them
+ * rather than a field of every Connection (idle memory: most connections never use it). Read only
+ * before CONNACK and on AUTH packets, never on the publish path.
+ */
+const authFlows = new WeakMap<Connection, AuthFlow>();
+
+/**
  * 5.0 CONNACK 0 without and with Session Present, by limits, for the CONNACKs that carry nothing
  * of their own client (no Assigned Client Identifier, no Server Keep Alive): encoded once.
  */
@@ -158,6 +170,10 @@ function connackV5(limits: ConnectionLimits, decision: ConnectAccepted, opts: Ac
   };
   if (decision.serverKeepAlive !== undefined) props.serverKeepAlive = decision.serverKeepAlive; // [MQTT-3.2.2-21]
   if (decision.assigned) props.assignedClientIdentifier = decision.clientId; // §3.2.2.3.7
+  if (decision.authenticationMethod !== undefined) {
+    props.authenticationMethod = decision.authenticationMethod; // [MQTT-4.12.0-5]
+    if (decision.authenticationData !== undefined) props.authenticationData = decision.authenticationData;
+  }
   return { cmd: 'connack', sessionPresent: opts.sessionPresent, reasonCode: ReasonCode.Success, properties: { ...props, ...opts.properties } };
 }
 
@@ -247,7 +263,8 @@ export class Connection implements DecoderSink, DeadlineTarget {
     if (this.state === 'closed') return;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.bytesReceived += buf.length;
-    const afterConnect = this.connectSeen && this.state === 'connecting';
+    // While an enhanced authentication exchange runs, its AUTH packets are read as they come.
+    const afterConnect = this.connectSeen && this.state === 'connecting' && !this.authenticating();
     this.decoder.push(buf);
     if (afterConnect && !this.streamPaused && this.state === 'connecting') {
       // Nothing after CONNECT is processed before the node accepts [MQTT-3.1.4-5]: the decoder
@@ -288,7 +305,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
     // held for the rest of the turn (what the session sends after it corks on its own).
     if (this.protocolVersion !== 5) {
       this.sendEncoded(CONNACK_V3_ACCEPTED[opts.sessionPresent ? 1 : 0], 'now');
-    } else if (decision.serverKeepAlive === undefined && !decision.assigned && opts.properties === undefined) {
+    } else if (decision.serverKeepAlive === undefined && !decision.assigned && decision.authenticationMethod === undefined && opts.properties === undefined) {
       let shared = sharedConnacksV5.get(this.limits);
       if (shared === undefined) sharedConnacksV5.set(this.limits, (shared = [null, null]));
       const i = opts.sessionPresent ? 1 : 0;
@@ -417,10 +434,15 @@ export class Connection implements DecoderSink, DeadlineTarget {
   /** @internal DeadlineTarget: checks the connect or keepalive deadline in force. */
   onWheelSlot(now: number): void {
     if (this.state === 'closed') return;
-    if (!this.connectSeen) {
+    const authenticating = this.connectSeen && this.state === 'connecting' && this.authenticating();
+    if (!this.connectSeen || authenticating) {
+      // An authentication exchange gets the connect timeout for each of the client's steps.
       const due = this.activityAt + this.limits.connectTimeoutMs;
       if (now < due) deadlines.schedule(this, due);
-      else this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.KeepAliveTimeout, detail: `no CONNECT within ${this.limits.connectTimeoutMs} ms` }, false);
+      else {
+        const detail = authenticating ? `no AUTH to continue the authentication within ${this.limits.connectTimeoutMs} ms` : `no CONNECT within ${this.limits.connectTimeoutMs} ms`;
+        this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.KeepAliveTimeout, detail }, false);
+      }
       return;
     }
     // Between CONNECT and CONNACK no deadline applies; accept() files the keepalive one.
@@ -453,6 +475,10 @@ export class Connection implements DecoderSink, DeadlineTarget {
         return;
       }
       checkPacket(packet, this.protocolVersion);
+      if (this.state === 'connecting' && packet.cmd !== 'auth' && packet.cmd !== 'disconnect') {
+        // Only while an authentication exchange runs: otherwise nothing is decoded before CONNACK.
+        throw new ProtocolViolation(ReasonCode.ProtocolError, `${packet.cmd.toUpperCase()} before CONNACK, during authentication`); // [MQTT-3.1.2-30]
+      }
       switch (packet.cmd) {
         case 'publish':
           this.onPublishPacket(packet);
@@ -463,12 +489,18 @@ export class Connection implements DecoderSink, DeadlineTarget {
         case 'disconnect':
           this.onDisconnectPacket(packet);
           return;
+        case 'auth':
+          this.onAuthPacket(packet);
+          return;
         default:
           this.handler.onControl(this, packet);
           return;
       }
     } catch (e) {
       if (e instanceof ProtocolViolation) {
+        // Before CONNACK (an authentication exchange) the refusal is a CONNACK [MQTT-4.12.0-4]: no
+        // DISCONNECT may precede a successful CONNACK [MQTT-3.14.0-1].
+        if (this.state === 'connecting') this.sendConnackRefusal(e.reasonCode);
         this.close(e.reasonCode, `${e.detail} (${size} byte ${packet.cmd.toUpperCase()})`, 'abnormal');
         return;
       }
@@ -503,10 +535,57 @@ export class Connection implements DecoderSink, DeadlineTarget {
       this.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
     }
     if (this.clientTopicAliasMaximum > 0) this.outAliases = new OutboundTopicAliases(this.clientTopicAliasMaximum);
+    const method = props?.authenticationMethod;
+    if (method !== undefined) {
+      // Enhanced authentication runs here, before the node sees the CONNECT (§4.12).
+      const { flow, outcome } = AuthFlow.begin(this.limits.authMethods, method, packet);
+      if (flow !== null) authFlows.set(this, flow);
+      this.applyAuthOutcome(outcome);
+      return;
+    }
+    this.handOver(packet, decision);
+  }
+
+  /** Gives the (authenticated) CONNECT to the node, which answers with accept() or reject(). */
+  private handOver(packet: IConnectPacket, decision: ConnectAccepted): void {
+    this.decision = decision;
     // Nothing after CONNECT is processed before the node accepts [MQTT-3.1.4-5]; the stream is
     // paused too once more bytes come (onStreamData).
     this.decoder.pause();
     this.handler.onConnect(this, packet, decision);
+  }
+
+  /** An enhanced authentication exchange runs and the CONNECT waits for it (no CONNACK yet). */
+  private authenticating(): boolean {
+    return authFlows.get(this)?.authenticating === true;
+  }
+
+  private onAuthPacket(packet: IAuthPacket): void {
+    const flow = authFlows.get(this);
+    if (flow === undefined) {
+      throw new ProtocolViolation(ReasonCode.ProtocolError, 'AUTH on a connection whose CONNECT named no Authentication Method'); // [MQTT-4.12.0-7]
+    }
+    this.applyAuthOutcome(flow.onAuth(packet));
+  }
+
+  private applyAuthOutcome(outcome: AuthOutcome): void {
+    switch (outcome.kind) {
+      case 'challenge':
+      case 'reauthenticated':
+        this.send(outcome.packet);
+        return;
+      case 'connected':
+        this.handOver(outcome.connect, { ...this.decision!, authenticationMethod: outcome.method, authenticationData: outcome.data });
+        return;
+      case 'refused':
+        if (this.state === 'connecting') {
+          this.sendConnackRefusal(outcome.reasonCode); // [MQTT-4.12.0-1], [MQTT-4.12.0-4]
+          this.closeWith({ kind: 'abnormal', reasonCode: outcome.reasonCode, detail: `CONNECT refused: ${outcome.detail}` }, false);
+        } else {
+          this.close(outcome.reasonCode, outcome.detail, 'abnormal'); // [MQTT-4.12.1-2]
+        }
+        return;
+    }
   }
 
   private onPublishPacket(packet: IPublishPacket): void {

@@ -3,16 +3,16 @@
 // while the node stays up and a well-behaved v5 bystander notices nothing.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import mqttPacket from 'mqtt-packet';
-import type { IConnectPacket, IDisconnectPacket, ISubackPacket, Packet } from 'mqtt-packet';
+import type { IDisconnectPacket, ISubackPacket } from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import type { NodeEvents } from '../../src/node.js';
 import type { CloseReason } from '../../src/transport/connection.js';
 import { collector, connect, removeDir, startTestNode, waitFor, type Received, type TestNode } from '../helpers/node.js';
+import { RawClient, withTimeout } from '../helpers/raw-client.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -23,98 +23,6 @@ function heapAfterGc(): number {
   gc();
   gc();
   return process.memoryUsage().heapUsed;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]);
-}
-
-/** A raw TCP client: writes bytes, parses what the broker sends back, records the close. */
-class RawClient {
-  readonly packets: Packet[] = [];
-  readonly closed: Promise<void>;
-  closedAt = 0;
-  private readonly parser;
-  private wakers: Array<() => void> = [];
-
-  private constructor(
-    readonly socket: net.Socket,
-    readonly version: 4 | 5,
-  ) {
-    this.parser = mqttPacket.parser({ protocolVersion: version });
-    this.parser.on('packet', (p: Packet) => {
-      this.packets.push(p);
-      this.wake();
-    });
-    socket.on('data', (d: Buffer) => this.parser.parse(d));
-    socket.on('error', () => {}); // a reset from the broker closing us is expected here
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.closedAt = Date.now();
-        resolve();
-        this.wake();
-      }),
-    );
-  }
-
-  static async open(port: number, version: 4 | 5 = 5): Promise<RawClient> {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    await withTimeout(new Promise<void>((ok, fail) => socket.once('connect', ok).once('error', fail)), 3000, 'TCP connect');
-    return new RawClient(socket, version);
-  }
-
-  send(packet: Packet): void {
-    this.socket.write(mqttPacket.generate(packet, { protocolVersion: this.version }));
-  }
-
-  raw(bytes: Buffer | number[]): void {
-    this.socket.write(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes));
-  }
-
-  async handshake(clientId: string): Promise<void> {
-    const connect: IConnectPacket = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: this.version, clientId, clean: true, keepalive: 0 };
-    this.send(connect);
-    const p = await this.next('CONNACK');
-    assert.equal(p.cmd, 'connack');
-  }
-
-  /** Waits for a packet matching `cmd`, or fails if the socket closes first. */
-  async next(what: string, ms = 3000): Promise<Packet> {
-    await withTimeout(
-      new Promise<void>((resolve) => {
-        const check = (): void => {
-          if (this.packets.length > 0 || this.socket.destroyed) resolve();
-          else this.wakers.push(check);
-        };
-        check();
-      }),
-      ms,
-      what,
-    );
-    const p = this.packets.shift();
-    if (p === undefined) throw new Error(`connection closed before ${what}`);
-    return p;
-  }
-
-  waitClosed(ms = 3000): Promise<void> {
-    return withTimeout(this.closed, ms, 'the broker to close the connection');
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-
-  private wake(): void {
-    const w = this.wakers;
-    this.wakers = [];
-    for (const f of w) f();
-  }
 }
 
 describe('bad input over TCP: only the offending client is closed', () => {

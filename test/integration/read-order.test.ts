@@ -4,6 +4,7 @@
 // raw mqtt-packet clients where the test must control the bytes of one write.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { collector, connect, removeDir, startTestNode, type TestNode } from '../helpers/node.js';
 import { PipelinedClient, type Received } from '../helpers/pipelined-client.js';
@@ -30,15 +31,16 @@ function messageOn(c: PipelinedClient, topic: string): Promise<Received> {
 }
 
 /**
- * Subscribes `c` to a fence topic and publishes on it in one write: once the fence arrives, every
- * QoS 1 copy routed to `c` before it has arrived (they all pass through its session, in order).
+ * Subscribes `c` to a fence topic (waiting for the SUBACK, so the fence does not depend on what is
+ * tested), then publishes on it: once the fence arrives, every QoS 1 copy routed to `c` before it
+ * has arrived (they all pass through its session, in order), and so has every direct QoS 0 one.
  */
 async function fence(c: PipelinedClient, name: string): Promise<void> {
   const topic = `fence/${name}`;
-  await c.write([
-    { cmd: 'subscribe', messageId: c.packetId(), subscriptions: [{ topic, qos: 1 }] },
-    { cmd: 'publish', topic, payload: Buffer.from('fence'), qos: 1, messageId: c.packetId(), retain: false, dup: false },
-  ]);
+  const id = c.packetId();
+  await c.write([{ cmd: 'subscribe', messageId: id, subscriptions: [{ topic, qos: 1 }] }]);
+  await c.until(`SUBACK of ${topic}`, () => c.control.find((p) => p.cmd === 'suback' && p.messageId === id));
+  await c.write([{ cmd: 'publish', topic, payload: Buffer.from('fence'), qos: 1, messageId: c.packetId(), retain: false, dup: false }]);
   await messageOn(c, topic);
 }
 
@@ -56,6 +58,10 @@ after(async () => {
 describe('subscriptions in read order', () => {
   it(`MQTT.js: subscribe() then publish() at once, same connection: ${TRIES} of ${TRIES} own messages arrive`, async () => {
     const c = await mqttjs('self');
+    // MQTT.js writes each packet on its own; with Nagle on, the PUBLISH would wait for the ACK of
+    // the SUBSCRIBE's segment, which the broker's host delays by up to 40 ms after the first try,
+    // and the race would be hidden (the SUBSCRIBE long applied, even without read order).
+    (c.stream as Socket).setNoDelay(true);
     const got = collector(c);
     for (let i = 0; i < TRIES; i++) {
       const topic = `self/${i}`;

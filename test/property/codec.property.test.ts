@@ -344,11 +344,11 @@ function isDeliverable(p: Packet, version: Version): string | null {
     if (t !== null) return t;
     if (p.qos > 0 && !(p.messageId! >= 1)) return 'publish without packet id';
     if (p.properties?.topicAlias !== undefined) return 'alias not resolved';
-  } else if (!['puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'unsubscribe', 'auth'].includes(p.cmd)) {
+  } else if (!['puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'unsubscribe'].includes(p.cmd)) {
+    // AUTH included: the Connection answers it (enhanced authentication, §4.12), never the node.
     return `${p.cmd} delivered to the node`;
   }
   if (p.cmd === 'subscribe' && p.subscriptions.length === 0) return 'empty subscribe';
-  if (p.cmd === 'auth' && version !== 5) return 'auth on 3.1.1';
   try {
     encodePacket(p, version);
   } catch (e) {
@@ -444,10 +444,12 @@ function validSessionArb(version: Version): fc.Arbitrary<{ packets: Packet[]; co
   const connect = connectArb(version).map((c) => {
     const p: IConnectPacket = { ...c, clientId: c.clientId.replace(/\u0000/g, '') || 'x' };
     if (p.will) p.will = { ...p.will, properties: p.will.properties && { ...p.will.properties, payloadFormatIndicator: false } };
-    if (p.properties) p.properties = { ...p.properties, maximumPacketSize: undefined, authenticationData: undefined };
+    // No enhanced authentication: this Connection offers no method, so one would get CONNACK 0x8C.
+    if (p.properties) p.properties = { ...p.properties, maximumPacketSize: undefined, authenticationMethod: undefined, authenticationData: undefined };
     return p;
   });
-  const body = clientPacketArb(version).map((p) => {
+  // AUTH without a method in CONNECT is a protocol error [MQTT-4.12.0-7]: not part of a valid session.
+  const body = clientPacketArb(version).filter((p) => p.cmd !== 'auth').map((p) => {
     if (p.cmd === 'publish' && p.properties) {
       const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = p.properties;
       return { ...p, properties: rest } as Packet;

@@ -34,6 +34,7 @@ test('defaults match the documented values', () => {
     maxSubscriptions: 10_000,
     maxTopicAlias: 1024,
     connectTimeoutMs: 10_000,
+    scramUsers: '',
     maxWriteBufferBytes: 4 * 1024 * 1024,
     sysIntervalSec: 10,
     storageSync: 'normal',
@@ -159,7 +160,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
     [
       '--listen', '--data-dir', '--shards', '--shard-host', '--node-name', '--max-keepalive', '--max-packet-size',
       '--max-inflight', '--max-queued-messages', '--max-queued-bytes', '--max-subscriptions',
-      '--max-topic-alias', '--connect-timeout', '--max-write-buffer', '--sys-interval',
+      '--max-topic-alias', '--connect-timeout', '--scram-users', '--max-write-buffer', '--sys-interval',
       '--storage-sync', '--log-level', '--gossip', '--seeds', '--advertise', '--grpc', '--cluster-secret',
       '--cluster-tls-cert', '--cluster-tls-key', '--cluster-tls-ca',
     ],

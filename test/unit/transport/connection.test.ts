@@ -1,7 +1,8 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import type { IConnackPacket, IDisconnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
+import type { IAuthPacket, IConnackPacket, IConnectPacket, IDisconnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
+import { AuthMethods, type AuthStep } from '../../../src/auth/enhanced-auth.js';
 import { ReasonCode } from '../../../src/protocol/reason-codes.js';
 import type { AppMessage } from '../../../src/protocol/message.js';
 import { PublishEncodeCache } from '../../../src/transport/publish-encoder.js';
@@ -210,6 +211,90 @@ describe('Connection: before and around CONNECT', () => {
       await s.stop();
       server = null;
     }
+  });
+});
+
+// Enhanced authentication driven by the Connection, with a scripted three-round method: every
+// AUTH is read while the CONNECT waits, the node sees the CONNECT only once the exchange
+// succeeds, and the CONNACK carries the method and its last data.
+
+/** "1" → challenge "2", "3" → challenge "4", "5" → success as "carol" with data "6"; else refused. */
+const threeRounds = new AuthMethods([
+  {
+    name: 'THREE',
+    begin() {
+      return {
+        step(data): AuthStep {
+          const n = Number(data?.toString());
+          if (n === 1 || n === 3) return { kind: 'continue', data: Buffer.from(String(n + 1)) };
+          if (n === 5) return { kind: 'success', identity: 'carol', data: Buffer.from('6') };
+          return { kind: 'failure', why: 'credentials', detail: `unexpected ${String(data)}` };
+        },
+      };
+    },
+  },
+]);
+
+function authConnect(data: string): IConnectPacket {
+  return { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'three', clean: true, keepalive: 0, properties: { authenticationMethod: 'THREE', authenticationData: Buffer.from(data) } };
+}
+
+function authContinue(data: string): IAuthPacket {
+  return { cmd: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: { authenticationMethod: 'THREE', authenticationData: Buffer.from(data) } };
+}
+
+describe('Connection: enhanced authentication', () => {
+  it('runs every round before the node sees the CONNECT; CONNACK carries method and final data', async () => {
+    const s = await setup({ authMethods: threeRounds });
+    const c = await client();
+    c.send(authConnect('1'));
+    assert.equal((await c.expect('auth')).properties?.authenticationData?.toString(), '2');
+    assert.deepEqual(s.handler().events, [], 'the node has not seen the CONNECT');
+    c.send(authContinue('3'));
+    assert.equal((await c.expect('auth')).properties?.authenticationData?.toString(), '4');
+    c.send(authContinue('5'));
+    const connack = await c.expect('connack');
+    assert.equal(connack.reasonCode, 0);
+    assert.equal(connack.properties?.authenticationMethod, 'THREE');
+    assert.equal(connack.properties?.authenticationData?.toString(), '6');
+    const first = s.handler().events[0];
+    assert.ok(first?.type === 'connect' && first.decision.authenticationMethod === 'THREE');
+  });
+
+  it('a CONNACK without enhanced authentication carries no Authentication Method [MQTT-4.12.0-6]', async () => {
+    await setup({ authMethods: threeRounds });
+    const c = await client();
+    const connack = await c.handshake({ clientId: 'plain' });
+    assert.ok(connack.cmd === 'connack' && connack.properties?.authenticationMethod === undefined);
+  });
+
+  // Lenient, as with packets pipelined behind a CONNECT: the exchange is over when it is read.
+  it('a packet pipelined behind the last AUTH waits for CONNACK, then is processed', async () => {
+    await setup({ authMethods: threeRounds });
+    const c = await client();
+    c.send(authConnect('1'));
+    await c.expect('auth');
+    c.send(authContinue('3'));
+    await c.expect('auth');
+    c.socket.write(Buffer.concat([
+      mqttPacket.generate(authContinue('5'), { protocolVersion: 5 }),
+      Buffer.from([0xc0, 0x00]), // PINGREQ
+    ]));
+    assert.equal((await c.expect('connack')).reasonCode, 0);
+    await c.expect('pingresp');
+  });
+
+  it('a client that stops answering mid-exchange is closed by the connect timeout, without CONNACK', async () => {
+    const s = await setup({ authMethods: threeRounds, connectTimeoutMs: 200 });
+    const c = await client();
+    c.send(authConnect('1'));
+    await c.expect('auth');
+    c.send(authContinue('3'));
+    await c.expect('auth');
+    await c.waitClosed();
+    const reason = await withTimeout(s.handler().closed, 3000, 'onClose');
+    assert.match(reason.detail, /no AUTH to continue the authentication within 200 ms/);
+    assert.deepEqual(s.handler().events.map((e) => e.type), ['close'], 'the node never saw the CONNECT');
   });
 });
 
