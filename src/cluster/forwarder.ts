@@ -12,7 +12,7 @@
 // wait ends, counted and logged, so a dead peer never holds a publisher forever.
 import type { RemotePlan, RemoteTarget } from '../broker/dispatch.js';
 import type { Logger } from '../log.js';
-import type { AppMessage } from '../protocol/message.js';
+import { compactMessage, type AppMessage } from '../protocol/message.js';
 import type { MatchScope } from '../routing/router.js';
 import type { ForwardAck, ForwardedPublish } from './peer-messages.js';
 import { laneFor, type PeerTransport } from './peer-transport.js';
@@ -50,6 +50,9 @@ function newWait(): AckWait {
   const promise = new Promise<void>((r) => (resolve = r));
   return { remaining: 0, resolve, promise };
 }
+
+/** Shared groups whose round-robin position is kept. */
+const MAX_GROUP_TURNS = 10_000;
 
 /** Publishes per forward batch: bounds what one buffered peer message holds (the transport
  * bounds how many it buffers per lane). */
@@ -137,6 +140,9 @@ export class Forwarder implements RemoteTarget {
       if (list === undefined) groupsFor.set(chosen, (list = []));
       list.push(share);
     }
+    // Copies wait in the transport's buffer while a peer is unreachable: a parsed PUBLISH is a
+    // view into its socket read (64 KiB), which each buffered copy would keep alive.
+    message = compactMessage(message);
     const wait = message.qos > 0 ? newWait() : null;
     let count = 0;
     for (const node of nodes) {
@@ -282,6 +288,8 @@ export class Forwarder implements RemoteTarget {
     const candidates = tried === null ? nodes : nodes.filter((n) => !tried.has(n));
     if (candidates.length === 0) return null;
     const turn = this.turns.get(share) ?? 0;
+    // Groups come and go: forget every position rather than grow (the rotation restarts).
+    if (this.turns.size >= MAX_GROUP_TURNS) this.turns.clear();
     this.turns.set(share, turn + 1);
     return candidates[turn % candidates.length]!;
   }
