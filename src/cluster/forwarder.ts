@@ -34,8 +34,8 @@ export interface RouteSource {
 /** Delivers a message to this node's sessions within a scope (the node implements it). */
 export interface LocalDelivery {
   /** Returns the deliveries matched and a promise of the copies for persistent sessions being
-   * stored (null when none were). */
-  deliverLocal(message: AppMessage, scope: MatchScope): { matched: number; stored: Promise<void> | null };
+   * stored (null when none were); null when the node is shutting down and takes nothing. */
+  deliverLocal(message: AppMessage, scope: MatchScope): { matched: number; stored: Promise<void> | null } | null;
 }
 
 /** The parts of one published message still waited for. */
@@ -161,7 +161,8 @@ export class Forwarder implements RemoteTarget {
     const copy = this.sent.get(ack.ackId);
     if (copy === undefined || copy.node !== from) return;
     this.sent.delete(ack.ackId);
-    if (ack.status === 'no-member' && copy.groups.length > 0) this.repick(copy);
+    // No member left there, or the node is shutting down: the group's delivery goes elsewhere.
+    if (ack.status !== 'stored' && copy.groups.length > 0) this.repick(copy);
     if (ack.status === 'refused') {
       this.log.warn({ event: 'cluster.forward.refused', peer: from, topic: copy.message.topic }, `peer ${from} refused a forwarded message; the publisher is acknowledged without it`);
     }
@@ -262,7 +263,7 @@ export class Forwarder implements RemoteTarget {
       }
       tried.add(chosen);
       if (chosen === this.self) {
-        const { stored } = this.local.deliverLocal(copy.message, new GroupsScope(new Set([share])));
+        const stored = this.local.deliverLocal(copy.message, new GroupsScope(new Set([share])))?.stored ?? null;
         if (stored !== null && copy.wait !== null) {
           copy.wait.remaining++;
           void stored.then(() => this.partDone(copy.wait));
