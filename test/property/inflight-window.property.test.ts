@@ -30,7 +30,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 
 function sent(seq: number, packetId: number): StoredMessage {
-  return { seq, state: seq % 4 === 0 ? 'released' : 'inflight', packetId, qos: seq % 4 === 0 ? 2 : 1, retain: false, subscriptionIds: [], message: { topic: `t/${seq}`, payload: new Uint8Array([1]), qos: 1, retain: false } };
+  return { seq, state: seq % 4 === 0 ? 'released' : 'inflight', packetId, qos: seq % 4 === 0 ? 2 : 1, retain: false, subscriptionIds: [], message: { topic: `t/${seq}`, payload: new Uint8Array([1]), qos: 1, retain: false, publisherId: 'p' } };
 }
 
 function check(w: InflightWindow, model: StoredMessage[]): void {

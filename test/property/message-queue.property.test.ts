@@ -39,7 +39,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 
 function message(seq: number, qos: QoS, expiresAt: number | null): StoredMessage {
-  const m: StoredMessage['message'] = { topic: `t/${seq}`, payload: new Uint8Array([seq & 0xff]), qos, retain: false };
+  const m: StoredMessage['message'] = { topic: `t/${seq}`, payload: new Uint8Array([seq & 0xff]), qos, retain: false, publisherId: 'p' };
   if (expiresAt !== null) m.expiresAt = expiresAt;
   return { seq, state: 'queued', packetId: null, qos, retain: false, subscriptionIds: [], message: m };
 }
