@@ -3,8 +3,9 @@
 // XOR, so the same filter added twice (a bug) does not cancel out. Not cryptographic: it detects
 // drift between replicas of a slice, it does not defend against a peer (the shared secret does).
 
-/** FNV-1a over UTF-16 code units, finished with murmur3's fmix32 for avalanche. */
-function hashA(text: string): number {
+/** FNV-1a over UTF-16 code units, finished with murmur3's fmix32 for avalanche. Also picks a
+ * topic's forwarding stream (src/cluster/peer-transport.ts). */
+export function hashA(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
