@@ -1,10 +1,10 @@
-// PeerTransport over gRPC (@grpc/grpc-js; the only module that imports it). Per peer: one
-// channel, `lanes` long-lived Exchange streams carrying this node's batches to it (a lane per
-// topic hash, so per-topic order holds), and unary calls with deadlines for control. Every call
-// names this node and its incarnation and proves the cluster secret (src/cluster/grpc-auth.ts);
-// the server refuses a wrong proof, an unknown node and a stale incarnation, and logs why. Messages
-// queued in one event-loop turn leave as one PeerBatch per lane; while a peer is down they wait in
-// a bounded buffer per lane, and what does not fit is dropped and counted.
+// PeerTransport over gRPC. With grpc-peer-link.ts (the outgoing streams of one peer) it is the
+// only code that imports @grpc/grpc-js. Per peer: one channel, `lanes` long-lived Exchange
+// streams carrying this node's batches to it (a lane per topic hash, so per-topic order holds),
+// and unary calls with deadlines for control. Every call names this node and its incarnation and
+// proves the cluster secret (src/cluster/grpc-auth.ts); the server refuses a wrong proof, an
+// unknown node and a stale incarnation, and logs why. While a peer is down its messages wait in a
+// bounded buffer per lane; what does not fit is dropped and counted.
 
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from '../log.js';
 import type { ProtoGrpcType } from './gen/cluster.js';
 import type { ClusterClient, ClusterHandlers } from './gen/cluster/v1/Cluster.js';
+import { PeerLink, SECRET_HINT } from './grpc-peer-link.js';
 import type { FullSyncResponse__Output } from './gen/cluster/v1/FullSyncResponse.js';
 import type { PeerBatch, PeerBatch__Output } from './gen/cluster/v1/PeerBatch.js';
 import type { StatusResponse__Output } from './gen/cluster/v1/StatusResponse.js';
@@ -76,29 +77,11 @@ function loadProto(): ProtoGrpcType {
   return grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
 }
 
-type Stream = grpc.ClientDuplexStream<PeerBatch, PeerBatch__Output>;
 type InboundStream = grpc.ServerDuplexStream<PeerBatch__Output, PeerBatch>;
 
-interface Lane {
-  stream: Stream | null;
-  admitted: boolean;
-  writable: boolean;
-  flushing: boolean;
-  pending: PeerMessage[];
-}
-
-interface Link {
-  info: MemberInfo;
-  readonly client: ClusterClient;
-  readonly lanes: Lane[];
-  up: boolean;
-  retry: NodeJS.Timeout | null;
-  /** Last failure logged, so a peer that keeps refusing logs once per reason, not per retry. */
-  lastFailure: string;
-}
-
-const HINTS: Record<string, string> = {
-  auth: 'give every node the same --cluster-secret (SHOAL_CLUSTER_SECRET)',
+/** What the refused caller's operator should do, per reason. */
+const HINTS: Record<'auth' | 'unknown' | 'stale', string> = {
+  auth: SECRET_HINT,
   unknown: 'the caller is not a member here (yet); it is admitted once membership lists it',
   stale: 'an older incarnation of that node still runs or its calls arrive late; stop the old process',
 };
@@ -111,19 +94,17 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
   refused = 0;
   private readonly proto = loadProto();
   private readonly server = new grpc.Server();
-  private readonly links = new Map<string, Link>();
+  private readonly links = new Map<string, PeerLink>();
   /** Incarnation of every node passed to connect(): the default admission. */
   private readonly known = new Map<string, number>();
   private readonly inbound = new Map<string, Set<InboundStream>>();
   private readonly maxPending: number;
-  private readonly reconnectMs: number;
   private closed = false;
 
   constructor(private readonly opts: GrpcTransportOptions) {
     super();
     this.lanes = opts.lanes ?? DEFAULT_LANES;
     this.maxPending = opts.maxPendingPerLane ?? DEFAULT_MAX_PENDING_PER_LANE;
-    this.reconnectMs = opts.reconnectMs ?? DEFAULT_RECONNECT_MS;
     this.server.addService(this.proto.cluster.v1.Cluster.service, this.serviceHandlers());
   }
 
@@ -144,20 +125,27 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
   connect(peer: MemberInfo): void {
     if (this.closed || peer.name === this.opts.self.name) return;
     const current = this.links.get(peer.name);
-    if (current !== undefined && current.info.incarnation === peer.incarnation && current.info.grpcAddress === peer.grpcAddress) return;
+    if (current?.info.incarnation === peer.incarnation && current.info.grpcAddress === peer.grpcAddress) return;
     if (current !== undefined) this.dropLink(current, 'replaced by a new incarnation or address');
     this.known.set(peer.name, peer.incarnation);
-    this.endInbound(peer.name, (s) => s !== peer.incarnation);
+    this.endInbound(peer.name, (i) => i !== peer.incarnation);
     const client = new this.proto.cluster.v1.Cluster(peer.grpcAddress, this.channelCredentials(), {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
       'grpc.keepalive_permit_without_calls': 1,
     });
-    const lanes: Lane[] = [];
-    for (let i = 0; i < this.lanes; i++) lanes.push({ stream: null, admitted: false, writable: true, flushing: false, pending: [] });
-    const link: Link = { info: peer, client, lanes, up: false, retry: null, lastFailure: '' };
-    this.links.set(peer.name, link);
-    this.dial(link);
+    this.links.set(
+      peer.name,
+      new PeerLink(peer, client, {
+        self: this.opts.self,
+        logger: this.opts.logger,
+        lanes: this.lanes,
+        reconnectMs: this.opts.reconnectMs ?? DEFAULT_RECONNECT_MS,
+        metadata: () => this.callMetadata(),
+        up: (info) => this.emit('peer-up', info),
+        down: (info, reason) => this.emit('peer-down', info.name, reason),
+      }),
+    );
   }
 
   disconnect(name: string): void {
@@ -169,28 +157,29 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
 
   send(peer: string, message: PeerMessage, lane: number): boolean {
     const link = this.links.get(peer);
-    const l = link?.lanes[lane % this.lanes];
-    if (link === undefined || l === undefined || l.pending.length >= this.maxPending) {
+    const l = lane % this.lanes;
+    if (link === undefined || link.pendingOn(l) >= this.maxPending) {
+      // Logged on the first drop and then while the peer is up (a full buffer of a live peer),
+      // not for every message to a peer known to be down.
       if (this.dropped++ === 0 || link?.up === true) {
         this.opts.logger.warn({ event: 'cluster.send.dropped', peer, dropped: this.dropped }, 'cluster message dropped: peer unknown or its buffer is full');
       }
       return false;
     }
-    l.pending.push(message);
-    if (!l.flushing) {
-      l.flushing = true;
-      setImmediate(() => this.flush(l));
-    }
+    link.enqueue(l, message);
     return true;
   }
 
   async fetchSlice(peer: string, origin: string, deadlineMs: number): Promise<RouteSlice | null> {
-    const res = await this.unary<FullSyncResponse__Output>(peer, 'FullSync', deadlineMs, (c, md, o, cb) => c.FullSync({ origin }, md, o, cb));
-    return wire.decodeSlice(res);
+    return wire.decodeSlice(
+      await this.unary<FullSyncResponse__Output>(peer, 'FullSync', deadlineMs, (c, md, o, cb) => c.FullSync({ origin }, md, o, cb)),
+    );
   }
 
   async status(peer: string, deadlineMs: number): Promise<ClusterStatus> {
-    return wire.decodeStatus(await this.unary<StatusResponse__Output>(peer, 'Status', deadlineMs, (c, md, o, cb) => c.Status({}, md, o, cb)));
+    return wire.decodeStatus(
+      await this.unary<StatusResponse__Output>(peer, 'Status', deadlineMs, (c, md, o, cb) => c.Status({}, md, o, cb)),
+    );
   }
 
   fetchRetained(peer: string, deadlineMs: number): Promise<RetainedUpdate[]> {
@@ -289,7 +278,7 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
       return typeof v === 'string' ? v : undefined;
     };
     const check = checkCaller(this.opts.secret, first(NODE_HEADER), first(INCARNATION_HEADER), first(AUTH_HEADER));
-    let kind = 'auth';
+    let kind: 'auth' | Admission = 'auth';
     let reason = check.ok ? '' : check.reason;
     if (check.ok) {
       kind = this.admission(check.caller.node, check.caller.incarnation);
@@ -298,10 +287,19 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
     }
     this.refused++;
     this.opts.logger.warn(
-      { event: 'cluster.call.refused', method, peerAddress: call.getPeer(), node: check.caller?.node, incarnation: check.caller?.incarnation, reason, hint: HINTS[kind] },
+      {
+        event: 'cluster.call.refused',
+        method,
+        peerAddress: call.getPeer(),
+        node: check.caller?.node,
+        incarnation: check.caller?.incarnation,
+        reason,
+        hint: HINTS[kind],
+      },
       `cluster call refused from ${call.getPeer()}: ${reason}`,
     );
-    const code = kind === 'auth' ? grpc.status.UNAUTHENTICATED : kind === 'stale' ? grpc.status.FAILED_PRECONDITION : grpc.status.UNAVAILABLE;
+    // UNAVAILABLE for an unknown node: it may become a member shortly, so the caller retries.
+    const code = { auth: grpc.status.UNAUTHENTICATED, stale: grpc.status.FAILED_PRECONDITION, unknown: grpc.status.UNAVAILABLE }[kind];
     refuse(code, `${reason}; ${HINTS[kind]}`);
     return null;
   }
@@ -335,100 +333,9 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
     }
   }
 
-  // --- client side ------------------------------------------------------------------------------
-
-  private dial(link: Link): void {
-    link.retry = null;
-    const hello = {
-      node: this.opts.self.name,
-      incarnation: this.opts.self.incarnation,
-      protocol_versions: [CLUSTER_PROTOCOL_VERSION],
-      grpc_address: this.opts.self.grpcAddress,
-    };
-    link.client.Hello(hello, this.callMetadata(), { deadline: Date.now() + 5_000 }, (err, res) => {
-      if (this.links.get(link.info.name) !== link) return;
-      if (err !== null) return this.linkFailed(link, `Hello failed: ${err.details} (grpc status ${err.code})`);
-      if (res === undefined || res.chosen_version === 0 || res.node !== link.info.name || Number(res.incarnation) !== link.info.incarnation) {
-        return this.linkFailed(link, `Hello answered by ${res?.node}@${res?.incarnation}, versions ${res?.protocol_versions}, not ${link.info.name}@${link.info.incarnation} speaking v${CLUSTER_PROTOCOL_VERSION}`);
-      }
-      link.lanes.forEach((lane) => this.openLane(link, lane));
-    });
-  }
-
-  private openLane(link: Link, lane: Lane): void {
-    if (lane.stream !== null) return;
-    const stream = link.client.Exchange(this.callMetadata());
-    lane.stream = stream;
-    stream.on('data', () => {
-      if (lane.admitted) return;
-      lane.admitted = true;
-      this.flush(lane);
-      if (!link.up && link.lanes.every((l) => l.admitted)) {
-        link.up = true;
-        link.lastFailure = '';
-        this.opts.logger.info({ event: 'cluster.peer.up', peer: link.info.name, incarnation: link.info.incarnation }, 'cluster peer streams up');
-        this.emit('peer-up', link.info);
-      }
-    });
-    stream.on('error', (err: grpc.ServiceError) => {
-      if (lane.stream === stream) this.linkFailed(link, `stream failed: ${err.details} (grpc status ${err.code})`);
-    });
-    stream.on('end', () => {
-      if (lane.stream === stream) this.linkFailed(link, 'stream ended by the peer');
-    });
-  }
-
-  private linkFailed(link: Link, reason: string): void {
-    for (const lane of link.lanes) {
-      const s = lane.stream;
-      lane.stream = null;
-      lane.admitted = false;
-      lane.writable = true;
-      s?.cancel();
-    }
-    if (link.up) {
-      link.up = false;
-      this.emit('peer-down', link.info.name, reason);
-    }
-    if (reason !== link.lastFailure) {
-      link.lastFailure = reason;
-      const hint = reason.includes(`status ${grpc.status.UNAUTHENTICATED})`) ? HINTS.auth : 'retrying; check the peer runs and its --grpc address is reachable';
-      this.opts.logger.warn({ event: 'cluster.peer.unreachable', peer: link.info.name, address: link.info.grpcAddress, reason, hint }, `cluster peer ${link.info.name} unreachable: ${reason}`);
-    }
-    if (link.retry === null && !this.closed && this.links.get(link.info.name) === link) {
-      link.retry = setTimeout(() => this.dial(link), this.reconnectMs);
-      link.retry.unref();
-    }
-  }
-
-  private dropLink(link: Link, reason: string): void {
+  private dropLink(link: PeerLink, reason: string): void {
     this.links.delete(link.info.name);
-    if (link.retry !== null) clearTimeout(link.retry);
-    link.retry = null;
-    for (const lane of link.lanes) {
-      lane.stream?.end();
-      lane.stream = null;
-      lane.pending = [];
-    }
-    if (link.up) this.emit('peer-down', link.info.name, reason);
-    link.up = false;
-    link.client.close();
-  }
-
-  /** Writes a lane's queued messages as one batch; waits for 'drain' when gRPC pushes back. */
-  private flush(lane: Lane): void {
-    lane.flushing = false;
-    const stream = lane.stream;
-    if (stream === null || !lane.admitted || !lane.writable || lane.pending.length === 0) return;
-    const messages = lane.pending.map(wire.encodePeerMessage);
-    lane.pending = [];
-    if (!stream.write({ messages })) {
-      lane.writable = false;
-      stream.once('drain', () => {
-        lane.writable = true;
-        this.flush(lane);
-      });
-    }
+    link.close(reason);
   }
 
   private callMetadata(): grpc.Metadata {
@@ -440,7 +347,7 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
     return md;
   }
 
-  private requireLink(peer: string, method: string): Link {
+  private requireLink(peer: string, method: string): PeerLink {
     const link = this.links.get(peer);
     if (link === undefined) throw new PeerCallError(peer, method, grpc.status.UNAVAILABLE, 'not connected (connect() it first)');
     return link;
@@ -450,13 +357,13 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
     peer: string,
     method: string,
     deadlineMs: number,
-    call: (c: ClusterClient, md: grpc.Metadata, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: R) => void) => void,
+    call: (c: ClusterClient, md: grpc.Metadata, o: grpc.CallOptions, cb: grpc.requestCallback<R>) => void,
   ): Promise<R> {
     const link = this.requireLink(peer, method);
     return new Promise((resolve, reject) => {
       call(link.client, this.callMetadata(), { deadline: Date.now() + deadlineMs }, (err, res) => {
-        if (err !== null || res === undefined) reject(new PeerCallError(peer, method, err?.code ?? grpc.status.UNKNOWN, err?.details ?? 'no response'));
-        else resolve(res);
+        if (err === null && res !== undefined) return resolve(res);
+        reject(new PeerCallError(peer, method, err?.code ?? grpc.status.UNKNOWN, err?.details ?? 'no response'));
       });
     });
   }
@@ -464,7 +371,9 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
   private serverCredentials(): grpc.ServerCredentials {
     const tls = this.opts.tls;
     if (tls === undefined) return grpc.ServerCredentials.createInsecure();
-    return grpc.ServerCredentials.createSsl(readFileSync(tls.caPath), [{ private_key: readFileSync(tls.keyPath), cert_chain: readFileSync(tls.certPath) }], true);
+    const pair = { private_key: readFileSync(tls.keyPath), cert_chain: readFileSync(tls.certPath) };
+    // true: a client without a certificate of the cluster CA is refused during the handshake.
+    return grpc.ServerCredentials.createSsl(readFileSync(tls.caPath), [pair], true);
   }
 
   private channelCredentials(): grpc.ChannelCredentials {

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
     self: { name: config.name, incarnation: config.incarnation, grpcAddress: '127.0.0.1:0', protocolVersion: 1 },
     listen: '127.0.0.1:0',
     ...(config.secret === undefined ? {} : { secret: config.secret }),
+    ...(config.tls === undefined ? {} : { tls: config.tls }),
     lanes: config.lanes ?? 2,
     reconnectMs: 100,
     logger,

@@ -9,6 +9,7 @@ export interface ChildConfig {
   secret?: string;
   lanes?: number;
   retained?: RetainedUpdate[];
+  tls?: { certPath: string; keyPath: string; caPath: string };
 }
 
 export type Command =

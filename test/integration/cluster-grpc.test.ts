@@ -1,10 +1,14 @@
 // The gRPC peer transport between real processes on 127.0.0.1: batches both ways with every
 // MQTT 5 property intact, per-topic order on a lane, unary control calls (FullSync, Status,
 // RetainedSnapshot), and refusals: a wrong cluster secret and a stale incarnation are refused and
-// logged with the caller's address, and the secret never appears in a log line.
+// logged with the caller's address, and the secret never appears in a log line; with mTLS, nodes
+// holding certificates of the cluster's CA talk and a node without TLS cannot.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { jsonLine, revive, type ChildConfig, type Command } from '../helpers/grpc-peer-protocol.js';
@@ -209,5 +213,51 @@ describe('cluster gRPC transport between processes', { timeout: 120_000 }, () =>
     a.command({ cmd: 'send', to: 'b', lane: 0, messages: [{ kind: 'digests', set: { from: 'a', digests: [] } }] });
     const sent = await a.waitFor((l) => l.event === 'sent', 'send result');
     assert.equal(sent.ok, true);
+  });
+});
+
+/** A throwaway CA and one certificate for 127.0.0.1 signed by it (EC keys: fast to make). */
+function makeCerts(dir: string): { certPath: string; keyPath: string; caPath: string } {
+  const run = (args: string[]): void => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=shoal-test-ca']);
+  run(['req', ...ec, '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=localhost']);
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run(['x509', '-req', '-in', 'node.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.pem', '-days', '1', '-extfile', 'san.ext']);
+  return { certPath: join(dir, 'node.pem'), keyPath: join(dir, 'node.key'), caPath: join(dir, 'ca.pem') };
+}
+
+describe('cluster gRPC transport with mTLS', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-mtls-'));
+  const peers: Peer[] = [];
+
+  after(async () => {
+    await Promise.all(peers.map((p) => p.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('connects nodes with certificates of the cluster CA and refuses a node without TLS', async () => {
+    const tls = makeCerts(dir);
+    const [x, y, plain] = await Promise.all([
+      Peer.start({ name: 'x', incarnation: 1, secret: SECRET, lanes: 1, tls }),
+      Peer.start({ name: 'y', incarnation: 2, secret: SECRET, lanes: 1, tls }),
+      Peer.start({ name: 'p', incarnation: 3, secret: SECRET, lanes: 1 }),
+    ]);
+    peers.push(x!, y!, plain!);
+    x!.command({ cmd: 'connect', peer: y!.member });
+    y!.command({ cmd: 'connect', peer: x!.member });
+    await x!.waitFor((l) => l.event === 'peer-up' && l.peer === 'y', 'x sees y up over mTLS');
+    x!.command({ cmd: 'send', to: 'y', lane: 0, messages: [{ kind: 'digests', set: { from: 'x', digests: [] } }] });
+    await y!.waitFor((l) => l.event === 'message' && l.from === 'x', 'a batch over mTLS');
+    // x knows p (so admission would accept it): only TLS can keep it out.
+    x!.command({ cmd: 'connect', peer: plain!.member });
+    plain!.command({ cmd: 'connect', peer: x!.member });
+    const failure = await plain!.waitFor((l) => l.event === 'cluster.peer.unreachable', 'plaintext dial refused');
+    assert.match(String(failure.reason), /Hello failed/);
+    assert.equal(plain!.lines.some((l) => l.event === 'peer-up'), false);
+    assert.equal(x!.lines.some((l) => l.event === 'cluster.call.refused'), false, 'the plaintext call must not reach the handlers');
   });
 });
