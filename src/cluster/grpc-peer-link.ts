@@ -161,19 +161,62 @@ export class PeerLink {
     }
   }
 
-  /** Writes a lane's queued messages as one batch; waits for 'drain' when gRPC pushes back. */
+  /**
+   * Writes a lane's queued messages in batches of at most MAX_BATCH_MESSAGES messages and about
+   * MAX_BATCH_BYTES, and waits for 'drain' when gRPC pushes back. Bounded batches keep each
+   * protobuf message far below the receive limit and let other lanes' writes interleave.
+   */
   private flush(lane: Lane): void {
     lane.flushScheduled = false;
     const stream = lane.stream;
-    if (stream === null || !lane.admitted || !lane.writable || lane.pending.length === 0) return;
-    const messages = lane.pending.map(encodePeerMessage);
-    lane.pending = [];
-    if (!stream.write({ messages })) {
-      lane.writable = false;
-      stream.once('drain', () => {
-        lane.writable = true;
-        this.flush(lane);
-      });
+    if (stream === null || !lane.admitted) return;
+    while (lane.writable && lane.pending.length > 0) {
+      let bytes = 0;
+      let n = 0;
+      while (n < lane.pending.length && n < MAX_BATCH_MESSAGES && (n === 0 || bytes < MAX_BATCH_BYTES)) {
+        bytes += approximateBytes(lane.pending[n]!);
+        n++;
+      }
+      const messages = lane.pending.splice(0, n).map(encodePeerMessage);
+      if (!stream.write({ messages })) {
+        lane.writable = false;
+        stream.once('drain', () => {
+          lane.writable = true;
+          this.flush(lane);
+        });
+      }
     }
+  }
+}
+
+/** Messages per PeerBatch at most. */
+export const MAX_BATCH_MESSAGES = 1024;
+/** A PeerBatch is closed once its messages reach about this many bytes (one larger message still
+ * goes alone). */
+export const MAX_BATCH_BYTES = 1 << 20;
+
+/** The bulk of a message's encoded size: payloads and strings; small fixed fields are ignored. */
+function approximateBytes(m: PeerMessage): number {
+  switch (m.kind) {
+    case 'forward': {
+      let n = 0;
+      for (const p of m.publishes) n += 32 + p.message.topic.length + p.message.payload.byteLength;
+      return n;
+    }
+    case 'route-delta': {
+      let n = 32;
+      for (const f of m.delta.adds) n += f.length + 2;
+      for (const f of m.delta.removes) n += f.length + 2;
+      return n;
+    }
+    case 'retained': {
+      let n = 0;
+      for (const u of m.updates) n += 32 + u.topic.length + (u.message?.payload.byteLength ?? 0);
+      return n;
+    }
+    case 'digests':
+      return 16 + 48 * m.set.digests.length;
+    case 'forward-ack':
+      return 16;
   }
 }

@@ -14,7 +14,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from '../log.js';
 import type { ProtoGrpcType } from './gen/cluster.js';
 import type { ClusterClient, ClusterHandlers } from './gen/cluster/v1/Cluster.js';
-import { PeerLink, SECRET_HINT } from './grpc-peer-link.js';
+import { MAX_BATCH_BYTES, PeerLink, SECRET_HINT } from './grpc-peer-link.js';
 import type { FullSyncResponse__Output } from './gen/cluster/v1/FullSyncResponse.js';
 import type { PeerBatch, PeerBatch__Output } from './gen/cluster/v1/PeerBatch.js';
 import type { StatusResponse__Output } from './gen/cluster/v1/StatusResponse.js';
@@ -31,6 +31,9 @@ export const DEFAULT_MAX_PENDING_PER_LANE = 10_000;
 /** Pause before redialling a peer whose streams failed. */
 export const DEFAULT_RECONNECT_MS = 500;
 const RETAINED_BATCH = 500;
+/** Largest protobuf message accepted from a peer: one forwarded or retained message can be as
+ * large as an MQTT packet (256 MiB); gRPC's default of 4 MiB would break the stream. */
+const MAX_MESSAGE_BYTES = 256 * 1024 * 1024 + 16 * 1024 * 1024;
 
 export interface GrpcTransportOptions {
   readonly self: MemberInfo;
@@ -93,7 +96,7 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
   /** Calls refused by this node's server (secret, unknown node, stale incarnation). */
   refused = 0;
   private readonly proto = loadProto();
-  private readonly server = new grpc.Server();
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES });
   private readonly links = new Map<string, PeerLink>();
   /** Incarnation of every node passed to connect(): the default admission. */
   private readonly known = new Map<string, number>();
@@ -133,6 +136,7 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
       'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     });
     this.links.set(
       peer.name,
@@ -254,11 +258,14 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
         if (this.admitCall(call, 'RetainedSnapshot', (code, details) => call.emit('error', { code, details })) === null) return;
         const max = call.request.max_batch > 0 ? call.request.max_batch : RETAINED_BATCH;
         let batch: RetainedUpdate[] = [];
+        let bytes = 0;
         for (const u of this.opts.handlers.retainedSnapshot()) {
           batch.push(u);
-          if (batch.length === max) {
+          bytes += u.topic.length + (u.message?.payload.byteLength ?? 0);
+          if (batch.length === max || bytes >= MAX_BATCH_BYTES) {
             call.write({ updates: batch.map(wire.encodeRetained) });
             batch = [];
+            bytes = 0;
           }
         }
         if (batch.length > 0) call.write({ updates: batch.map(wire.encodeRetained) });

@@ -31,6 +31,12 @@ async function main(): Promise<void> {
   const port = await t.start();
   t.on('message', (from, message) => {
     if (message.kind === 'route-delta') table.apply(message.delta);
+    // Large payloads are reported by size only, to keep the pipe small.
+    if (message.kind === 'forward' && message.publishes.some((p) => p.message.payload.byteLength > 65_536)) {
+      const sizes = message.publishes.map((p) => p.message.payload.byteLength);
+      say({ event: 'bulk', from, sizes, ackIds: message.publishes.map((p) => p.ackId) });
+      return;
+    }
     say({ event: 'message', from, message });
   });
   t.on('peer-up', (peer) => say({ event: 'peer-up', peer: peer.name }));
@@ -47,7 +53,13 @@ async function main(): Promise<void> {
     if (c.cmd === 'connect') t.connect(c.peer);
     else if (c.cmd === 'disconnect') t.disconnect(c.name);
     else if (c.cmd === 'send') for (const m of c.messages) say({ event: 'sent', ok: t.send(c.to, m, c.lane) });
-    else if (c.cmd === 'fetchSlice') answer(c.id, t.fetchSlice(c.peer, c.origin, 5_000));
+    else if (c.cmd === 'sendBulk') {
+      for (let i = 0; i < c.count; i++) {
+        const payload = new Uint8Array(c.bytes).fill(i & 0xff);
+        const message = { topic: c.topic, payload, qos: 0 as const, retain: false, publisherId: 'bulk' };
+        t.send(c.to, { kind: 'forward', publishes: [{ message, deliverDirect: true, sharedGroups: [], ackId: i + 1 }] }, c.lane);
+      }
+    } else if (c.cmd === 'fetchSlice') answer(c.id, t.fetchSlice(c.peer, c.origin, 5_000));
     else if (c.cmd === 'fetchRetained') answer(c.id, t.fetchRetained(c.peer, 5_000));
     else if (c.cmd === 'status') answer(c.id, t.status(c.peer, 5_000));
   }

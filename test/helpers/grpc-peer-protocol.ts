@@ -16,6 +16,8 @@ export type Command =
   | { cmd: 'connect'; peer: MemberInfo }
   | { cmd: 'disconnect'; name: string }
   | { cmd: 'send'; to: string; lane: number; messages: PeerMessage[] }
+  /** `count` forwards on `topic` with payloads of `bytes` bytes, queued in one turn. */
+  | { cmd: 'sendBulk'; to: string; lane: number; topic: string; count: number; bytes: number }
   | { cmd: 'fetchSlice'; id: number; peer: string; origin: string }
   | { cmd: 'fetchRetained'; id: number; peer: string }
   | { cmd: 'status'; id: number; peer: string };

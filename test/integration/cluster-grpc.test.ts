@@ -177,6 +177,18 @@ describe('cluster gRPC transport between processes', { timeout: 120_000 }, () =>
     assert.deepEqual(got, Array.from({ length: n }, (_, i) => i));
   });
 
+  it('splits what is queued in one turn into bounded batches, and takes a message larger than 4 MiB', async () => {
+    // 24 × 512 KiB in one turn (12 MiB) and one of 6 MiB: one batch of all would exceed gRPC's
+    // default 4 MiB message limit and break the stream.
+    a.command({ cmd: 'sendBulk', to: 'b', lane: 1, topic: 'bulk/a', count: 24, bytes: 512 * 1024 });
+    a.command({ cmd: 'sendBulk', to: 'b', lane: 1, topic: 'bulk/b', count: 1, bytes: 6 * 1024 * 1024 });
+    const total = (): number => b.lines.filter((l) => l.event === 'bulk').reduce((n, l) => n + (l.sizes as number[]).length, 0);
+    await b.waitFor(() => total() === 25, '25 bulk messages at b');
+    const sizes = b.lines.filter((l) => l.event === 'bulk').flatMap((l) => l.sizes as number[]);
+    assert.deepEqual(sizes, [...Array<number>(24).fill(512 * 1024), 6 * 1024 * 1024]);
+    assert.equal(a.lines.some((l) => l.event === 'peer-down'), false);
+  });
+
   it('refuses a node with a wrong secret, logging its address and what to do; never logs the secret', async () => {
     const c = await Peer.start({ name: 'c', incarnation: 300, secret: 'wrong-secret', lanes: 1 });
     extra.push(c);
