@@ -73,6 +73,12 @@ declare module 'swim' {
       local: { host: string; incarnation: number; meta: unknown; data(): MemberData };
       /** Members currently believed faulty, by host (swim keeps them to drop stale alive records). */
       hostToFaulty: Record<string, { data(): MemberData }>;
+      /** Pending suspect → faulty timers, by host. */
+      hostToSuspectTimeout: Record<string, NodeJS.Timeout | undefined>;
+      /** Marks a member suspect and (re)starts its suspect timer; the failure detector's 'suspect' handler. */
+      onSuspect(member: MemberData): void;
+      /** onSuspect bound to the instance; start() subscribes this very function, so replace it before bootstrap. */
+      suspectListener: (member: MemberData) => void;
       /** Sends our record plus everything we know to each host (what `join` does). */
       sync(hosts: string[]): void;
     }
