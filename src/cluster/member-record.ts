@@ -18,12 +18,13 @@ export interface MemberMeta {
 export const GOSSIP_DATAGRAM_BYTES = 512;
 
 /**
- * Largest record about one member we accept to send. A ping then still carries two or three records
- * piggybacked, so news about several members spreads in one round; and a record can never be
- * silently dropped as oversized by swim (it drops, with a debug line only, any message larger than a
- * datagram). A typical record (IPv4 addresses, a 20-character name) measures about 140 bytes.
+ * Largest record about one member we accept to send (length prefix included). A ping then still
+ * carries two records of this size piggybacked in a sealed 512-byte datagram, so news about several
+ * members spreads in one round, and a record is never silently dropped as oversized (swim drops any
+ * message larger than a datagram with a debug line only). A typical record (IPv4 addresses, a
+ * 22-character name) measures 153 bytes; names up to about 90 characters fit.
  */
-export const MAX_MEMBER_RECORD_BYTES = 240;
+export const MAX_MEMBER_RECORD_BYTES = 220;
 
 export function toMeta(info: MemberInfo): MemberMeta {
   return { n: info.name, i: info.incarnation, g: info.grpcAddress, v: info.protocolVersion };
