@@ -25,6 +25,8 @@ export interface FieldKind<T> {
   /** `text` is true for flags and env vars, whose values arrive as strings. */
   parse(raw: unknown, text: boolean): T;
   format(value: T): string;
+  /** A secret: a rejected value is not quoted back in the error message. */
+  readonly sensitive?: boolean;
 }
 
 export function int(min: number, max: number, metavar = '<n>'): FieldKind<number> {

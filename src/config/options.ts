@@ -4,6 +4,17 @@
 // load.ts layers flags > env vars > JSON file > defaults on top of it.
 import { hostname, availableParallelism } from 'node:os';
 import { ConfigError, showValue } from './errors.js';
+import {
+  DEFAULT_GOSSIP,
+  DEFAULT_GRPC,
+  advertiseKind,
+  checkClusterConfig,
+  deriveAdvertise,
+  secretKind,
+  seedsKind,
+  tlsFileKind,
+} from './cluster-options.js';
+import type { Secret } from './secret.js';
 import { Rejection, formatListen, int, listenKind, oneOf, parseListen, str, type FieldKind, type ListenAddress } from './field-kinds.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -52,6 +63,21 @@ export interface ShoalConfig {
   readonly sysIntervalSec: number;
   readonly storageSync: StorageSync;
   readonly logLevel: LogLevel;
+  // ---- cluster (kinds and rules in cluster-options.ts) ----
+  /** Where the gossip (SWIM, UDP) socket binds. */
+  readonly gossip: ListenAddress;
+  /** Gossip addresses ("host:port") to join through; empty = this node runs alone. */
+  readonly seeds: readonly string[];
+  /** The host peers reach this node at, for gossip and gRPC; derived from `gossip` when not set. */
+  readonly advertise: string;
+  /** Where the cluster gRPC server binds. */
+  readonly grpc: ListenAddress;
+  /** Shared by every node: seals gossip and authenticates every RPC. Redacted wherever shown. */
+  readonly clusterSecret: Secret | null;
+  /** mTLS between nodes: all three or none. */
+  readonly clusterTlsCert: string | null;
+  readonly clusterTlsKey: string | null;
+  readonly clusterTlsCa: string | null;
 }
 
 export type ConfigKey = keyof ShoalConfig;
@@ -84,13 +110,21 @@ export const DEFAULT_CONFIG = Object.freeze({
   sysIntervalSec: 10,
   storageSync: 'normal',
   logLevel: 'info',
-} as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName'>);
+  gossip: DEFAULT_GOSSIP,
+  seeds: Object.freeze([]),
+  grpc: DEFAULT_GRPC,
+  clusterSecret: null,
+  clusterTlsCert: null,
+  clusterTlsKey: null,
+  clusterTlsCa: null,
+} as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName' | 'advertise'>);
 
 export function defaultConfig(): ShoalConfig {
   return Object.freeze({
     ...DEFAULT_CONFIG,
     shards: Math.max(1, Math.min(MAX_SHARDS, availableParallelism())),
     nodeName: `shoal@${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}`,
+    advertise: deriveAdvertise(DEFAULT_CONFIG.gossip.host).host,
   });
 }
 
@@ -208,6 +242,47 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     kind: oneOf(LOG_LEVELS, '<level>'),
     description: 'Minimum level of the JSON log lines written to stdout.',
   },
+  gossip: {
+    flag: '--gossip',
+    kind: listenKind,
+    description: 'Address the cluster gossip (SWIM over UDP) socket binds; used only with --seeds.',
+  },
+  seeds: {
+    flag: '--seeds',
+    kind: seedsKind,
+    description: "Gossip addresses of cluster nodes to join through; every node may get the same list, itself included. Unset: the node runs alone, with no gossip or gRPC port.",
+  },
+  advertise: {
+    flag: '--advertise',
+    kind: advertiseKind,
+    defaultText: 'the --gossip host; for 0.0.0.0 or :: the first non-loopback address (else 127.0.0.1)',
+    description: 'Host the other nodes reach this node at, for gossip and gRPC.',
+  },
+  grpc: {
+    flag: '--grpc',
+    kind: listenKind,
+    description: 'Address the cluster gRPC server binds; used only with --seeds.',
+  },
+  clusterSecret: {
+    flag: '--cluster-secret',
+    kind: secretKind,
+    description: 'Shared secret of the cluster: seals every gossip datagram and authenticates every RPC. Required with --seeds unless every cluster address is loopback. Never logged.',
+  },
+  clusterTlsCert: {
+    flag: '--cluster-tls-cert',
+    kind: tlsFileKind,
+    description: "PEM certificate of this node for mutual TLS between nodes; with --cluster-tls-key and --cluster-tls-ca (all three or none).",
+  },
+  clusterTlsKey: {
+    flag: '--cluster-tls-key',
+    kind: tlsFileKind,
+    description: 'PEM private key of --cluster-tls-cert.',
+  },
+  clusterTlsCa: {
+    flag: '--cluster-tls-ca',
+    kind: tlsFileKind,
+    description: "PEM CA bundle that peers' certificates must chain to.",
+  },
 };
 
 /** `--max-queued-bytes` → `SHOAL_MAX_QUEUED_BYTES`. */
@@ -264,9 +339,11 @@ export function parseOptionValue<K extends ConfigKey>(key: K, raw: unknown, sour
   } catch (err) {
     if (!(err instanceof Rejection)) throw err;
     const why = err.reason ? ` (${err.reason})` : '';
+    // A rejected secret is still (nearly) the secret: never echo it.
+    const shown = spec.kind.sensitive ? '[redacted]' : raw;
     return fail(
-      `invalid ${key} from ${source}: ${showValue(raw)}${why}; allowed: ${spec.kind.allowed}`,
-      { code: 'CONFIG_INVALID_VALUE', field: key, source, value: raw, allowed: spec.kind.allowed },
+      `invalid ${key} from ${source}: ${spec.kind.sensitive ? '[redacted]' : showValue(raw)}${why}; allowed: ${spec.kind.allowed}`,
+      { code: 'CONFIG_INVALID_VALUE', field: key, source, value: shown, allowed: spec.kind.allowed },
     );
   }
 }
@@ -324,13 +401,17 @@ export function checkConfig(config: ShoalConfig, sourceOf: (key: ConfigKey) => s
       },
     );
   }
+  checkClusterConfig(config, sourceOf);
   return config;
 }
 
 /** Defaults overlaid with validated `layers` (later layers win), checked and frozen. */
 export function freezeConfig(layers: readonly PartialConfig[], sourceOf: (key: ConfigKey) => string): ShoalConfig {
   const merged: ShoalConfig = Object.assign({}, defaultConfig(), ...layers);
-  return Object.freeze(checkConfig({ ...merged, listen: Object.freeze({ ...merged.listen }) }, sourceOf));
+  // --advertise follows the --gossip host actually configured, unless set itself.
+  const advertise = layers.some((layer) => 'advertise' in layer) ? merged.advertise : deriveAdvertise(merged.gossip.host).host;
+  const frozen = { listen: Object.freeze({ ...merged.listen }), gossip: Object.freeze({ ...merged.gossip }), grpc: Object.freeze({ ...merged.grpc }) };
+  return Object.freeze(checkConfig({ ...merged, ...frozen, advertise, seeds: Object.freeze([...merged.seeds]) }, sourceOf));
 }
 
 /**
