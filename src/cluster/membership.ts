@@ -35,7 +35,7 @@ export interface GossipTimings {
   readonly seedRetryMs: number;
   /** Between re-syncs with unreached seeds and down members once joined (heals partitions). */
   readonly rejoinIntervalMs: number;
-  /** A live node holding our name for this long after we saw it makes us refuse to start. */
+  /** A live node holding our name for this long after we saw it (at least the detection bound) makes us refuse to start. */
   readonly duplicateConfirmMs: number;
   /** A down member is forgotten (members(), swim's faulty list) after this long. */
   readonly forgetDownAfterMs: number;
@@ -435,9 +435,11 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
       return;
     }
     if (this.duplicateTimer !== undefined) return;
+    // Long enough for the failure detector to declare a dead predecessor down in a cluster this size.
+    const waitMs = Math.max(this.timings.duplicateConfirmMs, downDetectionBoundMs(this.timings, this.owners.size + 1));
     this.log.warn(
-      { event: 'cluster.gossip.duplicate_name.waiting', name: this.self.name, host, waitMs: this.timings.duplicateConfirmMs },
-      `the node at ${host} holds our name "${this.self.name}"; waiting ${this.timings.duplicateConfirmMs} ms to see whether it is a dead predecessor`,
+      { event: 'cluster.gossip.duplicate_name.waiting', name: this.self.name, host, waitMs },
+      `the node at ${host} holds our name "${this.self.name}"; waiting ${waitMs} ms to see whether it is a dead predecessor`,
     );
     this.duplicateTimer = setTimeout(() => {
       this.duplicateTimer = undefined;
@@ -448,7 +450,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
         this.log.info({ event: 'cluster.gossip.duplicate_name.cleared', host }, `the node at ${host} that held our name is down; continuing`);
         this.finishStartIfReady();
       }
-    }, this.timings.duplicateConfirmMs);
+    }, waitMs);
     this.duplicateTimer.unref();
   }
 
