@@ -226,7 +226,12 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
       `gossip listening; ${this.seal.authenticated ? 'datagrams sealed with the cluster secret' : 'no cluster secret (loopback only)'}`,
     );
     this.phase = 'running';
-    if (this.seeds.length === 0) return;
+    if (this.seeds.length === 0) {
+      // No one to join (the first node, or a list naming only us); others join us. The rounds
+      // still run, to re-sync with members that go down.
+      this.joinRound();
+      return;
+    }
     await new Promise<void>((resolve, reject) => {
       this.startGate = { firstRoundDone: false, resolve, reject };
       this.joinRound();
@@ -474,9 +479,10 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
   // ---- joining ------------------------------------------------------------------------------
 
   /**
-   * One round: send our record and everything we know to the seeds (and, once joined, to seeds
-   * that are not members and to down members, which swim itself never probes again), then check
-   * after joinTimeoutMs whether anyone is known.
+   * One round: send our record and everything we know to the seeds that are not members (all of
+   * them while we are alone) and to down members, which swim itself never probes again; then
+   * check after joinTimeoutMs whether anyone is known. Rounds repeat every seedRetryMs while alone,
+   * every rejoinIntervalMs once joined.
    */
   private joinRound(): void {
     const swim = this.swim;
@@ -484,9 +490,8 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     this.joinAttempt++;
     this.forgetOldDown();
     const live = new Set(swim.members().map((m) => m.host));
-    const targets = this.alone
-      ? this.seeds
-      : [...this.seeds.filter((seed) => !live.has(seed)), ...[...this.hosts].filter(([, e]) => e.state === 'down').map(([host]) => host)];
+    const down = [...this.hosts].filter(([, entry]) => entry.state === 'down').map(([host]) => host);
+    const targets = [...this.seeds.filter((seed) => !live.has(seed)), ...down];
     if (targets.length > 0) swim.membership.sync([...new Set(targets)]);
     this.joinTimer = setTimeout(() => this.afterJoinRound(), this.timings.joinTimeoutMs);
     this.joinTimer.unref();
@@ -503,7 +508,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
         { event: 'cluster.gossip.joined', attempt: this.joinAttempt, members: this.members().map((m) => m.info.name) },
         `joined the cluster after ${this.joinAttempt} round(s)`,
       );
-    } else if (this.alone && (this.joinAttempt & (this.joinAttempt - 1)) === 0) {
+    } else if (this.alone && this.seeds.length > 0 && (this.joinAttempt & (this.joinAttempt - 1)) === 0) {
       // Rounds 1, 2, 4, 8, ...: progress without a line per second for a node left alone for hours.
       this.log.warn(
         { event: 'cluster.gossip.seeds_unreachable', attempt: this.joinAttempt, seeds: this.seeds, retryMs: this.timings.seedRetryMs },

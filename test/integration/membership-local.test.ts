@@ -164,6 +164,28 @@ test('a node restarted at the same address before its death was noticed is "upda
   assert.deepEqual(a.m.members(), [{ info: b2.m.self, state: 'alive' }]);
 });
 
+test('down members are re-synced: a node back at a dead address rejoins with no seeds on either side', async () => {
+  const [pa, pb] = await freeUdpPorts(2);
+  // Fast detection so the test does not wait seconds; nothing here asserts a duration.
+  const quick = { intervalMs: 50, pingTimeoutMs: 20, pingReqTimeoutMs: 60, suspectTimeoutMs: 150, joinTimeoutMs: 100, rejoinIntervalMs: 100, seedRetryMs: 100 };
+  const a = node('a', pa!, { timings: quick });
+  const b = node('b', pb!, { timings: quick });
+  const up = next(a.m, 'up', 'b');
+  await a.m.start([]);
+  await b.m.start([`127.0.0.1:${pa}`]);
+  await up;
+  const down = next(a.m, 'down', 'b');
+  await b.m.close();
+  await down;
+  // b2 knows no one (like the far side of a healed partition): only a's re-sync of its down
+  // member can reach it.
+  const b2 = node('b', pb!, { timings: quick });
+  const back = next(a.m, 'up', 'b');
+  await b2.m.start([]);
+  assert.equal((await back).incarnation, b2.m.self.incarnation);
+  assert.deepEqual(b2.m.members(), [{ info: a.m.self, state: 'alive' }]);
+});
+
 test('leave() tells the others, who emit down at once instead of detecting a failure', async () => {
   const [pa, pb] = await freeUdpPorts(2);
   const seeds = [`127.0.0.1:${pa}`, `127.0.0.1:${pb}`];
