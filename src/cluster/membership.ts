@@ -3,7 +3,7 @@
 // events about node *names* (up, suspect, down, updated), each carrying the node's MemberInfo
 // (name, incarnation = start epoch ms, gRPC address, protocol version), and adds what swim lacks:
 //   - its own UDP socket, bound to the configured host (swim binds every interface), with every
-//     datagram sealed by the cluster secret (gossip-seal.ts) and checked before swim parses it;
+//     datagram sealed by the cluster secret and checked before swim parses it (gossip-socket.ts);
 //   - joining by a seed list that may include this node, retried while no seed answers, and
 //     re-synced with unreached seeds and down members afterwards, so a healed partition merges
 //     (swim never probes a member again once it is faulty);
@@ -11,13 +11,13 @@
 //   - a graceful leave that tells the others (swim's leave() sends nothing);
 //   - timings chosen for a broker (swim's defaults suspect a node after a 4 ms ping timeout).
 import { EventEmitter } from 'node:events';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import Swim from 'swim';
 import type { Logger } from '../log.js';
-import { GossipSeal, OPEN_FAILURE_TEXT, SEAL_OVERHEAD_BYTES, type OpenFailure } from './gossip-seal.js';
+import { SEAL_OVERHEAD_BYTES } from './gossip-seal.js';
+import { GossipSocket, MAX_TRACKED_SOURCES, joinHostPort } from './gossip-socket.js';
 import { GOSSIP_DATAGRAM_BYTES, MAX_MEMBER_RECORD_BYTES, fromMeta, memberRecordBytes, toMeta } from './member-record.js';
-import { DuplicateNodeNameError, GossipBindError, MemberRecordTooLargeError, MembershipStateError } from './membership-errors.js';
+import { DuplicateNodeNameError, MemberRecordTooLargeError, MembershipStateError } from './membership-errors.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo, type MemberState, type MembershipEvents, type MembershipSource } from './types.js';
 
 export interface GossipTimings {
@@ -98,10 +98,6 @@ const SWIM_FAULTY = 2;
 const SWIM_MESSAGE_UPDATE = 14;
 /** Bound on waiting for the leave announcements to be handed to the kernel. */
 const LEAVE_FLUSH_MS = 500;
-/** At most one log line per source address in this period for rejected datagrams. */
-const REJECT_LOG_INTERVAL_MS = 10_000;
-/** Sources tracked for that rate limit; the table is cleared when full (a flood of spoofed sources). */
-const REJECT_LOG_SOURCES = 256;
 
 interface HostEntry {
   info: MemberInfo;
@@ -112,26 +108,13 @@ interface HostEntry {
 
 type Phase = 'new' | 'starting' | 'running' | 'closed';
 
-/** "host:port" with brackets around an IPv6 host. */
-export function joinHostPort(host: string, port: number): string {
-  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Inverse of joinHostPort; also takes swim's unbracketed "::1:7946" (it formats rinfo that way). */
-export function splitHostPort(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(address.slice(colon + 1)) };
-}
-
 export class SwimMembership extends EventEmitter implements MembershipSource {
   readonly self: MemberInfo;
   private readonly opts: SwimMembershipOptions;
   private readonly timings: GossipTimings;
   private readonly log: Logger;
-  private readonly seal: GossipSeal;
+  private readonly socket: GossipSocket;
   private phase: Phase = 'new';
-  private socket: Socket | undefined;
   private swim: Swim | undefined;
   /** Our gossip identity, "advertise:boundPort". */
   private localHost = '';
@@ -140,13 +123,10 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
   private readonly hosts = new Map<string, HostEntry>();
   private readonly owners = new Map<string, string>();
   private readonly warned = new Set<string>();
-  private readonly rejectLog = new Map<string, { last: number; suppressed: number }>();
   private joinTimer: NodeJS.Timeout | undefined;
   private duplicateTimer: NodeJS.Timeout | undefined;
   private joinAttempt = 0;
   private alone = true;
-  private pendingSends = 0;
-  private sendsDrained: (() => void) | undefined;
   private startGate: { firstRoundDone: boolean; resolve: () => void; reject: (err: Error) => void } | undefined;
   private closing: Promise<void> | undefined;
 
@@ -155,7 +135,13 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     this.opts = opts;
     this.timings = Object.freeze({ ...DEFAULT_GOSSIP_TIMINGS, ...opts.timings });
     this.log = opts.logger;
-    this.seal = new GossipSeal(opts.secret);
+    this.socket = new GossipSocket({
+      host: opts.gossip.host,
+      port: opts.gossip.port,
+      secret: opts.secret,
+      logger: opts.logger,
+      onPayload: (payload, rinfo) => this.swim?.net.onNetMessage(payload, rinfo),
+    });
     this.self = Object.freeze({
       name: opts.nodeName,
       incarnation: opts.incarnation,
@@ -200,12 +186,18 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
   async start(seeds: readonly string[]): Promise<void> {
     if (this.phase !== 'new') throw new MembershipStateError(`membership already ${this.phase}; create a new SwimMembership`);
     this.phase = 'starting';
-    const bound = await this.bind();
+    let bound: number;
+    try {
+      bound = await this.socket.bind();
+    } catch (err) {
+      this.phase = 'closed';
+      throw err;
+    }
     this.localHost = joinHostPort(this.opts.advertiseHost, bound);
     const meta = toMeta(this.self);
     const recordBytes = memberRecordBytes(this.localHost, meta, this.self.incarnation);
     if (recordBytes > MAX_MEMBER_RECORD_BYTES) {
-      await this.closeSocket();
+      await this.socket.close(0);
       this.phase = 'closed';
       throw new MemberRecordTooLargeError(recordBytes, MAX_MEMBER_RECORD_BYTES);
     }
@@ -219,11 +211,11 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
         gossip: joinHostPort(this.opts.gossip.host, bound),
         advertise: this.localHost,
         seeds: this.seeds,
-        authenticated: this.seal.authenticated,
+        authenticated: this.socket.authenticated,
         recordBytes,
         timings: this.timings,
       },
-      `gossip listening; ${this.seal.authenticated ? 'datagrams sealed with the cluster secret' : 'no cluster secret (loopback only)'}`,
+      `gossip listening; ${this.socket.authenticated ? 'datagrams sealed with the cluster secret' : 'no cluster secret (loopback only)'}`,
     );
     this.phase = 'running';
     if (this.seeds.length === 0) {
@@ -248,28 +240,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     return this.shutdown(false);
   }
 
-  // ---- socket -------------------------------------------------------------------------------
-
-  private bind(): Promise<number> {
-    const { host, port } = this.opts.gossip;
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
-    this.socket = socket;
-    return new Promise<number>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        this.socket = undefined;
-        socket.close();
-        this.phase = 'closed';
-        reject(new GossipBindError(joinHostPort(host, port), err));
-      };
-      socket.once('error', onError);
-      socket.bind({ address: host, port, exclusive: true }, () => {
-        socket.off('error', onError);
-        socket.on('error', (err) => this.log.error({ event: 'cluster.gossip.socket_error', err }, 'gossip socket error'));
-        socket.on('message', (datagram, rinfo) => this.onDatagram(datagram, rinfo));
-        resolve(socket.address().port);
-      });
-    });
-  }
+  // ---- swim ---------------------------------------------------------------------------------
 
   private createSwim(meta: ReturnType<typeof toMeta>): Swim {
     const t = this.timings;
@@ -296,52 +267,10 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     swim.net.udpSocket.close();
     swim.net.listen = (callback) => callback();
     swim.net.close = () => undefined;
-    swim.net.sendBuffer = (buffer, host) => this.send(buffer, host);
+    swim.net.sendBuffer = (buffer, host) => this.socket.send(buffer, host);
     swim.on('update', (data) => this.onRecord(data));
     swim.on('error', (err) => this.log.error({ event: 'cluster.gossip.swim_error', err }, 'gossip library error'));
     return swim;
-  }
-
-  private send(payload: Buffer, address: string): void {
-    const socket = this.socket;
-    if (socket === undefined) return;
-    const { host, port } = splitHostPort(address);
-    this.pendingSends++;
-    socket.send(this.seal.seal(payload), port, host, (err) => {
-      if (err) this.logRejected(`send:${address}`, () => this.log.warn({ event: 'cluster.gossip.send_failed', to: address, err }, `cannot send gossip to ${address}`));
-      if (--this.pendingSends === 0) this.sendsDrained?.();
-    });
-  }
-
-  private onDatagram(datagram: Buffer, rinfo: RemoteInfo): void {
-    const opened = this.seal.open(datagram);
-    if (opened.ok) {
-      this.swim?.net.onNetMessage(opened.payload, rinfo);
-      return;
-    }
-    const from = joinHostPort(rinfo.address, rinfo.port);
-    this.logRejected(from, (suppressed) => this.logRejectedDatagram(from, opened.reason, suppressed));
-  }
-
-  private logRejectedDatagram(from: string, reason: OpenFailure, suppressed: number): void {
-    this.log.error(
-      { event: 'cluster.gossip.rejected', from, reason, suppressed },
-      `dropped a gossip datagram from ${from}: ${OPEN_FAILURE_TEXT[reason]}; check --cluster-secret: ` +
-        `every node of the cluster needs the same one` + (suppressed > 0 ? ` (${suppressed} more since the last report)` : ''),
-    );
-  }
-
-  /** Calls `report` for `key` at most once per REJECT_LOG_INTERVAL_MS, with the count it skipped. */
-  private logRejected(key: string, report: (suppressed: number) => void): void {
-    const now = Date.now();
-    const seen = this.rejectLog.get(key);
-    if (seen !== undefined && now - seen.last < REJECT_LOG_INTERVAL_MS) {
-      seen.suppressed++;
-      return;
-    }
-    if (seen === undefined && this.rejectLog.size >= REJECT_LOG_SOURCES) this.rejectLog.clear();
-    report(seen?.suppressed ?? 0);
-    this.rejectLog.set(key, { last: now, suppressed: 0 });
   }
 
   // ---- records → events ---------------------------------------------------------------------
@@ -471,7 +400,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
 
   private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
     if (this.warned.has(key)) return;
-    if (this.warned.size >= REJECT_LOG_SOURCES) this.warned.clear();
+    if (this.warned.size >= MAX_TRACKED_SOURCES) this.warned.clear();
     this.warned.add(key);
     this.log.warn(fields, message);
   }
@@ -565,23 +494,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
       }
       swim.leave();
     }
-    if (this.pendingSends > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, LEAVE_FLUSH_MS);
-        this.sendsDrained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    await this.closeSocket();
+    await this.socket.close(LEAVE_FLUSH_MS);
     if (wasRunning) this.log.info({ event: 'cluster.gossip.closed', announced: announce }, announce ? 'left the cluster' : 'gossip closed');
-  }
-
-  private closeSocket(): Promise<void> {
-    const socket = this.socket;
-    this.socket = undefined;
-    if (socket === undefined) return Promise.resolve();
-    return new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 }
