@@ -290,6 +290,12 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     if (prev !== undefined && decoded.incarnation < prev.info.incarnation) return;
     const next: HostEntry = { info: decoded, state: SWIM_STATE[data.state] ?? 'down', since: Date.now() };
     this.hosts.set(data.host, next);
+    // The address now runs a node of another name: the old name is gone from it.
+    if (prev !== undefined && prev.info.name !== decoded.name && this.owners.get(prev.info.name) === data.host) {
+      this.owners.delete(prev.info.name);
+      if (prev.state !== 'down') this.emitMember('down', data.host, prev.info);
+      this.promoteWaitingHolder(prev.info.name, data.host);
+    }
     if (decoded.name === this.self.name) {
       this.onOwnName(data.host, next);
       return;

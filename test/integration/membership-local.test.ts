@@ -164,6 +164,24 @@ test('a node restarted at the same address before its death was noticed is "upda
   assert.deepEqual(a.m.members(), [{ info: b2.m.self, state: 'alive' }]);
 });
 
+test('an address restarted under another name: the old name goes down, the new one comes up', async () => {
+  const [pa, pb] = await freeUdpPorts(2);
+  const seeds = [`127.0.0.1:${pa}`, `127.0.0.1:${pb}`];
+  const a = node('a', pa!);
+  const b = node('b', pb!);
+  const up = next(a.m, 'up', 'b');
+  await Promise.all([a.m.start(seeds), b.m.start(seeds)]);
+  await up;
+  await b.m.close();
+  const c = node('c', pb!);
+  const bDown = next(a.m, 'down', 'b');
+  const cUp = next(a.m, 'up', 'c');
+  await c.m.start(seeds);
+  assert.deepEqual(await bDown, b.m.self);
+  assert.deepEqual(await cUp, c.m.self);
+  assert.deepEqual(a.m.members(), [{ info: c.m.self, state: 'alive' }]);
+});
+
 test('down members are re-synced: a node back at a dead address rejoins with no seeds on either side', async () => {
   const [pa, pb] = await freeUdpPorts(2);
   // Fast detection so the test does not wait seconds; nothing here asserts a duration.
