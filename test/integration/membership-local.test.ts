@@ -85,6 +85,18 @@ function bindUdp(host: string, port: number): Promise<Socket> {
 }
 const closeUdp = (s: Socket): Promise<void> => new Promise((resolve) => s.close(() => resolve()));
 
+/** Nodes a and b on free ports, both given both addresses as seeds, started and joined. */
+async function joinedPair(aOver: Parameters<typeof node>[2] = {}): Promise<{ a: Node; b: Node; pb: number; seeds: string[] }> {
+  const [pa, pb] = await freeUdpPorts(2);
+  const seeds = [`127.0.0.1:${pa}`, `127.0.0.1:${pb}`];
+  const a = node('a', pa!, aOver);
+  const b = node('b', pb);
+  const up = next(a.m, 'up', 'b');
+  await Promise.all([a.m.start(seeds), b.m.start(seeds)]);
+  await up;
+  return { a, b, pb: pb!, seeds };
+}
+
 test('a taken gossip port is a GossipBindError naming the address', async () => {
   const [port] = await freeUdpPorts(1);
   const holder = await bindUdp('127.0.0.1', port!);
@@ -133,7 +145,7 @@ test('a node whose seeds are unreachable starts alone, logs progress and joins o
   const unreachable = await a.logged((l) => l.event === 'cluster.gossip.seeds_unreachable');
   assert.deepEqual(unreachable.seeds, [`127.0.0.1:${pb}`], 'its own address is not a seed to itself');
   // b starts with no seeds at all: only a's retries can bring them together.
-  const b = node('b', pb!);
+  const b = node('b', pb);
   const aSeesB = next(a.m, 'up', 'b');
   const bSeesA = next(b.m, 'up', 'a');
   await b.m.start([]);
@@ -144,17 +156,11 @@ test('a node whose seeds are unreachable starts alone, logs progress and joins o
 });
 
 test('a node restarted at the same address before its death was noticed is "updated" to the new incarnation', async () => {
-  const [pa, pb] = await freeUdpPorts(2);
-  const seeds = [`127.0.0.1:${pa}`, `127.0.0.1:${pb}`];
-  const a = node('a', pa!);
-  const b = node('b', pb!);
-  const up = next(a.m, 'up', 'b');
-  await Promise.all([a.m.start(seeds), b.m.start(seeds)]);
-  await up;
+  const { a, b, pb, seeds } = await joinedPair();
   let downs = 0;
   a.m.on('down', () => downs++);
   await b.m.close(); // silent, like a crash
-  const b2 = node('b', pb!);
+  const b2 = node('b', pb);
   const updated = next(a.m, 'updated', 'b');
   await b2.m.start(seeds);
   const info = await updated;
@@ -165,15 +171,9 @@ test('a node restarted at the same address before its death was noticed is "upda
 });
 
 test('an address restarted under another name: the old name goes down, the new one comes up', async () => {
-  const [pa, pb] = await freeUdpPorts(2);
-  const seeds = [`127.0.0.1:${pa}`, `127.0.0.1:${pb}`];
-  const a = node('a', pa!);
-  const b = node('b', pb!);
-  const up = next(a.m, 'up', 'b');
-  await Promise.all([a.m.start(seeds), b.m.start(seeds)]);
-  await up;
+  const { a, b, pb, seeds } = await joinedPair();
   await b.m.close();
-  const c = node('c', pb!);
+  const c = node('c', pb);
   const bDown = next(a.m, 'down', 'b');
   const cUp = next(a.m, 'up', 'c');
   await c.m.start(seeds);
@@ -205,19 +205,13 @@ test('down members are re-synced: a node back at a dead address rejoins with no 
 });
 
 test('leave() tells the others, who emit down at once instead of detecting a failure', async () => {
-  const [pa, pb] = await freeUdpPorts(2);
-  const seeds = [`127.0.0.1:${pa}`, `127.0.0.1:${pb}`];
   // With a one-minute suspicion, a 'down' within the wait can only come from the announcement.
-  const a = node('a', pa!, { timings: { suspectTimeoutMs: 60_000 } });
-  const b = node('b', pb!);
-  const up = next(a.m, 'up', 'b');
-  await Promise.all([a.m.start(seeds), b.m.start(seeds)]);
-  await up;
+  const { a, b, pb } = await joinedPair({ timings: { suspectTimeoutMs: 60_000 } });
   const down = next(a.m, 'down', 'b');
   await b.m.leave();
   assert.deepEqual(await down, b.m.self);
   assert.deepEqual(a.m.members(), [{ info: b.m.self, state: 'down' }]);
-  await closeUdp(await bindUdp('127.0.0.1', pb!));
+  await closeUdp(await bindUdp('127.0.0.1', pb));
 });
 
 test('a node without a secret and one with a secret refuse each other, each saying why', async () => {
