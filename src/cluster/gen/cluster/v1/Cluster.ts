@@ -1,0 +1,128 @@
+// Original file: proto/cluster.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { FullSyncRequest as _cluster_v1_FullSyncRequest, FullSyncRequest__Output as _cluster_v1_FullSyncRequest__Output } from '../../cluster/v1/FullSyncRequest.js';
+import type { FullSyncResponse as _cluster_v1_FullSyncResponse, FullSyncResponse__Output as _cluster_v1_FullSyncResponse__Output } from '../../cluster/v1/FullSyncResponse.js';
+import type { HelloRequest as _cluster_v1_HelloRequest, HelloRequest__Output as _cluster_v1_HelloRequest__Output } from '../../cluster/v1/HelloRequest.js';
+import type { HelloResponse as _cluster_v1_HelloResponse, HelloResponse__Output as _cluster_v1_HelloResponse__Output } from '../../cluster/v1/HelloResponse.js';
+import type { PeerBatch as _cluster_v1_PeerBatch, PeerBatch__Output as _cluster_v1_PeerBatch__Output } from '../../cluster/v1/PeerBatch.js';
+import type { RetainedBatch as _cluster_v1_RetainedBatch, RetainedBatch__Output as _cluster_v1_RetainedBatch__Output } from '../../cluster/v1/RetainedBatch.js';
+import type { RetainedSnapshotRequest as _cluster_v1_RetainedSnapshotRequest, RetainedSnapshotRequest__Output as _cluster_v1_RetainedSnapshotRequest__Output } from '../../cluster/v1/RetainedSnapshotRequest.js';
+import type { StatusRequest as _cluster_v1_StatusRequest, StatusRequest__Output as _cluster_v1_StatusRequest__Output } from '../../cluster/v1/StatusRequest.js';
+import type { StatusResponse as _cluster_v1_StatusResponse, StatusResponse__Output as _cluster_v1_StatusResponse__Output } from '../../cluster/v1/StatusResponse.js';
+
+export interface ClusterClient extends grpc.Client {
+  /**
+   * Long-lived stream of batches from the caller to the callee. The callee answers with one
+   * empty batch once the caller is admitted (authenticated, known and current incarnation), then
+   * may send nothing more; the caller dials K of these per peer and picks one by topic hash, so
+   * per-topic order holds without head-of-line blocking across topics.
+   */
+  Exchange(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cluster_v1_PeerBatch, _cluster_v1_PeerBatch__Output>;
+  Exchange(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cluster_v1_PeerBatch, _cluster_v1_PeerBatch__Output>;
+  /**
+   * Long-lived stream of batches from the caller to the callee. The callee answers with one
+   * empty batch once the caller is admitted (authenticated, known and current incarnation), then
+   * may send nothing more; the caller dials K of these per peer and picks one by topic hash, so
+   * per-topic order holds without head-of-line blocking across topics.
+   */
+  exchange(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cluster_v1_PeerBatch, _cluster_v1_PeerBatch__Output>;
+  exchange(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cluster_v1_PeerBatch, _cluster_v1_PeerBatch__Output>;
+  
+  /**
+   * One origin's whole route slice as the callee knows it (anti-entropy repair).
+   */
+  FullSync(argument: _cluster_v1_FullSyncRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_FullSyncResponse__Output>): grpc.ClientUnaryCall;
+  FullSync(argument: _cluster_v1_FullSyncRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_FullSyncResponse__Output>): grpc.ClientUnaryCall;
+  FullSync(argument: _cluster_v1_FullSyncRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_FullSyncResponse__Output>): grpc.ClientUnaryCall;
+  FullSync(argument: _cluster_v1_FullSyncRequest, callback: grpc.requestCallback<_cluster_v1_FullSyncResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * One origin's whole route slice as the callee knows it (anti-entropy repair).
+   */
+  fullSync(argument: _cluster_v1_FullSyncRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_FullSyncResponse__Output>): grpc.ClientUnaryCall;
+  fullSync(argument: _cluster_v1_FullSyncRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_FullSyncResponse__Output>): grpc.ClientUnaryCall;
+  fullSync(argument: _cluster_v1_FullSyncRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_FullSyncResponse__Output>): grpc.ClientUnaryCall;
+  fullSync(argument: _cluster_v1_FullSyncRequest, callback: grpc.requestCallback<_cluster_v1_FullSyncResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Handshake before anything else: who the caller is, which protocol versions it speaks.
+   */
+  Hello(argument: _cluster_v1_HelloRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  Hello(argument: _cluster_v1_HelloRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  Hello(argument: _cluster_v1_HelloRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  Hello(argument: _cluster_v1_HelloRequest, callback: grpc.requestCallback<_cluster_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Handshake before anything else: who the caller is, which protocol versions it speaks.
+   */
+  hello(argument: _cluster_v1_HelloRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  hello(argument: _cluster_v1_HelloRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  hello(argument: _cluster_v1_HelloRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  hello(argument: _cluster_v1_HelloRequest, callback: grpc.requestCallback<_cluster_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Every retained message the callee holds, in batches (a joining node's initial copy).
+   */
+  RetainedSnapshot(argument: _cluster_v1_RetainedSnapshotRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_cluster_v1_RetainedBatch__Output>;
+  RetainedSnapshot(argument: _cluster_v1_RetainedSnapshotRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_cluster_v1_RetainedBatch__Output>;
+  /**
+   * Every retained message the callee holds, in batches (a joining node's initial copy).
+   */
+  retainedSnapshot(argument: _cluster_v1_RetainedSnapshotRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_cluster_v1_RetainedBatch__Output>;
+  retainedSnapshot(argument: _cluster_v1_RetainedSnapshotRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_cluster_v1_RetainedBatch__Output>;
+  
+  /**
+   * Control: the callee's view of the cluster, for `shoal cluster status`.
+   */
+  Status(argument: _cluster_v1_StatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_StatusResponse__Output>): grpc.ClientUnaryCall;
+  Status(argument: _cluster_v1_StatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_StatusResponse__Output>): grpc.ClientUnaryCall;
+  Status(argument: _cluster_v1_StatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_StatusResponse__Output>): grpc.ClientUnaryCall;
+  Status(argument: _cluster_v1_StatusRequest, callback: grpc.requestCallback<_cluster_v1_StatusResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Control: the callee's view of the cluster, for `shoal cluster status`.
+   */
+  status(argument: _cluster_v1_StatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_StatusResponse__Output>): grpc.ClientUnaryCall;
+  status(argument: _cluster_v1_StatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_StatusResponse__Output>): grpc.ClientUnaryCall;
+  status(argument: _cluster_v1_StatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_StatusResponse__Output>): grpc.ClientUnaryCall;
+  status(argument: _cluster_v1_StatusRequest, callback: grpc.requestCallback<_cluster_v1_StatusResponse__Output>): grpc.ClientUnaryCall;
+  
+}
+
+export interface ClusterHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Long-lived stream of batches from the caller to the callee. The callee answers with one
+   * empty batch once the caller is admitted (authenticated, known and current incarnation), then
+   * may send nothing more; the caller dials K of these per peer and picks one by topic hash, so
+   * per-topic order holds without head-of-line blocking across topics.
+   */
+  Exchange: grpc.handleBidiStreamingCall<_cluster_v1_PeerBatch__Output, _cluster_v1_PeerBatch>;
+  
+  /**
+   * One origin's whole route slice as the callee knows it (anti-entropy repair).
+   */
+  FullSync: grpc.handleUnaryCall<_cluster_v1_FullSyncRequest__Output, _cluster_v1_FullSyncResponse>;
+  
+  /**
+   * Handshake before anything else: who the caller is, which protocol versions it speaks.
+   */
+  Hello: grpc.handleUnaryCall<_cluster_v1_HelloRequest__Output, _cluster_v1_HelloResponse>;
+  
+  /**
+   * Every retained message the callee holds, in batches (a joining node's initial copy).
+   */
+  RetainedSnapshot: grpc.handleServerStreamingCall<_cluster_v1_RetainedSnapshotRequest__Output, _cluster_v1_RetainedBatch>;
+  
+  /**
+   * Control: the callee's view of the cluster, for `shoal cluster status`.
+   */
+  Status: grpc.handleUnaryCall<_cluster_v1_StatusRequest__Output, _cluster_v1_StatusResponse>;
+  
+}
+
+export interface ClusterDefinition extends grpc.ServiceDefinition {
+  Exchange: MethodDefinition<_cluster_v1_PeerBatch, _cluster_v1_PeerBatch, _cluster_v1_PeerBatch__Output, _cluster_v1_PeerBatch__Output>
+  FullSync: MethodDefinition<_cluster_v1_FullSyncRequest, _cluster_v1_FullSyncResponse, _cluster_v1_FullSyncRequest__Output, _cluster_v1_FullSyncResponse__Output>
+  Hello: MethodDefinition<_cluster_v1_HelloRequest, _cluster_v1_HelloResponse, _cluster_v1_HelloRequest__Output, _cluster_v1_HelloResponse__Output>
+  RetainedSnapshot: MethodDefinition<_cluster_v1_RetainedSnapshotRequest, _cluster_v1_RetainedBatch, _cluster_v1_RetainedSnapshotRequest__Output, _cluster_v1_RetainedBatch__Output>
+  Status: MethodDefinition<_cluster_v1_StatusRequest, _cluster_v1_StatusResponse, _cluster_v1_StatusRequest__Output, _cluster_v1_StatusResponse__Output>
+}

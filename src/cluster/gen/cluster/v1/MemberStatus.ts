@@ -1,0 +1,27 @@
+// Original file: proto/cluster.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface MemberStatus {
+  'node'?: (string);
+  'incarnation'?: (number | string | Long);
+  /**
+   * "alive" | "suspect" | "down"
+   */
+  'state'?: (string);
+  'route_count'?: (number);
+  'forward_queue_depth'?: (number);
+  'grpc_address'?: (string);
+}
+
+export interface MemberStatus__Output {
+  'node': (string);
+  'incarnation': (string);
+  /**
+   * "alive" | "suspect" | "down"
+   */
+  'state': (string);
+  'route_count': (number);
+  'forward_queue_depth': (number);
+  'grpc_address': (string);
+}

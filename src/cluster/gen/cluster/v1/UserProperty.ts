@@ -1,0 +1,12 @@
+// Original file: proto/cluster.proto
+
+
+export interface UserProperty {
+  'key'?: (string);
+  'value'?: (string);
+}
+
+export interface UserProperty__Output {
+  'key': (string);
+  'value': (string);
+}

@@ -1,0 +1,69 @@
+// How cluster code talks to other nodes, whatever carries the bytes: src/cluster/grpc-transport.ts
+// in production, an in-memory network in the simulator. Batches go out on `lanes` ordered streams
+// per peer; a message's lane is chosen by its topic's hash (laneFor), so messages on one topic
+// keep their order while other topics do not wait behind them. Route deltas and digests use lane
+// 0, so one origin's deltas stay in sequence order.
+
+import type { PeerMessage, RetainedUpdate, RouteSlice } from './peer-messages.js';
+import { hashA } from './route-digest.js';
+import type { MemberInfo } from './types.js';
+
+export interface PeerTransportEvents {
+  /** A message from `from` (admitted: right secret, known name, current incarnation). */
+  message: [from: string, message: PeerMessage];
+  /** Every outgoing stream to the peer is open and admitted by it. */
+  'peer-up': [peer: MemberInfo];
+  /** The peer's streams failed or it was disconnected; messages sent meanwhile wait (bounded). */
+  'peer-down': [name: string, reason: string];
+}
+
+/** One member in a Status answer. */
+export interface MemberStatusInfo {
+  readonly node: string;
+  readonly incarnation: number;
+  readonly state: string;
+  readonly routeCount: number;
+  readonly forwardQueueDepth: number;
+  readonly grpcAddress: string;
+}
+
+export interface ClusterStatus {
+  readonly node: string;
+  readonly incarnation: number;
+  readonly protocolVersion: number;
+  readonly members: readonly MemberStatusInfo[];
+}
+
+/** What a node answers to its peers' control calls. */
+export interface ControlHandlers {
+  routeSlice(origin: string): RouteSlice | null;
+  retainedSnapshot(): Iterable<RetainedUpdate>;
+  status(): ClusterStatus;
+}
+
+/** Whether a caller naming itself (node, incarnation) may call: a current member, a node not (or
+ * not yet) a member, or an older incarnation of a member. */
+export type Admission = 'accept' | 'unknown' | 'stale';
+
+export interface PeerTransport {
+  /** Ordered streams per peer. */
+  readonly lanes: number;
+  /** Starts (or, for a new incarnation, restarts) the streams to `peer`; idempotent. */
+  connect(peer: MemberInfo): void;
+  /** Closes the streams to `name` and forgets it; calls from it are refused from now on. */
+  disconnect(name: string): void;
+  /** Queues `message` for `peer` on `lane`; false (and counted) when the peer is unknown or its
+   * bounded buffer is full. */
+  send(peer: string, message: PeerMessage, lane: number): boolean;
+  fetchSlice(peer: string, origin: string, deadlineMs: number): Promise<RouteSlice | null>;
+  fetchRetained(peer: string, deadlineMs: number): Promise<RetainedUpdate[]>;
+  status(peer: string, deadlineMs: number): Promise<ClusterStatus>;
+  on<E extends keyof PeerTransportEvents>(event: E, listener: (...args: PeerTransportEvents[E]) => void): this;
+  off<E extends keyof PeerTransportEvents>(event: E, listener: (...args: PeerTransportEvents[E]) => void): this;
+  close(): Promise<void>;
+}
+
+/** The lane for messages on `topic`. */
+export function laneFor(topic: string, lanes: number): number {
+  return hashA(topic) % lanes;
+}
