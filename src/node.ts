@@ -6,9 +6,10 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
+import type { IConnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet } from 'mqtt-packet';
+import { decideSubscribe, type SubscribeDecision } from './actors/subscribe-decision.js';
 import { ShardSupervisor } from './actors/supervisor.js';
-import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionLimits } from './actors/session-types.js';
+import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionLimits, type SubscribeRequest } from './actors/session-types.js';
 import { configuredAuthMethods } from './auth/configured-methods.js';
 import type { AuthMethods } from './auth/enhanced-auth.js';
 import { Dispatcher, type DispatchTarget } from './broker/dispatch.js';
@@ -21,7 +22,7 @@ import { TicketBook } from './broker/tickets.js';
 import { resolveShardHost, type ShoalConfig } from './config/options.js';
 import { createLogger, type Logger } from './log.js';
 import type { ConnectAccepted } from './protocol/connect.js';
-import { compactMessage, type AppMessage, type Delivery, type QoS, type SubscriptionOptions } from './protocol/message.js';
+import { compactMessage, type AppMessage, type Delivery, type QoS } from './protocol/message.js';
 import { ReasonCode, reasonName } from './protocol/reason-codes.js';
 import { Router } from './routing/router.js';
 import { MemoryRetainedStore } from './storage/memory-retained-store.js';
@@ -64,6 +65,11 @@ class ClientConnection extends Connection implements FastPathConnection {
   /** Its CONNECT reached a session actor, so its close must too. */
   withSession = false;
   direct = false;
+  /**
+   * A later CONNECT for its client id was read: the session will take this connection's
+   * SUBSCRIBE and UNSUBSCRIBE as stale, so the router must not apply them either.
+   */
+  superseded = false;
 }
 
 class ShoalNode implements ConnectionHandler, DispatchTarget {
@@ -72,6 +78,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   private readonly byConnId = new Map<number, ClientConnection>();
   /** Connections that got CONNACK, by client id: the QoS 0 fast path and shared-group presence. */
   private readonly online = new Map<string, ClientConnection>();
+  /** Connections whose CONNECT was read and not yet answered, by client id (see superseded). */
+  private readonly connecting = new Map<string, ClientConnection>();
   /** Connections the QoS 0 fast path may write to (see src/broker/fast-path.ts). */
   private readonly fastPath: FastPath;
   /** Sessions with Session Expiry > 0: only their QoS 1/2 copies make a PUBACK wait for a commit. */
@@ -135,6 +143,13 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     const expiryIntervalSec = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : packet.clean ? 0 : SESSION_NEVER_EXPIRES;
     const will = willFromConnect(packet, clientId);
     conn.withSession = true;
+    // The session handles this CONNECT before any packet read after it: what an older connection
+    // of this client sends from now on reaches the session as stale [MQTT-3.1.4-3].
+    const older = this.connecting.get(clientId);
+    if (older !== undefined) older.superseded = true;
+    const online = this.online.get(clientId);
+    if (online !== undefined) online.superseded = true;
+    this.connecting.set(clientId, conn);
     if (expiryIntervalSec > 0) this.persistent.add(clientId);
     else this.persistent.delete(clientId);
     this.fastPath.connecting(conn, clientId);
@@ -206,23 +221,51 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       case 'pubrel':
         this.supervisor.send(clientId, { type: 'pubrel', connId, packetId: packet.messageId! });
         break;
-      case 'subscribe': {
-        const requests = subscribeRequests(packet);
-        this.supervisor.send(clientId, { type: 'subscribe', connId, packetId: packet.messageId!, requests });
+      case 'subscribe':
+        this.onSubscribe(conn as ClientConnection, clientId, packet);
         break;
-      }
       case 'unsubscribe':
-        this.supervisor.send(clientId, { type: 'unsubscribe', connId, packetId: packet.messageId!, filters: packet.unsubscriptions });
+        this.onUnsubscribe(conn as ClientConnection, clientId, packet);
         break;
       default:
         conn.close(ReasonCode.ProtocolError, `unexpected ${packet.cmd} packet`);
     }
   }
 
+  /**
+   * A SUBSCRIBE takes effect in the router now, before the next packet this node reads from any
+   * connection; the session stores it and answers SUBACK once durable. Both decide it with
+   * decideSubscribe over the same subscriptions, so they agree (README: subscriptions in read
+   * order). Retained messages are looked up now too: a retained PUBLISH read after this packet
+   * reaches the subscriber as a live copy, not a second time from the retained store.
+   */
+  private onSubscribe(conn: ClientConnection, clientId: string, packet: ISubscribePacket): void {
+    const requests = subscribeRequests(packet);
+    let decision: SubscribeDecision | null = null;
+    if (!conn.superseded) {
+      const current = this.router.subscriptionsOf(clientId);
+      decision = decideSubscribe(current, current.size, requests, this.config.maxSubscriptions);
+      if (decision.protocolError !== null) {
+        conn.close(ReasonCode.ProtocolError, decision.protocolError, 'abnormal'); // [MQTT-3.8.3-4]
+        return;
+      }
+      for (const { filter, options } of decision.add) this.router.subscribe(clientId, filter, options);
+    }
+    this.supervisor.send(clientId, { type: 'subscribe', connId: conn.id, packetId: packet.messageId!, requests });
+    if (decision !== null && decision.retained.length > 0) this.sendRetained(conn, clientId, decision.retained);
+  }
+
+  /** An UNSUBSCRIBE takes effect in the router now, like a SUBSCRIBE (see onSubscribe). */
+  private onUnsubscribe(conn: ClientConnection, clientId: string, packet: IUnsubscribePacket): void {
+    if (!conn.superseded) for (const filter of packet.unsubscriptions) this.router.unsubscribe(clientId, filter);
+    this.supervisor.send(clientId, { type: 'unsubscribe', connId: conn.id, packetId: packet.messageId!, filters: packet.unsubscriptions });
+  }
+
   onClose(conn: ClientConnection, reason: CloseReason): void {
     this.byConnId.delete(conn.id);
     const clientId = conn.clientId;
     if (clientId !== null && this.online.get(clientId) === conn) this.online.delete(clientId);
+    if (clientId !== null && this.connecting.get(clientId) === conn) this.connecting.delete(clientId);
     this.fastPath.remove(conn);
     this.acks.forget(conn.id);
     const level = reason.kind === 'normal' || reason.kind === 'takeover' || reason.kind === 'server' ? 'info' : 'warn';
@@ -301,6 +344,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       case 'connack': {
         const conn = this.byConnId.get(e.connId);
         this.sessions.add(e.clientId);
+        if (conn !== undefined && this.connecting.get(e.clientId) === conn) this.connecting.delete(e.clientId);
         if (conn === undefined || conn.state === 'closed') return; // its close event is on the way
         conn.accept({ sessionPresent: e.sessionPresent });
         this.online.set(e.clientId, conn);
@@ -350,11 +394,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
           return;
         }
         this.sessions.add(e.clientId);
-        for (const f of e.remove) this.router.unsubscribe(e.clientId, f);
         for (const a of e.add) this.router.subscribe(e.clientId, a.filter, a.options);
-        return;
-      case 'retained':
-        this.sendRetained(e.clientId, e.requests);
         return;
       case 'qos2Status':
         this.continueQos2(e.connId, e.clientId, e.packetId, e.duplicate);
@@ -390,9 +430,13 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.publish(message, this.acks.open(conn, 'pubrec', packetId));
   }
 
-  /** Retained messages for new subscriptions, flagged retain [MQTT-3.3.1-8]. */
-  private sendRetained(clientId: string, requests: { filter: string; options: SubscriptionOptions }[]): void {
+  /**
+   * Retained messages for new subscriptions, flagged retain [MQTT-3.3.1-8]. Sent to the session
+   * right behind its SUBSCRIBE event, so they follow the SUBACK.
+   */
+  private sendRetained(conn: ClientConnection, clientId: string, requests: SubscribeRequest[]): void {
     const now = Date.now();
+    let sent = false;
     for (const { filter, options } of requests) {
       const found = this.retainedScratch;
       found.length = 0;
@@ -401,10 +445,12 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       for (const message of found) {
         const qos = Math.min(message.qos, options.qos) as QoS;
         this.supervisor.send(clientId, { type: 'deliver', message, qos, retain: true, subscriptionIds: ids });
-        // Like any delivery through the actor: a later direct QoS 0 write must not overtake it.
-        this.fastPath.sentToActor(clientId);
+        sent = true;
       }
     }
+    // A live copy of a PUBLISH read after this SUBSCRIBE must not overtake them on the QoS 0
+    // fast path: the retained message is the older one on its topic [MQTT-4.6.0-6].
+    if (sent) this.fastPath.behindActor(conn, clientId);
   }
 
   // ---- $SYS and lifecycle ----------------------------------------------------------------
@@ -436,6 +482,24 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   restored(effects: SessionEffect[]): void {
     for (const e of effects) if (e.type === 'routes' && !e.removeAll) this.persistent.add(e.clientId);
     this.onEffects(-1, effects, []);
+  }
+
+  /**
+   * A restarted shard is loaded: its sessions are what was committed. The router's entries for
+   * its clients are replaced by those, dropping subscriptions of sessions that did not survive
+   * (expiry 0) and SUBSCRIBEs applied at read time that never reached storage. No connection of
+   * these clients has read a packet since the failure: a CONNECT to the new shard is answered
+   * after its 'ready', whose effects these are.
+   */
+  restarted(shard: number, effects: SessionEffect[]): void {
+    for (const clientId of [...this.router.clientIds()]) {
+      if (this.supervisor.shardFor(clientId) === shard) this.router.removeSession(clientId);
+    }
+    for (const clientId of [...this.sessions]) {
+      if (this.supervisor.shardFor(clientId) !== shard || this.online.has(clientId) || this.connecting.has(clientId)) continue;
+      this.sessions.delete(clientId);
+    }
+    this.restored(effects);
   }
 
   /**
@@ -510,7 +574,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
     limits,
     onEffects: node.onEffects,
     onFlush: () => node.flushTurn(),
-    onRestored: (_shard, effects) => node.restored(effects),
+    onRestored: (shard, effects) => node.restarted(shard, effects),
     onShardFailure: (shard, message) => {
       log.error({ event: 'shard.failed', shard, message }, 'shard failed; restarting it from storage and closing its clients');
       node.closeShardClients(shard, message);

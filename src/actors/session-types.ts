@@ -147,11 +147,6 @@ export interface OutgoingPublishSpec {
 
 export type AckPacket = IPubrecPacket | IPubrelPacket | IPubcompPacket | ISubackPacket | IUnsubackPacket;
 
-export interface RetainedRequest {
-  filter: string;
-  options: SubscriptionOptions;
-}
-
 export type SessionEffect =
   | { type: 'connack'; connId: number; clientId: string; sessionPresent: boolean }
   /**
@@ -164,8 +159,11 @@ export type SessionEffect =
   | { type: 'packet'; connId: number; packet: AckPacket }
   | { type: 'close'; connId: number; reasonCode: number; detail: string }
   | { type: 'route'; message: AppMessage }
-  | { type: 'routes'; clientId: string; add: SubscribeRequest[]; remove: string[]; removeAll: boolean }
-  | { type: 'retained'; connId: number; clientId: string; requests: RetainedRequest[] }
+  /**
+   * Route changes the session makes on its own: its restored subscriptions (`add`), or its end
+   * (`removeAll`). Those of SUBSCRIBE and UNSUBSCRIBE the main thread applies when it reads them.
+   */
+  | { type: 'routes'; clientId: string; add: SubscribeRequest[]; removeAll: boolean }
   | { type: 'qos2Status'; connId: number; clientId: string; packetId: number; duplicate: boolean }
   /** Observability: a structured event with a stable name (pino line in production). */
   | { type: 'event'; name: string; clientId: string; detail: string };

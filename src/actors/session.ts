@@ -2,9 +2,7 @@
 // and the time, it mutates the plain state and returns effects (packets, routing changes, timers
 // via deadlines) and store ops. No I/O: the shard shell executes the output, which is what lets
 // property tests drive this exact code and the cluster move the state between nodes.
-import { validateTopicFilter, parseSharedFilter } from '../routing/topic.js';
 import { defineOwn } from '../storage/own-record.js';
-import type { SubscriptionOptions } from '../protocol/message.js';
 import { ReasonCode, subackCodeForV3 } from '../protocol/reason-codes.js';
 import type { StoredMessage, StoredSession, SessionMeta } from '../storage/types.js';
 import {
@@ -37,6 +35,7 @@ import {
   type SessionState,
   type SubscribeRequest,
 } from './session-types.js';
+import { decideSubscribe } from './subscribe-decision.js';
 
 export function newSession(clientId: string): SessionState {
   return {
@@ -283,7 +282,7 @@ function publishWill(s: SessionState, now: number, out: SessionOutput): void {
  * disconnect costs the shard no storage transaction.
  */
 function endSession(s: SessionState, out: SessionOutput, stored: boolean): void {
-  out.effects.push({ type: 'routes', clientId: s.clientId, add: [], remove: [], removeAll: true });
+  out.effects.push({ type: 'routes', clientId: s.clientId, add: [], removeAll: true });
   if (stored) out.store.push({ op: 'deleteSession', clientId: s.clientId });
   out.effects.push({ type: 'event', name: 'session.ended', clientId: s.clientId, detail: 'session ended' });
 }
@@ -338,65 +337,39 @@ function subscribe(
   limits: SessionLimits,
   out: SessionOutput,
 ): void {
-  // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error. Checked before any
-  // request is applied: the packet is refused whole, not half-applied without its SUBACK/routes.
-  const bad = requests.find(({ filter, options }) => options.noLocal && validateTopicFilter(filter) === null && parseSharedFilter(filter) !== null);
-  if (bad !== undefined) {
-    out.effects.push({ type: 'close', connId, reasonCode: ReasonCode.ProtocolError, detail: `No Local set on shared subscription ${bad.filter}` });
-    return;
-  }
-  const granted: number[] = [];
-  const add: SubscribeRequest[] = [];
-  const retained: SubscribeRequest[] = [];
+  // The decision the main thread made when it read this packet (and applied to its router then):
+  // the same function over the same subscriptions. Routes and retained messages are main's part.
   // Counted once per packet, not per filter: Object.keys per filter made a 1,000-filter client
   // quadratic.
-  let count = limits.maxSubscriptions > 0 ? Object.keys(s.subscriptions).length : 0;
-  for (const { filter, options } of requests) {
-    const invalid = validateTopicFilter(filter);
-    const shared = parseSharedFilter(filter);
-    if (invalid !== null) {
-      out.effects.push({ type: 'event', name: 'session.subscribe.invalid', clientId: s.clientId, detail: `${filter}: ${invalid}` });
-      granted.push(ReasonCode.TopicFilterInvalid);
-      continue;
-    }
-    // Own keys only: a filter is client text, and 'toString' or '__proto__' are valid filters.
-    const exists = Object.hasOwn(s.subscriptions, filter);
-    if (!exists && limits.maxSubscriptions > 0 && count >= limits.maxSubscriptions) {
-      out.effects.push({ type: 'event', name: 'session.subscribe.quota', clientId: s.clientId, detail: `${filter}: over the limit of ${limits.maxSubscriptions} subscriptions` });
-      granted.push(ReasonCode.QuotaExceeded);
-      continue;
-    }
-    const effective: SubscriptionOptions = { ...options, qos: options.qos };
-    if (!exists) count++;
-    defineOwn(writable(s, 'subscriptions'), filter, effective);
-    if (isPersistent(s)) out.store.push({ op: 'putSubscription', clientId: s.clientId, filter, options: effective });
-    add.push({ filter, options: effective });
-    granted.push(effective.qos);
-    // Retained messages on subscribe [MQTT-3.3.1-9..11]; never for shared subscriptions [MQTT-4.8.2-?]
-    if (shared === null && (effective.retainHandling === 0 || (effective.retainHandling === 1 && !exists))) {
-      retained.push({ filter, options: effective });
-    }
+  const count = limits.maxSubscriptions > 0 ? Object.keys(s.subscriptions).length : 0;
+  const subs = s.subscriptions;
+  // Own keys only: a filter is client text, and 'toString' or '__proto__' are valid filters.
+  const decision = decideSubscribe({ has: (filter) => Object.hasOwn(subs, filter) }, count, requests, limits.maxSubscriptions);
+  if (decision.protocolError !== null) {
+    out.effects.push({ type: 'close', connId, reasonCode: ReasonCode.ProtocolError, detail: decision.protocolError });
+    return;
   }
-  if (add.length > 0) out.effects.push({ type: 'routes', clientId: s.clientId, add, remove: [], removeAll: false });
-  const codes = s.protocolVersion === 5 ? granted : granted.map(subackCodeForV3);
+  for (const { name, detail } of decision.refused) out.effects.push({ type: 'event', name, clientId: s.clientId, detail });
+  for (const { filter, options } of decision.add) {
+    defineOwn(writable(s, 'subscriptions'), filter, options);
+    if (isPersistent(s)) out.store.push({ op: 'putSubscription', clientId: s.clientId, filter, options });
+  }
+  const codes = s.protocolVersion === 5 ? decision.codes : decision.codes.map(subackCodeForV3);
   out.effects.push({ type: 'packet', connId, packet: { cmd: 'suback', messageId: packetId, granted: codes } });
-  if (retained.length > 0) out.effects.push({ type: 'retained', connId, clientId: s.clientId, requests: retained });
 }
 
 function unsubscribe(s: SessionState, connId: number, packetId: number, filters: string[], out: SessionOutput): void {
   const codes: number[] = [];
-  const remove: string[] = [];
   for (const filter of filters) {
+    // The main thread removed the route when it read the packet.
     if (Object.hasOwn(s.subscriptions, filter)) {
       delete writable(s, 'subscriptions')[filter];
-      remove.push(filter);
       if (isPersistent(s)) out.store.push({ op: 'deleteSubscription', clientId: s.clientId, filter });
       codes.push(ReasonCode.Success);
     } else {
       codes.push(ReasonCode.NoSubscriptionExisted);
     }
   }
-  if (remove.length > 0) out.effects.push({ type: 'routes', clientId: s.clientId, add: [], remove, removeAll: false });
   // v3 UNSUBACK has no payload: mqtt-packet writes `granted` for v5 only
   out.effects.push({ type: 'packet', connId, packet: { cmd: 'unsuback', messageId: packetId, granted: codes } });
 }
@@ -422,7 +395,7 @@ export function restoreSession(stored: StoredSession, now: number, out: SessionO
   let maxId = 0;
   for (const m of s.inflight) maxId = Math.max(maxId, m.packetId ?? 0);
   s.nextPacketId = maxId >= 65535 ? 1 : maxId + 1;
-  out.effects.push({ type: 'routes', clientId: s.clientId, add: Object.entries(s.subscriptions).map(([filter, options]) => ({ filter, options })), remove: [], removeAll: false });
+  out.effects.push({ type: 'routes', clientId: s.clientId, add: Object.entries(s.subscriptions).map(([filter, options]) => ({ filter, options })), removeAll: false });
   // A session that was connected when the node stopped lost its connection then: an abnormal
   // close at restart time, so its will follows the abnormal-close rules.
   const wasConnected = stored.meta.disconnectedAt === null;

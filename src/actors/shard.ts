@@ -502,7 +502,6 @@ function connectionOf(e: SessionEffect): number | null {
     case 'publish':
     case 'packet':
     case 'close':
-    case 'retained':
     case 'qos2Status':
       return e.connId;
     case 'route':

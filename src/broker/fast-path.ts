@@ -91,6 +91,20 @@ export class FastPath {
   }
 
   /**
+   * Copies for `clientId` were sent through its actor although `conn` takes direct writes now
+   * (retained messages on subscribe): later direct writes wait, as after a 'flow', for a ticket
+   * issued behind them.
+   */
+  behindActor(conn: FastPathConnection, clientId: string): void {
+    if (conn.direct) {
+      conn.direct = false;
+      this.pending.set(clientId, { clientId, conn, epoch: 0, dirty: true });
+      this.requestFlush();
+    }
+    this.sentToActor(clientId);
+  }
+
+  /**
    * Right before the supervisor flushes a turn: one ticket per shard that has a client whose
    * switch became pending (or was delayed) since the last flush.
    */

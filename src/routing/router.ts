@@ -182,6 +182,11 @@ export class Router {
     return this.clients.get(clientId)?.subs ?? NO_SUBSCRIPTIONS;
   }
 
+  /** The sessions with at least one subscription. */
+  clientIds(): IterableIterator<string> {
+    return this.clients.keys();
+  }
+
   /** True when no subscription and no trie node beyond the roots is left (a leak check too). */
   isEmpty(): boolean {
     return this.count === 0 && this.clients.size === 0 && this.nodeCount() === 2;

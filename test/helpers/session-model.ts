@@ -8,6 +8,7 @@
 // effects as the client would see them and checks the invariants.
 import assert from 'node:assert/strict';
 import { exportSession, handleSession, importSession, restoreSession } from '../../src/actors/session.js';
+import { decideSubscribe } from '../../src/actors/subscribe-decision.js';
 import {
   newOutput,
   nextDeadline,
@@ -245,6 +246,10 @@ export class SessionHarness {
     if (m === null || m.connId === null) return;
     const granted: number[] = [];
     const retained: string[] = [];
+    // What the main thread decides when it reads this SUBSCRIBE, from its router's view (which
+    // holds what the session holds): the routes it adds and the retained messages it sends.
+    const view = new Set(m.subscriptions);
+    const decision = decideSubscribe(view, view.size, requests, this.limits.maxSubscriptions);
     for (const { filter, options } of requests) {
       if (validateTopicFilter(filter) !== null) {
         granted.push(m.version === 5 ? ReasonCode.TopicFilterInvalid : 0x80);
@@ -262,7 +267,8 @@ export class SessionHarness {
     const out = await this.step({ type: 'subscribe', connId: m.connId, packetId: 1, requests }, expectNothing());
     const packets = out.effects.flatMap((e) => (e.type === 'packet' && e.packet.cmd === 'suback' ? [e.packet.granted] : []));
     assert.deepEqual(packets, [granted]);
-    assert.deepEqual(out.effects.flatMap((e) => (e.type === 'retained' ? e.requests.map((r) => r.filter) : [])), retained);
+    assert.deepEqual(decision.retained.map((r) => r.filter), retained, 'retained messages on subscribe');
+    assert.deepEqual(m.version === 5 ? decision.codes : decision.codes.map((c) => (c >= 0x80 ? 0x80 : c)), granted, 'main decides what SUBACK says');
   }
 
   async unsubscribe(filters: string[]): Promise<void> {

@@ -1,8 +1,10 @@
 // Delivery on one node, end to end through the real code: a real Router and the real Dispatcher
 // (src/broker/dispatch.ts, what the node runs for every PUBLISH) whose DispatchTarget is an
 // in-memory node in this file. Its QoS 0 fast path records a direct write; everything else goes
-// to the client's real session actor (`handleSession`), whose 'routes' effects feed the router
-// exactly as src/node.ts applies them and whose 'publish' effects are what the client receives.
+// to the client's real session actor (`handleSession`). A SUBSCRIBE updates the router when it is
+// read, with the decision src/node.ts makes (decideSubscribe), the actor's 'routes' effects (a
+// session's end) feed it as src/node.ts applies them, and its 'publish' effects are what the
+// client receives.
 // Test clients acknowledge at random points, disconnect and come back (resume, takeover), so the
 // inflight window, the queue and redelivery are all exercised. No threads, sockets or timers:
 // a virtual clock is passed as `now`.
@@ -33,30 +35,21 @@ import {
   type SessionEvent,
   type SessionLimits,
   type SessionState,
+  type SubscribeRequest,
 } from '../../src/actors/session-types.js';
+import { decideSubscribe } from '../../src/actors/subscribe-decision.js';
 import type { AppMessage, Delivery, ProtocolVersion, QoS, SubscriptionOptions } from '../../src/protocol/message.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { Router } from '../../src/routing/router.js';
 import { parseSharedFilter } from '../../src/routing/topic.js';
 import { propertyParams } from './harness.js';
+import { refMatches } from '../helpers/topic-reference.js';
 
 const T0 = 1_700_000_000_000;
 const OUTSIDER = 'outsider';
 
 // ---------------------------------------------------------------------------------------------
-// Reference, deliberately naive: split strings and compare level by level (MQTT 5.0 §4.7).
-
-function refMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false; // [MQTT-4.7.2-1]
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true; // matches the parent level and everything below
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+// Reference (topic matching: test/helpers/topic-reference.ts).
 
 /** One copy of a message as a client sees it: the QoS it came at and its subscription ids. */
 interface Copy {
@@ -281,11 +274,8 @@ class MemoryNode implements DispatchTarget {
           this.router.removeSession(e.clientId);
           return;
         }
-        for (const f of e.remove) this.router.unsubscribe(e.clientId, f);
         for (const a of e.add) this.router.subscribe(e.clientId, a.filter, a.options);
         return;
-      case 'retained':
-        return; // nothing is retained in this test
       case 'event':
         // A drop or an unknown ack would be a bug here: queues are unlimited, acks are genuine.
         assert.fail(`${clientId}: unexpected event ${e.name}: ${e.detail}`);
@@ -305,6 +295,16 @@ class MemoryNode implements DispatchTarget {
   }
 
   // What a client does
+  /** As src/node.ts reads a SUBSCRIBE: the router first, then the session. */
+  subscribe(client: TestClient, requests: SubscribeRequest[]): void {
+    const id = client.spec.id;
+    const current = this.router.subscriptionsOf(id);
+    const decision = decideSubscribe(current, current.size, requests, this.limits.maxSubscriptions);
+    assert.equal(decision.protocolError, null, `${id}: SUBSCRIBE refused`);
+    for (const { filter, options } of decision.add) this.router.subscribe(id, filter, options);
+    this.run(id, { type: 'subscribe', connId: client.connId!, packetId: 1, requests });
+  }
+
   connect(client: TestClient, first: boolean): void {
     const { spec } = client;
     const connId = this.nextConnId++;
@@ -462,7 +462,7 @@ test('delivery on one node: exactly the matching sessions, spec QoS and ids, one
       for (const c of all) {
         node.connect(c, true);
         const requests = [...c.spec.subs].map(([filter, options]) => ({ filter, options }));
-        node.run(c.spec.id, { type: 'subscribe', connId: c.connId!, packetId: 1, requests });
+        node.subscribe(c, requests);
         if (!c.spec.startOnline) node.disconnect(c, 'abnormal');
       }
 

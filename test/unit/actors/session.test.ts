@@ -4,7 +4,8 @@ import type { InflightWindow } from '../../../src/actors/inflight-window.js';
 import type { MessageQueue } from '../../../src/actors/message-queue.js';
 import { exportSession, importSession, restoreSession } from '../../../src/actors/session.js';
 import { ownCopy } from '../../../src/actors/session-outbound.js';
-import { newOutput, nextDeadline, SESSION_NEVER_EXPIRES, type SessionLimits } from '../../../src/actors/session-types.js';
+import { newOutput, nextDeadline, SESSION_NEVER_EXPIRES, type SessionLimits, type SubscribeRequest } from '../../../src/actors/session-types.js';
+import { decideSubscribe, type SubscribeDecision } from '../../../src/actors/subscribe-decision.js';
 import { ReasonCode } from '../../../src/protocol/reason-codes.js';
 import type { StoredMessage, StoredSession } from '../../../src/storage/types.js';
 import {
@@ -42,7 +43,7 @@ describe('session: connect, clean start and session expiry', () => {
     assert.deepEqual(q.store, []);
     const end = d.send({ type: 'disconnect', connId: 1, kind: 'normal' });
     assert.equal(d.state, null);
-    assert.deepEqual(effectsOf(end, 'routes'), [{ type: 'routes', clientId: 'c1', add: [], remove: [], removeAll: true }]);
+    assert.deepEqual(effectsOf(end, 'routes'), [{ type: 'routes', clientId: 'c1', add: [], removeAll: true }]);
   });
 
   it('3.1.1 persistent session: stored, present on return, discarded by a clean connect', () => {
@@ -407,7 +408,7 @@ describe('session: subscribe and unsubscribe', () => {
     ] });
     assert.deepEqual(suback(out), [2, ReasonCode.TopicFilterInvalid, 0, ReasonCode.QuotaExceeded, 1]);
     assert.deepEqual(Object.keys(d.live.subscriptions).sort(), ['a', 'b']);
-    assert.deepEqual(effectsOf(out, 'routes')[0]!.add.map((r) => r.filter), ['a', 'b', 'a']);
+    assert.deepEqual(effectsOf(out, 'routes'), [], 'the main thread applied the routes when it read the packet');
     assert.deepEqual(out.store.map((o) => o.op === 'putSubscription' && o.filter), ['a', 'b', 'a']);
   });
 
@@ -419,11 +420,18 @@ describe('session: subscribe and unsubscribe', () => {
     assert.deepEqual(suback(out), [0x80, 1, 0x80]);
   });
 
+  /** What main decides for `requests` over the session's subscriptions, then the session handles them. */
+  const decided = (d: SessionDriver, requests: SubscribeRequest[]): SubscribeDecision => {
+    const subs = d.live.subscriptions;
+    const decision = decideSubscribe({ has: (f) => Object.hasOwn(subs, f) }, Object.keys(subs).length, requests, 0);
+    d.send({ type: 'subscribe', connId: 1, packetId: 1, requests });
+    return decision;
+  };
+
   it('retain handling 0 always, 1 only for a new subscription, 2 never, and never for $share', () => {
     const d = subscribed(5);
     const retainedFor = (filter: string, retainHandling: 0 | 1 | 2): string[] =>
-      effectsOf(d.send({ type: 'subscribe', connId: 1, packetId: 1, requests: [{ filter, options: subOptions(1, { retainHandling }) }] }), 'retained')
-        .flatMap((r) => r.requests.map((q) => q.filter));
+      decided(d, [{ filter, options: subOptions(1, { retainHandling }) }]).retained.map((q) => q.filter);
     assert.deepEqual(retainedFor('x', 0), ['x']);
     assert.deepEqual(retainedFor('x', 0), ['x']);
     assert.deepEqual(retainedFor('y', 1), ['y']);
@@ -447,7 +455,7 @@ describe('session: subscribe and unsubscribe', () => {
     d.send({ type: 'subscribe', connId: 1, packetId: 1, requests: [{ filter: 'a', options: subOptions(1) }] });
     const out = d.send({ type: 'unsubscribe', connId: 1, packetId: 2, filters: ['a', 'b'] });
     assert.deepEqual(effectsOf(out, 'packet').map((p) => p.packet), [{ cmd: 'unsuback', messageId: 2, granted: [0, ReasonCode.NoSubscriptionExisted] }]);
-    assert.deepEqual(effectsOf(out, 'routes').map((r) => r.remove), [['a']]);
+    assert.deepEqual(effectsOf(out, 'routes'), [], 'the main thread removed the route when it read the packet');
     assert.deepEqual(out.store, [{ op: 'deleteSubscription', clientId: 'c1', filter: 'a' }]);
   });
 
@@ -455,10 +463,10 @@ describe('session: subscribe and unsubscribe', () => {
     const d = subscribed(5);
     const un = d.send({ type: 'unsubscribe', connId: 1, packetId: 1, filters: ['toString', '__proto__'] });
     assert.deepEqual(effectsOf(un, 'packet')[0]!.packet, { cmd: 'unsuback', messageId: 1, granted: [0x11, 0x11] });
-    const sub = d.send({ type: 'subscribe', connId: 1, packetId: 2, requests: [
+    const sub = decided(d, [
       { filter: '__proto__', options: subOptions(1, { retainHandling: 1 }) }, { filter: 'constructor', options: subOptions(1, { retainHandling: 1 }) },
-    ] });
-    assert.deepEqual(effectsOf(sub, 'retained')[0]!.requests.map((r) => r.filter), ['__proto__', 'constructor']);
+    ]);
+    assert.deepEqual(sub.retained.map((r) => r.filter), ['__proto__', 'constructor']);
     assert.deepEqual(Object.keys(d.live.subscriptions), ['__proto__', 'constructor']);
     assert.equal(Object.getPrototypeOf(d.live.subscriptions), Object.prototype);
     assert.deepEqual(importSession(exportSession(d.live)), d.live);
@@ -549,7 +557,7 @@ describe('session: restore and export', () => {
     const out = newOutput();
     const s = restoreSession(stored({ will: will('w', 10) }), T0 + 1000, out);
     assert.ok(s);
-    assert.deepEqual(effectsOf(out, 'routes'), [{ type: 'routes', clientId: 'c1', add: [{ filter: 'a/#', options: subOptions(1) }], remove: [], removeAll: false }]);
+    assert.deepEqual(effectsOf(out, 'routes'), [{ type: 'routes', clientId: 'c1', add: [{ filter: 'a/#', options: subOptions(1) }], removeAll: false }]);
     assert.deepEqual(s.inflight.toArray().map((m) => m.seq), [3, 5]);
     assert.deepEqual(s.queue.toArray().map((m) => m.seq), [6]);
     assert.equal(s.queuedBytes, 6);
