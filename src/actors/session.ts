@@ -43,6 +43,7 @@ export function newSession(clientId: string): SessionState {
     disconnectedAt: null,
     clientReceiveMaximum: 65535,
     subscriptions: NO_SUBSCRIPTIONS,
+    subscriptionCount: 0,
     inboundQos2: NO_PACKET_IDS,
     inflight: NO_MESSAGES,
     queue: NO_MESSAGES,
@@ -344,9 +345,6 @@ function subscribe(
   const granted: number[] = [];
   const add: SubscribeRequest[] = [];
   const retained: SubscribeRequest[] = [];
-  // Counted once per packet, not per filter: Object.keys per filter made a 1,000-filter client
-  // quadratic.
-  let count = limits.maxSubscriptions > 0 ? Object.keys(s.subscriptions).length : 0;
   for (const { filter, options } of requests) {
     const invalid = validateTopicFilter(filter);
     const shared = parseSharedFilter(filter);
@@ -357,13 +355,13 @@ function subscribe(
     }
     // Own keys only: a filter is client text, and 'toString' or '__proto__' are valid filters.
     const exists = Object.hasOwn(s.subscriptions, filter);
-    if (!exists && limits.maxSubscriptions > 0 && count >= limits.maxSubscriptions) {
+    if (!exists && limits.maxSubscriptions > 0 && s.subscriptionCount >= limits.maxSubscriptions) {
       out.effects.push({ type: 'event', name: 'session.subscribe.quota', clientId: s.clientId, detail: `${filter}: over the limit of ${limits.maxSubscriptions} subscriptions` });
       granted.push(ReasonCode.QuotaExceeded);
       continue;
     }
     const effective: SubscriptionOptions = { ...options, qos: options.qos };
-    if (!exists) count++;
+    if (!exists) s.subscriptionCount++;
     defineOwn(writable(s, 'subscriptions'), filter, effective);
     if (isPersistent(s)) out.store.push({ op: 'putSubscription', clientId: s.clientId, filter, options: effective });
     add.push({ filter, options: effective });
@@ -385,6 +383,7 @@ function unsubscribe(s: SessionState, connId: number, packetId: number, filters:
   for (const filter of filters) {
     if (Object.hasOwn(s.subscriptions, filter)) {
       delete writable(s, 'subscriptions')[filter];
+      s.subscriptionCount--;
       remove.push(filter);
       if (isPersistent(s)) out.store.push({ op: 'deleteSubscription', clientId: s.clientId, filter });
       codes.push(ReasonCode.Success);
@@ -403,6 +402,7 @@ export function restoreSession(stored: StoredSession, now: number, out: SessionO
   s.protocolVersion = stored.meta.protocolVersion;
   s.expiryIntervalSec = stored.meta.expiryIntervalSec;
   s.subscriptions = { ...stored.subscriptions };
+  s.subscriptionCount = Object.keys(s.subscriptions).length;
   s.inboundQos2 = [...stored.inboundQos2];
   s.will = stored.meta.will;
   for (const m of stored.messages) {
