@@ -38,6 +38,8 @@ export interface StartOptions {
    * directory, removed on stop.
    */
   dataDir?: string;
+  /** Shoal only: more command-line flags (a scenario's shoalFlags). */
+  extraArgs?: readonly string[];
 }
 
 export interface RunningBroker {
@@ -151,7 +153,7 @@ export async function startBroker(name: BrokerName, o: StartOptions): Promise<Ru
   if (name === 'shoal') {
     const entry = shoalEntry();
     const prof = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
-    argv = [process.execPath, ...prof, ...entry.args, 'start', '--listen', `127.0.0.1:${o.port}`, '--data-dir', o.dataDir ?? join(tmp, 'data'), '--sys-interval', '0', '--log-level', 'warn'];
+    argv = [process.execPath, ...prof, ...entry.args, 'start', '--listen', `127.0.0.1:${o.port}`, '--data-dir', o.dataDir ?? join(tmp, 'data'), '--sys-interval', '0', '--log-level', 'warn', ...(o.extraArgs ?? [])];
   } else if (name === 'aedes' || name === 'aedes-level') {
     argv = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/peers/aedes-server.ts'), String(o.port)];
     if (name === 'aedes-level') argv.push(o.dataDir ?? join(tmp, 'leveldb'));

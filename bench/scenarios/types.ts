@@ -67,6 +67,8 @@ export interface ScenarioDef {
   summary: string;
   metrics: MetricSpec[];
   processes?(p: BenchParams): number;
+  /** Flags Shoal is started with for this scenario (e.g. a limit the peers do not have). */
+  shoalFlags?: readonly string[];
   /** Upper bound on one round, for the runner's watchdog. */
   timeoutSec(p: BenchParams): number;
   run(ctx: LoadgenContext): Promise<{ metrics: Metrics; notes?: string[] }>;
