@@ -7,7 +7,8 @@ export type ConfigErrorCode =
   | 'CONFIG_UNKNOWN_FLAG'
   | 'CONFIG_MISSING_VALUE'
   | 'CONFIG_FILE_UNREADABLE'
-  | 'CONFIG_FILE_INVALID';
+  | 'CONFIG_FILE_INVALID'
+  | 'CONFIG_CLUSTER_SECRET_REQUIRED';
 
 export interface ConfigErrorDetails {
   code: ConfigErrorCode;

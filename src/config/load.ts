@@ -2,6 +2,7 @@
 // validated on its own, so an error names the exact flag, env var or file that holds a bad value,
 // even one that a higher layer overrides.
 import { readFileSync } from 'node:fs';
+import { deriveAdvertise } from './cluster-options.js';
 import { ConfigError } from './errors.js';
 import {
   CONFIG_FILE_ENV,
@@ -138,6 +139,8 @@ export function loadConfigWithSources(input: LoadConfigInput): LoadedConfig {
       : 'default';
   }
   const config = freezeConfig([fileValues, envValues, flags.values], (key) => sources[key]);
+  // Say which address a defaulted --advertise resolved to and why (config.effective shows it).
+  if (sources.advertise === 'default') sources.advertise = `default: ${deriveAdvertise(config.gossip.host).why}`;
   return { config, sources: Object.freeze(sources), configFile };
 }
 

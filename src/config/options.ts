@@ -3,8 +3,19 @@
 // OPTIONS is the single table of settings; --help and the README check are generated from it, and
 // load.ts layers flags > env vars > JSON file > defaults on top of it.
 import { hostname, availableParallelism } from 'node:os';
-import { isIPv6 } from 'node:net';
 import { ConfigError, showValue } from './errors.js';
+import {
+  DEFAULT_GOSSIP,
+  DEFAULT_GRPC,
+  advertiseKind,
+  checkClusterConfig,
+  deriveAdvertise,
+  secretKind,
+  seedsKind,
+  tlsFileKind,
+} from './cluster-options.js';
+import type { Secret } from './secret.js';
+import { Rejection, formatListen, int, listenKind, oneOf, parseListen, str, type FieldKind, type ListenAddress } from './field-kinds.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -15,11 +26,8 @@ export const STORAGE_SYNC_MODES: readonly StorageSync[] = ['normal', 'full'];
 export type ShardHost = 'auto' | 'workers' | 'main';
 export const SHARD_HOSTS: readonly ShardHost[] = ['auto', 'workers', 'main'];
 
-export interface ListenAddress {
-  readonly host: string;
-  /** 0 asks the OS for a free port; the bound port is logged with the "listening" line. */
-  readonly port: number;
-}
+export type { ListenAddress };
+export { parseListen, formatListen };
 
 export interface ShoalConfig {
   readonly listen: ListenAddress;
@@ -57,6 +65,21 @@ export interface ShoalConfig {
   readonly sysIntervalSec: number;
   readonly storageSync: StorageSync;
   readonly logLevel: LogLevel;
+  // ---- cluster (kinds and rules in cluster-options.ts) ----
+  /** Where the gossip (SWIM, UDP) socket binds. */
+  readonly gossip: ListenAddress;
+  /** Gossip addresses ("host:port") to join through; empty = this node runs alone. */
+  readonly seeds: readonly string[];
+  /** The host peers reach this node at, for gossip and gRPC; derived from `gossip` when not set. */
+  readonly advertise: string;
+  /** Where the cluster gRPC server binds. */
+  readonly grpc: ListenAddress;
+  /** Shared by every node: seals gossip and authenticates every RPC. Redacted wherever shown. */
+  readonly clusterSecret: Secret | null;
+  /** mTLS between nodes: all three or none. */
+  readonly clusterTlsCert: string | null;
+  readonly clusterTlsKey: string | null;
+  readonly clusterTlsCa: string | null;
 }
 
 export type ConfigKey = keyof ShoalConfig;
@@ -90,115 +113,24 @@ export const DEFAULT_CONFIG = Object.freeze({
   sysIntervalSec: 10,
   storageSync: 'normal',
   logLevel: 'info',
-} as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName'>);
+  gossip: DEFAULT_GOSSIP,
+  seeds: Object.freeze([]),
+  grpc: DEFAULT_GRPC,
+  clusterSecret: null,
+  clusterTlsCert: null,
+  clusterTlsKey: null,
+  clusterTlsCa: null,
+} as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName' | 'advertise'>);
 
 export function defaultConfig(): ShoalConfig {
   return Object.freeze({
     ...DEFAULT_CONFIG,
     shards: Math.max(1, Math.min(MAX_SHARDS, availableParallelism())),
     nodeName: `shoal@${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}`,
+    advertise: deriveAdvertise(DEFAULT_CONFIG.gossip.host).host,
   });
 }
 
-// ---- field kinds: how a value is validated, coerced from text, and shown -------------------
-
-/** Thrown by a kind's parser; turned into a ConfigError that names field and source. */
-class Rejection {
-  constructor(readonly reason?: string) {}
-}
-
-interface FieldKind<T> {
-  /** What is accepted, for error messages and --help. */
-  readonly allowed: string;
-  /** Placeholder shown in --help after the flag. */
-  readonly metavar: string;
-  /** `text` is true for flags and env vars, whose values arrive as strings. */
-  parse(raw: unknown, text: boolean): T;
-  format(value: T): string;
-}
-
-function int(min: number, max: number, metavar = '<n>'): FieldKind<number> {
-  const allowed = max === Number.MAX_SAFE_INTEGER ? `integer >= ${min}` : `integer ${min}..${max}`;
-  return {
-    allowed,
-    metavar,
-    parse(raw, text) {
-      // Strict: '1.5', '1e3', '0x10' and '' are rejected rather than guessed at.
-      const value = text && typeof raw === 'string' && /^\s*[+-]?\d+\s*$/.test(raw) ? Number(raw) : raw;
-      if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new Rejection('not an integer');
-      if (value < min || value > max) throw new Rejection('out of range');
-      return value === 0 ? 0 : value; // '-0' from text
-    },
-    format: String,
-  };
-}
-
-function oneOf<T extends string>(values: readonly T[], metavar: string): FieldKind<T> {
-  return {
-    allowed: `one of ${values.join(', ')}`,
-    metavar,
-    parse(raw) {
-      if (typeof raw !== 'string' || !(values as readonly string[]).includes(raw)) throw new Rejection();
-      return raw as T;
-    },
-    format: String,
-  };
-}
-
-function str(pattern: RegExp, allowed: string, metavar: string): FieldKind<string> {
-  return {
-    allowed,
-    metavar,
-    parse(raw) {
-      if (typeof raw !== 'string' || !pattern.test(raw)) throw new Rejection();
-      return raw;
-    },
-    format: String,
-  };
-}
-
-const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
-
-/** Parses `host:port`, `[v6]:port` or `:port` (all interfaces). */
-export function parseListen(text: string): ListenAddress {
-  let host: string;
-  let portText: string;
-  const bracketed = /^\[([^\]]*)\]:(.*)$/.exec(text);
-  if (bracketed) {
-    host = bracketed[1]!;
-    portText = bracketed[2]!;
-    if (!isIPv6(host)) throw new Rejection(`"${host}" is not an IPv6 address`);
-  } else {
-    const colon = text.lastIndexOf(':');
-    if (colon < 0) throw new Rejection('missing ":port"');
-    host = text.slice(0, colon) || DEFAULT_CONFIG.listen.host;
-    portText = text.slice(colon + 1);
-    if (host.includes(':')) throw new Rejection('IPv6 addresses need brackets, e.g. [::1]:1883');
-    if (!HOSTNAME.test(host)) throw new Rejection(`"${host}" is not a host name or IPv4 address`);
-  }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new Rejection('port must be 0..65535');
-  return Object.freeze({ host, port: Number(portText) });
-}
-
-export function formatListen(addr: ListenAddress): string {
-  return addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
-}
-
-const listenKind: FieldKind<ListenAddress> = {
-  allowed: 'host:port, [ipv6]:port or :port; port 0..65535',
-  metavar: '<host:port>',
-  parse(raw) {
-    if (typeof raw === 'string') return parseListen(raw);
-    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-      const { host, port, ...rest } = raw as Record<string, unknown>;
-      if (Object.keys(rest).length > 0) throw new Rejection(`unknown keys ${Object.keys(rest).join(', ')}`);
-      if (typeof host !== 'string' || typeof port !== 'number' || !Number.isInteger(port)) throw new Rejection();
-      return parseListen(formatListen({ host, port }));
-    }
-    throw new Rejection();
-  },
-  format: formatListen,
-};
 
 // ---- the table -------------------------------------------------------------------------------
 
@@ -319,6 +251,47 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     kind: oneOf(LOG_LEVELS, '<level>'),
     description: 'Minimum level of the JSON log lines written to stdout.',
   },
+  gossip: {
+    flag: '--gossip',
+    kind: listenKind,
+    description: 'Address the cluster gossip (SWIM over UDP) socket binds; used only with --seeds.',
+  },
+  seeds: {
+    flag: '--seeds',
+    kind: seedsKind,
+    description: "Gossip addresses of cluster nodes to join through; every node may get the same list, itself included. Unset: the node runs alone, with no gossip or gRPC port.",
+  },
+  advertise: {
+    flag: '--advertise',
+    kind: advertiseKind,
+    defaultText: 'the --gossip host; for 0.0.0.0 or :: the first non-loopback address (else 127.0.0.1)',
+    description: 'Host the other nodes reach this node at, for gossip and gRPC.',
+  },
+  grpc: {
+    flag: '--grpc',
+    kind: listenKind,
+    description: 'Address the cluster gRPC server binds; used only with --seeds.',
+  },
+  clusterSecret: {
+    flag: '--cluster-secret',
+    kind: secretKind,
+    description: 'Shared secret of the cluster: seals every gossip datagram and authenticates every RPC. Required with --seeds unless every cluster address is loopback. Never logged.',
+  },
+  clusterTlsCert: {
+    flag: '--cluster-tls-cert',
+    kind: tlsFileKind,
+    description: "PEM certificate of this node for mutual TLS between nodes; with --cluster-tls-key and --cluster-tls-ca (all three or none).",
+  },
+  clusterTlsKey: {
+    flag: '--cluster-tls-key',
+    kind: tlsFileKind,
+    description: 'PEM private key of --cluster-tls-cert.',
+  },
+  clusterTlsCa: {
+    flag: '--cluster-tls-ca',
+    kind: tlsFileKind,
+    description: "PEM CA bundle that peers' certificates must chain to.",
+  },
 };
 
 /** `--max-queued-bytes` → `SHOAL_MAX_QUEUED_BYTES`. */
@@ -375,9 +348,11 @@ export function parseOptionValue<K extends ConfigKey>(key: K, raw: unknown, sour
   } catch (err) {
     if (!(err instanceof Rejection)) throw err;
     const why = err.reason ? ` (${err.reason})` : '';
+    // A rejected secret is still (nearly) the secret: never echo it.
+    const shown = spec.kind.sensitive ? '[redacted]' : raw;
     return fail(
-      `invalid ${key} from ${source}: ${showValue(raw)}${why}; allowed: ${spec.kind.allowed}`,
-      { code: 'CONFIG_INVALID_VALUE', field: key, source, value: raw, allowed: spec.kind.allowed },
+      `invalid ${key} from ${source}: ${spec.kind.sensitive ? '[redacted]' : showValue(raw)}${why}; allowed: ${spec.kind.allowed}`,
+      { code: 'CONFIG_INVALID_VALUE', field: key, source, value: shown, allowed: spec.kind.allowed },
     );
   }
 }
@@ -435,13 +410,17 @@ export function checkConfig(config: ShoalConfig, sourceOf: (key: ConfigKey) => s
       },
     );
   }
+  checkClusterConfig(config, sourceOf);
   return config;
 }
 
 /** Defaults overlaid with validated `layers` (later layers win), checked and frozen. */
 export function freezeConfig(layers: readonly PartialConfig[], sourceOf: (key: ConfigKey) => string): ShoalConfig {
   const merged: ShoalConfig = Object.assign({}, defaultConfig(), ...layers);
-  return Object.freeze(checkConfig({ ...merged, listen: Object.freeze({ ...merged.listen }) }, sourceOf));
+  // --advertise follows the --gossip host actually configured, unless set itself.
+  const advertise = layers.some((layer) => 'advertise' in layer) ? merged.advertise : deriveAdvertise(merged.gossip.host).host;
+  const frozen = { listen: Object.freeze({ ...merged.listen }), gossip: Object.freeze({ ...merged.gossip }), grpc: Object.freeze({ ...merged.grpc }) };
+  return Object.freeze(checkConfig({ ...merged, ...frozen, advertise, seeds: Object.freeze([...merged.seeds]) }, sourceOf));
 }
 
 /**

@@ -1,13 +1,23 @@
 // Shared test data for the config tests: for every key, values that must be accepted (as text,
 // as a flag or env var would give them, and as JSON) and values that must be rejected.
 // Typed as Records over ConfigKey so a new option that lacks cases fails to compile.
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../../../src/config/errors.js';
 import { defaultConfig, type ConfigKey, type ShoalConfig } from '../../../src/config/options.js';
+import { Secret } from '../../../src/config/secret.js';
 
 export interface GoodCase<K extends ConfigKey> {
   text: string;
   json: unknown;
   expected: ShoalConfig[K];
 }
+
+/** Existing regular files, standing in for PEM files (only existence is checked at load). */
+const FILE_A = fileURLToPath(new URL('../../../package.json', import.meta.url));
+const FILE_B = fileURLToPath(new URL('../../../tsconfig.json', import.meta.url));
+const FILE_C = fileURLToPath(new URL('../../../README.md', import.meta.url));
+export const GOOD_SECRET = 'a-cluster-secret-of-36-characters-xx';
 
 // The shards default is the CPU count, so pick a value that differs from it on this machine.
 const ALT_SHARDS = defaultConfig().shards === 7 ? 9 : 7;
@@ -33,6 +43,29 @@ export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
   sysIntervalSec: { text: '0', json: 0, expected: 0 },
   storageSync: { text: 'full', json: 'full', expected: 'full' },
   logLevel: { text: 'debug', json: 'debug', expected: 'debug' },
+  gossip: { text: '10.0.0.5:7000', json: { host: '10.0.0.5', port: 7000 }, expected: { host: '10.0.0.5', port: 7000 } },
+  seeds: {
+    text: '10.0.0.5:7946, node-2.example:7946,[fd00::3]:7946,10.0.0.5:7946',
+    json: ['10.0.0.5:7946', 'node-2.example:7946', '[fd00::3]:7946'],
+    expected: ['10.0.0.5:7946', 'node-2.example:7946', '[fd00::3]:7946'],
+  },
+  advertise: { text: 'node-1.example', json: 'node-1.example', expected: 'node-1.example' },
+  grpc: { text: '[::1]:7000', json: '[::1]:7000', expected: { host: '::1', port: 7000 } },
+  clusterSecret: { text: GOOD_SECRET, json: GOOD_SECRET, expected: new Secret(GOOD_SECRET) },
+  clusterTlsCert: { text: FILE_A, json: FILE_A, expected: FILE_A },
+  clusterTlsKey: { text: FILE_B, json: FILE_B, expected: FILE_B },
+  clusterTlsCa: { text: FILE_C, json: FILE_C, expected: FILE_C },
+};
+
+/**
+ * Other settings (as JSON) a key's GOOD value needs to pass the rules between fields: seeds over
+ * non-loopback addresses need a secret, and the TLS files come as a trio.
+ */
+export const COMPANIONS: Partial<Record<ConfigKey, Record<string, unknown>>> = {
+  seeds: { clusterSecret: GOOD_SECRET },
+  clusterTlsCert: { clusterTlsKey: FILE_B, clusterTlsCa: FILE_C },
+  clusterTlsKey: { clusterTlsCert: FILE_A, clusterTlsCa: FILE_C },
+  clusterTlsCa: { clusterTlsCert: FILE_A, clusterTlsKey: FILE_B },
 };
 
 /** Values a flag or env var may carry that must be rejected. */
@@ -56,6 +89,14 @@ export const BAD_TEXT: Record<ConfigKey, string[]> = {
   sysIntervalSec: ['-1', '86401'],
   storageSync: ['fast', 'FULL'],
   logLevel: ['verbose', 'INFO'],
+  gossip: ['7946', 'host:', 'host:65536'],
+  seeds: ['10.0.0.5', '10.0.0.5:0', '0.0.0.0:7946', ':7946', 'a:1,,b:2', 'h:70000', '::1:7946'],
+  advertise: ['0.0.0.0', '::', '[::]', 'host:7946', 'ho st'],
+  grpc: ['7947', '[nothost]:7947'],
+  clusterSecret: ['short', 'fifteen-chars-x', 'x'.repeat(1025)],
+  clusterTlsCert: ['/nonexistent/cert.pem', '/tmp'],
+  clusterTlsKey: ['/nonexistent/key.pem'],
+  clusterTlsCa: ['/nonexistent/ca.pem', '/'],
 };
 
 /** Values a JSON config file may carry that must be rejected (including wrong JSON types). */
@@ -79,4 +120,23 @@ export const BAD_JSON: Record<ConfigKey, unknown[]> = {
   sysIntervalSec: [-1, 86401, 0.5],
   storageSync: ['fast', 1],
   logLevel: ['verbose', 30],
+  gossip: [7946, { host: 'h' }],
+  seeds: ['', [], [7946], ['10.0.0.5:7946', ''], { host: 'h', port: 1 }, 'h:0'],
+  advertise: ['', 7946, '0.0.0.0'],
+  grpc: [7947, null],
+  clusterSecret: [42, 'short', null, ''],
+  clusterTlsCert: [5, '', '/nonexistent/cert.pem'],
+  clusterTlsKey: [null, '/nonexistent/key.pem'],
+  clusterTlsCa: [true, '/nonexistent/ca.pem'],
 };
+
+/** Runs `fn`, which must throw a ConfigError, and returns it. */
+export function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a ConfigError');
+}

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, showValue } from '../../../src/config/errors.js';
+import { showValue } from '../../../src/config/errors.js';
 import { loadConfig, loadConfigWithSources } from '../../../src/config/load.js';
 import { OPTIONS, defaultConfig, type ConfigKey } from '../../../src/config/options.js';
-import { BAD_JSON, BAD_TEXT, GOOD } from './cases.js';
+import { BAD_JSON, BAD_TEXT, COMPANIONS, GOOD, configError } from './cases.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'shoal-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,41 +18,39 @@ function writeConfig(content: unknown): string {
   return path;
 }
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a ConfigError');
-}
-
 const keys = OPTIONS.map((o) => o.key);
 const spec = (key: ConfigKey) => OPTIONS.find((o) => o.key === key)!;
+/** A rejected secret is neither quoted in the message nor kept in the error. */
+const shownValue = (key: ConfigKey, value: unknown): unknown => (spec(key).kind.sensitive ? '[redacted]' : value);
+const shownText = (key: ConfigKey, value: unknown): string => (spec(key).kind.sensitive ? '[redacted]' : showValue(value));
 
 test('no flags, env or file gives the defaults, all sourced from "default"', () => {
   const { config, sources, configFile } = loadConfigWithSources({ argv: [], env: {} });
   assert.deepEqual(config, defaultConfig());
   assert.ok(Object.isFrozen(config));
   assert.equal(configFile, undefined);
-  for (const key of keys) assert.equal(sources[key], 'default');
+  for (const key of keys) if (key !== 'advertise') assert.equal(sources[key], 'default');
+  // A defaulted --advertise says what it resolved to.
+  assert.match(sources.advertise, /^default: --gossip binds 0\.0\.0\.0: /);
 });
 
 test('every option can be set by "--flag value", "--flag=value", env var and JSON file', () => {
   for (const key of keys) {
     const { flag, env } = spec(key);
     const { text, json, expected } = GOOD[key];
-    const viaFlag = loadConfigWithSources({ argv: [flag, text], env: {} });
+    // Settings this one needs to pass the rules between fields come from a config file.
+    const companions = COMPANIONS[key];
+    const base = companions ? ['--config', writeConfig(companions)] : [];
+    const viaFlag = loadConfigWithSources({ argv: [...base, flag, text], env: {} });
     assert.deepEqual(viaFlag.config[key], expected, `${flag} value`);
     assert.equal(viaFlag.sources[key], `flag ${flag}`);
-    assert.deepEqual(loadConfig({ argv: [`${flag}=${text}`], env: {} })[key], expected, `${flag}=value`);
+    assert.deepEqual(loadConfig({ argv: [...base, `${flag}=${text}`], env: {} })[key], expected, `${flag}=value`);
 
-    const viaEnv = loadConfigWithSources({ argv: [], env: { [env]: text } });
+    const viaEnv = loadConfigWithSources({ argv: base, env: { [env]: text } });
     assert.deepEqual(viaEnv.config[key], expected, env);
     assert.equal(viaEnv.sources[key], `env ${env}`);
 
-    const path = writeConfig({ [key]: json });
+    const path = writeConfig({ ...companions, [key]: json });
     const viaFile = loadConfigWithSources({ argv: ['--config', path], env: {} });
     assert.deepEqual(viaFile.config[key], expected, `file key ${key}`);
     assert.equal(viaFile.sources[key], `config file ${path}`);
@@ -121,10 +119,10 @@ test('every invalid flag value names the field, the flag, the value and the rang
         assert.equal(err.code, 'CONFIG_INVALID_VALUE', `${flag} ${value}`);
         assert.equal(err.field, key);
         assert.equal(err.source, `flag ${flag}`);
-        assert.equal(err.value, value);
+        assert.equal(err.value, shownValue(key, value));
         assert.equal(err.allowed, kind.allowed);
         assert.ok(err.message.includes(key) && err.message.includes(`flag ${flag}`), err.message);
-        assert.ok(err.message.includes(showValue(value)) && err.message.includes(kind.allowed), err.message);
+        assert.ok(err.message.includes(shownText(key, value)) && err.message.includes(kind.allowed), err.message);
       }
     }
   }
@@ -138,7 +136,7 @@ test('every invalid env value names the field, the variable, the value and the r
       assert.equal(err.field, key, `${env}=${value}`);
       assert.equal(err.source, `env ${env}`);
       assert.ok(err.message.includes(key) && err.message.includes(`env ${env}`), err.message);
-      assert.ok(err.message.includes(showValue(value)) && err.message.includes(kind.allowed), err.message);
+      assert.ok(err.message.includes(shownText(key, value)) && err.message.includes(kind.allowed), err.message);
     }
   }
 });
@@ -152,7 +150,7 @@ test('every invalid file value names the field, the file path, the value and the
       assert.equal(err.field, key, `${key}=${showValue(value)}`);
       assert.equal(err.source, `config file ${path}`);
       assert.ok(err.message.includes(key) && err.message.includes(path), err.message);
-      assert.ok(err.message.includes(showValue(value)) && err.message.includes(kind.allowed), err.message);
+      assert.ok(err.message.includes(shownText(key, value)) && err.message.includes(kind.allowed), err.message);
     }
   }
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
-import { ConfigError, showValue } from '../../../src/config/errors.js';
+import { showValue } from '../../../src/config/errors.js';
 import { formatHelp } from '../../../src/config/help.js';
 import {
   resolveShardHost,
@@ -15,17 +15,8 @@ import {
   parseListen,
   type ConfigKey,
 } from '../../../src/config/options.js';
-import { BAD_JSON, GOOD } from './cases.js';
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a ConfigError');
-}
+import { deriveAdvertise } from '../../../src/config/cluster-options.js';
+import { BAD_JSON, GOOD, configError } from './cases.js';
 
 test('defaults match the documented values', () => {
   const c = defaultConfig();
@@ -49,6 +40,14 @@ test('defaults match the documented values', () => {
     sysIntervalSec: 10,
     storageSync: 'normal',
     logLevel: 'info',
+    gossip: { host: '0.0.0.0', port: 7946 },
+    seeds: [],
+    advertise: deriveAdvertise('0.0.0.0').host,
+    grpc: { host: '0.0.0.0', port: 7947 },
+    clusterSecret: null,
+    clusterTlsCert: null,
+    clusterTlsKey: null,
+    clusterTlsCa: null,
   });
   assert.deepEqual(parseConfig({}, 'empty.json'), c);
 });
@@ -123,11 +122,12 @@ test('every invalid JSON value is a ConfigError naming field, source, value and 
       assert.equal(err.code, 'CONFIG_INVALID_VALUE', `${key}=${showValue(value)}`);
       assert.equal(err.field, key);
       assert.equal(err.source, '/etc/shoal.json');
-      assert.deepEqual(err.value, value);
+      const shown = spec.kind.sensitive ? '[redacted]' : showValue(value);
+      assert.deepEqual(err.value, spec.kind.sensitive ? '[redacted]' : value);
       assert.equal(err.allowed, spec.kind.allowed);
       assert.match(err.message, new RegExp(`\\b${key}\\b`));
       assert.ok(err.message.includes('/etc/shoal.json'), err.message);
-      assert.ok(err.message.includes(showValue(value)), err.message);
+      assert.ok(err.message.includes(shown), err.message);
       assert.ok(err.message.includes(spec.kind.allowed), err.message);
     }
   }
@@ -162,7 +162,8 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
       '--listen', '--data-dir', '--shards', '--shard-host', '--node-name', '--max-keepalive', '--max-packet-size',
       '--max-inflight', '--max-queued-messages', '--max-queued-bytes', '--max-subscriptions',
       '--max-topic-alias', '--connect-timeout', '--scram-users', '--max-write-buffer', '--max-pending-requests', '--sys-interval',
-      '--storage-sync', '--log-level',
+      '--storage-sync', '--log-level', '--gossip', '--seeds', '--advertise', '--grpc', '--cluster-secret',
+      '--cluster-tls-cert', '--cluster-tls-key', '--cluster-tls-ca',
     ],
   );
   assert.deepEqual(
