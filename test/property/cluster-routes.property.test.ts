@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { ClusterSim, TICK_EVERY, type SimEvent } from '../helpers/cluster-sim.js';
 import { parseSharedFilter } from '../../src/routing/topic.js';
 import { propertyParams } from './harness.js';
-import { refMatches } from './topic-reference.js';
+import { refMatches } from '../helpers/topic-reference.js';
 
 const FILTERS = ['a', 'a/b', 'a/+', 'a/#', '#', '+/b', '+', '$SYS/#', '$SYS/+', '$share/g/a/+', '$share/g/#', '$share/h/a/b'];
 const TOPICS = ['a', 'a/b', 'x/b', 'a/b/c', 'b', '$SYS/x', '$SYS/x/y'];
