@@ -155,7 +155,9 @@ export type SessionEffect =
 export type TakeoverRequest =
   | { op: 'export'; id: string; discard: boolean }
   | { op: 'install'; id: string; session: SessionState }
-  | { op: 'drop'; id: string }
+  /** `handover`: the old node's drop after `end` (refused, `ok` false, when this shard no longer
+   * holds that export, e.g. it restarted: what arrived since is unknown, so the session stays). */
+  | { op: 'drop'; id: string; handover: boolean }
   | { op: 'resume'; id: string };
 
 export type TakeoverReply =
@@ -164,7 +166,7 @@ export type TakeoverReply =
   /** `ok` false: a live session with that client id is here (detail says why it was refused). */
   | { op: 'installed'; id: string; ok: boolean; detail: string }
   /** `arrived`: the copies queued since the export, in order, for the new node to deliver. */
-  | { op: 'dropped'; id: string; arrived: StoredMessage[] }
+  | { op: 'dropped'; id: string; ok: boolean; arrived: StoredMessage[] }
   | { op: 'resumed'; id: string };
 
 /** Everything one transition asks its shell to do, in order. */

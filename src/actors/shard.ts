@@ -361,13 +361,18 @@ export class Shard {
         return;
       }
       case 'drop': {
+        if (request.handover && s !== undefined && ex?.id !== request.id) {
+          out.effects.push({ type: 'event', name: 'session.takeover.lost_export', clientId, detail: `takeover ${request.id}: this shard no longer holds the export (restarted?); the session stays here` });
+          reply({ op: 'dropped', id: request.id, ok: false, arrived: [] });
+          return;
+        }
         this.exported.delete(clientId);
         const arrived = s === undefined || ex === undefined ? [] : [...s.inflight, ...s.queue].filter((m) => m.seq >= ex.fromSeq);
         if (s !== undefined) {
           dropForTakeover(s, out);
           this.track(clientId, s, null);
         }
-        reply({ op: 'dropped', id: request.id, arrived });
+        reply({ op: 'dropped', id: request.id, ok: true, arrived });
         return;
       }
       case 'resume':

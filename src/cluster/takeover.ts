@@ -102,12 +102,14 @@ export type TakeoverEffect<S, D> =
 export type HolderEffect<S, D> =
   | Send<S, D>
   | TakeoverLog
-  /** Close the connection with 0x8E (no will), export the session, buffer later deliveries;
-   * answer exported(). With `discard`: end the session instead (Clean Start), answer exported(null). */
+  /** Close the connection with 0x8E (no will), export the session, keep later deliveries apart
+   * (the shard queues them durably in the detached session and knows them by seq); answer
+   * exported(). With `discard`: end the session instead (Clean Start), answer exported(null). */
   | { type: 'export'; id: string; clientId: string; discard: boolean }
-  /** Hand over: stop buffering, drop the session (store, routes); answer handedOver(buffer). */
+  /** Hand over: drop the session (store, routes); answer handedOver(what arrived since the
+   * export), or handoverFailed() when the export is no longer there. */
   | { type: 'handover'; id: string; clientId: string }
-  /** Take the session back: stop buffering, queue the buffer into it; it stays offline. */
+  /** Take the session back, with what arrived meanwhile; it stays offline. */
   | { type: 'resume'; id: string; clientId: string };
 
 export type TakeoverPhase = 'claiming' | 'beginning' | 'installing' | 'ending' | 'inDoubt' | 'done' | 'failed';
@@ -341,6 +343,14 @@ export class TakeoverHolder<S, D> {
     e.reply = { kind: 'ended', id, clientId, outcome: 'ended', buffered };
     out.push({ type: 'send', to: e.from, message: e.reply as TakeoverMessage<S, D> });
     out.push({ type: 'log', event: 'cluster.takeover.handed_over', clientId, detail: `session handed over to node ${e.from} with ${buffered.length} buffered deliveries` });
+  }
+
+  /** The shell could not hand over (it lost the export, e.g. its shard restarted): keep the session. */
+  handoverFailed(clientId: string, id: string, now: number, out: HolderEffect<S, D>[]): void {
+    const e = this.entries.get(clientId);
+    if (e === undefined || e.id !== id || e.state !== 'handingOver') return;
+    this.takeBack(clientId, e, now, out, 'the export was lost here before the handover');
+    if (e.reply !== null) out.push({ type: 'send', to: e.from, message: e.reply as TakeoverMessage<S, D> });
   }
 
   /** Takes sessions back whose `end` did not come in time; forgets old decisions. */

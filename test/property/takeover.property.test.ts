@@ -64,6 +64,8 @@ const scenarioArb = fc.record({
   session: fc.oneof({ weight: 3, arbitrary: fc.constantFrom('online', 'offline') }, { weight: 1, arbitrary: fc.constant('none') }),
   cleanStart: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   queue: fc.array(fc.integer({ min: 1000, max: 2000 }), { maxLength: 4 }),
+  /** A's shard loses the export before the handover (it restarted): the handover fails. */
+  lostExport: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   steps: stepsArb,
 });
 
@@ -102,7 +104,7 @@ class World {
   readonly accepted: number[] = [];
   private nextDelivery = 1;
 
-  constructor(readonly sc: { session: string; cleanStart: boolean; queue: number[] }) {
+  constructor(readonly sc: { session: string; cleanStart: boolean; queue: number[]; lostExport: boolean }) {
     this.aSession = sc.session === 'none' ? null : { queue: [...sc.queue] };
     this.aConnected = sc.session === 'online';
     if (this.aSession !== null) this.registry.register(C, 'A');
@@ -229,6 +231,15 @@ class World {
           break;
         case 'handover':
           this.pending.push(() => {
+            if (this.sc.lostExport) {
+              // What arrived stays queued in the session (durably, in the shard).
+              if (this.aBuffer !== null) this.aSession!.queue.push(...this.aBuffer);
+              this.aBuffer = null;
+              const hout: HolderEffect<S, D>[] = [];
+              this.holder.handoverFailed(C, e.id, this.now, hout);
+              this.runA(hout);
+              return;
+            }
             const buffered = this.aBuffer ?? [];
             this.aBuffer = null;
             this.aSession = null;
@@ -327,8 +338,8 @@ describe('takeover between two nodes over a faulty network (model)', () => {
         // The paths random runs reach least often, spelled out: the `ended` answer lost until B's
         // deadline (moved after the CONNECT was refused), and `end` arriving after A took it back.
         examples: [
-          [{ session: 'online', cleanStart: false, queue: [1000], steps: [...UP_TO_ENDED, { t: 'arrival' }, { t: 'cut' }, { t: 'advance', ms: 100 }] }],
-          [{ session: 'offline', cleanStart: false, queue: [], steps: [...UP_TO_ENDED.slice(0, 7), { t: 'arrival' }, { t: 'cut' }, { t: 'advance', ms: 200 }, { t: 'advance', ms: 1 }] }],
+          [{ session: 'online', cleanStart: false, queue: [1000], lostExport: false, steps: [...UP_TO_ENDED, { t: 'arrival' }, { t: 'cut' }, { t: 'advance', ms: 100 }] }],
+          [{ session: 'offline', cleanStart: false, queue: [], lostExport: false, steps: [...UP_TO_ENDED.slice(0, 7), { t: 'arrival' }, { t: 'cut' }, { t: 'advance', ms: 200 }, { t: 'advance', ms: 1 }] }],
         ],
       },
     );

@@ -109,12 +109,26 @@ describe('Shard: takeover export (old node)', () => {
     await exported(s);
     s.shard.handleBatch([ev(deliverEvent(message('a/4', 'four'), 1, [7])), ev(deliverEvent(message('b/5', 'five'), 0))]);
     const from = s.port.effects().length;
-    s.shard.handleBatch([step({ op: 'drop', id: 't1' })]);
+    s.shard.handleBatch([step({ op: 'drop', id: 't1', handover: true })]);
     const r = await s.port.takeoverReply('c1', 'dropped');
     assert.deepEqual(r.arrived.map((m) => [m.message.topic, m.qos, m.subscriptionIds]), [['a/4', 1, [7]], ['b/5', 0, []]]);
     assert.deepEqual(effectsSince(s.port, from).filter((e) => e.type === 'routes'), [{ type: 'routes', clientId: 'c1', add: [], removeAll: true }]);
     assert.equal(s.shard.session('c1'), undefined);
     assert.deepEqual(await s.store.loadAll(), []);
+  });
+
+  it('a drop for an export this shard no longer holds (it restarted) is refused and the session stays', async () => {
+    const s = await started();
+    s.shard.handleBatch([ev(connect({ expiry: 60 })), ev({ type: 'subscribe', connId: 1, packetId: 1, requests: [{ filter: 'a', options: subOptions(1) }] })]);
+    await exported(s);
+    s.shard.handleBatch([ev(deliverEvent(message('a', 'since'), 1)), { t: 'ticket', id: 1 }]);
+    await s.port.ticket(1);
+    const restarted = await started(s.store);
+    restarted.shard.handleBatch([step({ op: 'drop', id: 't1', handover: true })]);
+    const r = await restarted.port.takeoverReply('c1', 'dropped');
+    assert.deepEqual({ ok: r.ok, arrived: r.arrived }, { ok: false, arrived: [] });
+    assert.deepEqual(restarted.shard.session('c1')!.queue.map((m) => m.message.topic), ['a'], 'kept, with what arrived');
+    assert.ok(restarted.port.effects().some((e) => e.type === 'event' && e.name === 'session.takeover.lost_export'));
   });
 
   it('resume: the takeover failed, the session stays with what arrived, its timers run again', async () => {
@@ -156,7 +170,7 @@ describe('Shard: takeover export (old node)', () => {
 
   it('no session here: exported null, and drop answers nothing arrived', async () => {
     const s = await started();
-    s.shard.handleBatch([step({ op: 'export', id: 't1', discard: false }), step({ op: 'drop', id: 't1' })]);
+    s.shard.handleBatch([step({ op: 'export', id: 't1', discard: false }), step({ op: 'drop', id: 't1', handover: true })]);
     assert.equal((await s.port.takeoverReply('c1', 'exported')).session, null);
     assert.deepEqual((await s.port.takeoverReply('c1', 'dropped')).arrived, []);
   });
@@ -216,7 +230,7 @@ describe('Shard: takeover install (new node)', () => {
     const a = await busySession();
     const moved = (await exported(a))!;
     const b = await started();
-    b.shard.handleBatch([step({ op: 'install', id: 't1', session: moved }), step({ op: 'drop', id: 't1' })]);
+    b.shard.handleBatch([step({ op: 'install', id: 't1', session: moved }), step({ op: 'drop', id: 't1', handover: false })]);
     assert.deepEqual((await b.port.takeoverReply('c1', 'dropped')).arrived, [], 'nothing was exported from here');
     assert.equal(b.shard.session('c1'), undefined);
     assert.deepEqual(await b.store.loadAll(), []);

@@ -319,6 +319,20 @@ describe('TakeoverHolder (the old node)', () => {
     assert.deepEqual(out2, []);
   });
 
+  it('a handover the shell could not do takes the session back and answers aborted', () => {
+    const h = new TakeoverHolder<S, D>('A', T);
+    begun(h);
+    h.exported(C, ID, { queue: [] }, 1, []);
+    h.receive({ kind: 'end', id: ID, clientId: C, from: 'B' }, 2, []);
+    const out: HolderEffect<S, D>[] = [];
+    h.handoverFailed(C, ID, 3, out);
+    assert.deepEqual(kinds(out), ['resume', 'send:ended']);
+    assert.deepEqual(sends(out).map(([to, k, m]) => [to, k, (m as { outcome: string }).outcome]), [['B', 'ended', 'aborted']]);
+    const late: HolderEffect<S, D>[] = [];
+    h.handedOver(C, ID, [], 4, late);
+    assert.deepEqual(late, [], 'decided: a late handover answer changes nothing');
+  });
+
   it('an end for a takeover it does not know is answered aborted (nothing was handed over)', () => {
     const h = new TakeoverHolder<S, D>('A', T);
     const out: HolderEffect<S, D>[] = [];
