@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BrokerSample } from './scenarios/types.js';
+import type { BrokerSample, BrokerSettings } from './scenarios/types.js';
 
 /**
  * 'aedes' keeps everything in memory (its default); 'aedes-level' is the same Aedes with
@@ -38,7 +38,12 @@ export interface StartOptions {
    * directory, removed on stop.
    */
   dataDir?: string;
+  /** Settings of the scenario (see BrokerSettings); the brokers' defaults where absent. */
+  settings?: BrokerSettings;
 }
+
+/** Mosquitto's queue limit when a scenario sets none (see "How it measures" in the README). */
+const MOSQUITTO_MAX_QUEUED = 10_000;
 
 export interface RunningBroker {
   name: BrokerName;
@@ -152,6 +157,7 @@ export async function startBroker(name: BrokerName, o: StartOptions): Promise<Ru
     const entry = shoalEntry();
     const prof = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
     argv = [process.execPath, ...prof, ...entry.args, 'start', '--listen', `127.0.0.1:${o.port}`, '--data-dir', o.dataDir ?? join(tmp, 'data'), '--sys-interval', '0', '--log-level', 'warn'];
+    if (o.settings?.maxQueuedMessages !== undefined) argv.push('--max-queued-messages', String(o.settings.maxQueuedMessages));
   } else if (name === 'aedes' || name === 'aedes-level') {
     argv = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/peers/aedes-server.ts'), String(o.port)];
     if (name === 'aedes-level') argv.push(o.dataDir ?? join(tmp, 'leveldb'));
@@ -166,7 +172,7 @@ export async function startBroker(name: BrokerName, o: StartOptions): Promise<Ru
         'set_tcp_nodelay true',
         // Not 1000 (its default): Mosquitto 2.0.11 then drops QoS 2 messages ("Outgoing messages
         // are being dropped") with only 256 outstanding. The offline scenario queues 900 per session.
-        'max_queued_messages 10000',
+        `max_queued_messages ${o.settings?.maxQueuedMessages ?? MOSQUITTO_MAX_QUEUED}`,
         'log_dest stderr',
         'log_type error',
         'user root',
@@ -194,7 +200,7 @@ export async function startBroker(name: BrokerName, o: StartOptions): Promise<Ru
     name,
     pid,
     port: o.port,
-    command: argv.map((a) => a.replace(tmp, '$TMP').replace(ROOT + '/', '')).join(' '),
+    command: argv.map((a) => a.replace(tmp, '$TMP').replace(ROOT + '/', '')).join(' ') + (name === 'mosquitto' ? ` (config: max_queued_messages ${o.settings?.maxQueuedMessages ?? MOSQUITTO_MAX_QUEUED})` : ''),
     sample: () => sampleProcess(pid),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {

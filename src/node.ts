@@ -312,8 +312,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   }
 
   /** A message for local sessions only, within `scope` (forwarded by a peer; see src/cluster/). */
-  deliverLocal(message: AppMessage, scope: MatchScope): { matched: number; stored: Promise<void> | null } {
-    if (this.closing) return { matched: 0, stored: null };
+  deliverLocal(message: AppMessage, scope: MatchScope): { matched: number; stored: Promise<void> | null } | null {
+    if (this.closing) return null;
     this.encodeCache = null;
     this.compactMessage = null;
     const matched = this.dispatcher.deliverLocal(message, scope);

@@ -62,10 +62,20 @@ export interface LoadgenContext {
 
 export type Metrics = Record<string, number>;
 
+/** Broker settings a scenario needs, applied to Shoal and to the peers that have them. */
+export interface BrokerSettings {
+  /**
+   * Messages queued per session before new ones are dropped, 0 = unlimited: Shoal's
+   * `--max-queued-messages`, Mosquitto's `max_queued_messages`. Aedes has no such limit.
+   */
+  maxQueuedMessages?: number;
+}
+
 export interface ScenarioDef {
   name: string;
   summary: string;
   metrics: MetricSpec[];
+  broker?: BrokerSettings;
   processes?(p: BenchParams): number;
   /** Upper bound on one round, for the runner's watchdog. */
   timeoutSec(p: BenchParams): number;

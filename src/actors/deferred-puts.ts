@@ -23,7 +23,7 @@ export class DeferredPuts {
   private fifo: Deferred[] = [];
   private head = 0;
   /** Each client's deferred copies, in seq order (the order they were deferred). */
-  private readonly byClient = new Map<string, Deferred[]>();
+  private readonly byClient = new Map<string, ClientList>();
   /** Per flush number, its deferred copies neither durable nor acknowledged yet (ascending keys). */
   private readonly unresolved = new Map<number, number>();
   private live = 0;
@@ -36,8 +36,8 @@ export class DeferredPuts {
     const d: Deferred = { op, batch, at, done: false };
     this.fifo.push(d);
     const list = this.byClient.get(op.clientId);
-    if (list === undefined) this.byClient.set(op.clientId, [d]);
-    else list.push(d);
+    if (list === undefined) this.byClient.set(op.clientId, { items: [d], head: 0 });
+    else list.items.push(d);
     this.unresolved.set(batch, (this.unresolved.get(batch) ?? 0) + 1);
     this.live++;
   }
@@ -45,7 +45,7 @@ export class DeferredPuts {
   /** Whether the put of `clientId`'s copy `seq` is held back here (not written, not cancelled). */
   holds(clientId: string, seq: number): boolean {
     const list = this.byClient.get(clientId);
-    return list !== undefined && indexOfSeq(list, seq) < list.length;
+    return list !== undefined && indexOfSeq(list, seq) >= 0;
   }
 
   /**
@@ -57,8 +57,8 @@ export class DeferredPuts {
     const list = this.byClient.get(op.clientId);
     if (list === undefined) return false;
     const i = indexOfSeq(list, op.seq);
-    if (i === list.length) return false;
-    const d = list[i]!;
+    if (i < 0) return false;
+    const d = list.items[i]!;
     if (op.op === 'updateMessage') {
       // A new object: the put's message may be a copy shared with other sessions' ops.
       const m = d.op.message;
@@ -66,8 +66,7 @@ export class DeferredPuts {
       d.op = { op: 'putMessage', clientId: op.clientId, message: updated };
       return true;
     }
-    list.splice(i, 1);
-    if (list.length === 0) this.byClient.delete(op.clientId);
+    if (removeAt(list, i)) this.byClient.delete(op.clientId);
     d.done = true;
     this.live--;
     this.resolve(d.batch);
@@ -83,7 +82,7 @@ export class DeferredPuts {
     const list = this.byClient.get(clientId);
     if (list === undefined) return;
     this.byClient.delete(clientId);
-    for (const d of list) this.write(d, out, written);
+    for (let i = list.head; i < list.items.length; i++) this.write(list.items[i]!, out, written);
   }
 
   /** Writes the copies deferred at or before `before` (every copy with Infinity), oldest first. */
@@ -94,8 +93,7 @@ export class DeferredPuts {
         if (d.at > before) break;
         // The oldest live copy of its client, so the first of its list.
         const list = this.byClient.get(d.op.clientId)!;
-        list.shift();
-        if (list.length === 0) this.byClient.delete(d.op.clientId);
+        if (removeAt(list, list.head)) this.byClient.delete(d.op.clientId);
         this.write(d, out, written);
       }
       this.head++;
@@ -137,11 +135,33 @@ export class DeferredPuts {
 }
 
 /**
- * Where copy `seq` is in a client's list; its length when absent. Acknowledgements come mostly
- * in order: the copy is usually first.
+ * One client's deferred copies from `head` on. A moving head, not shift(): a subscriber far
+ * behind has thousands of copies held at once, and shift() copies an array that large
+ * (../shared/STACK.md "V8 arrays").
  */
-function indexOfSeq(list: readonly Deferred[], seq: number): number {
-  let i = 0;
-  while (i < list.length && list[i]!.op.message.seq !== seq) i++;
-  return i;
+interface ClientList {
+  items: Deferred[];
+  head: number;
+}
+
+/**
+ * Where copy `seq` is in a client's list, or -1. Acknowledgements come mostly in order: the copy
+ * is usually first.
+ */
+function indexOfSeq(list: ClientList, seq: number): number {
+  const items = list.items;
+  for (let i = list.head; i < items.length; i++) if (items[i]!.op.message.seq === seq) return i;
+  return -1;
+}
+
+/** Takes item `i` out of the list; true when the list is left empty. */
+function removeAt(list: ClientList, i: number): boolean {
+  if (i === list.head) list.head++;
+  else list.items.splice(i, 1); // out of order (a later copy acknowledged first): rare
+  if (list.head === list.items.length) return true;
+  if (list.head > 64 && list.head * 2 > list.items.length) {
+    list.items = list.items.slice(list.head);
+    list.head = 0;
+  }
+  return false;
 }

@@ -1,6 +1,8 @@
 // Outbound delivery of one session: the inflight window, the offline queue with its limits,
 // packet-id allocation, acknowledgements and redelivery on resume. Pure: mutates the plain
-// SessionState it is given and appends effects and store ops to the output.
+// SessionState it is given and appends effects and store ops to the output. Every step costs
+// O(1) amortised per message whatever the backlog (MessageQueue, InflightWindow): a session far
+// behind costs the node no more per message than one that keeps up.
 import type { AppMessage, QoS } from '../protocol/message.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import type { StoredMessage } from '../storage/types.js';
@@ -23,7 +25,7 @@ function allocatePacketId(s: SessionState): number {
   for (let tries = 0; tries < 65535; tries++) {
     const id = s.nextPacketId;
     s.nextPacketId = id >= 65535 ? 1 : id + 1;
-    if (!s.inflight.some((m) => m.packetId === id)) return id;
+    if (!s.inflight.has(id)) return id;
   }
   // Unreachable while the window is ≤ 65535, which connect validation guarantees.
   throw new RangeError(`session ${s.clientId}: no free packet identifier`);
@@ -57,7 +59,7 @@ function startInflight(s: SessionState, queued: StoredMessage, out: SessionOutpu
   const m = Object.isFrozen(queued) ? ownCopy(queued) : queued;
   m.packetId = allocatePacketId(s);
   m.state = 'inflight';
-  writable(s, 'inflight').push(m);
+  writable(s, 'inflight').add(m);
   if (isPersistent(s)) {
     out.store.push(
       stored
@@ -153,12 +155,11 @@ function enqueue(s: SessionState, m: StoredMessage, limits: SessionLimits, out: 
   // A message larger than the whole byte budget never fits: evicting others for it would lose them for nothing.
   const neverFits = limits.maxQueuedBytes > 0 && bytes > limits.maxQueuedBytes;
   while (overLimits(s, bytes, limits)) {
-    const victim = neverFits ? -1 : s.queue.findIndex((q) => q.qos === 0);
-    if (victim < 0) {
+    const dropped = neverFits || s.queuedQos0 === 0 ? undefined : writable(s, 'queue').removeOldestQos0();
+    if (dropped === undefined) {
       out.effects.push({ type: 'event', name: 'session.queue.drop', clientId: s.clientId, detail: `queue full: dropped new QoS ${m.qos} message on ${m.message.topic}` });
       return;
     }
-    const [dropped] = writable(s, 'queue').splice(victim, 1) as [StoredMessage];
     s.queuedBytes -= messageBytes(dropped.message);
     s.queuedQos0--; // victims are QoS 0
     if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: dropped.seq });
@@ -174,8 +175,7 @@ function enqueue(s: SessionState, m: StoredMessage, limits: SessionLimits, out: 
 export function drain(s: SessionState, now: number, limits: SessionLimits, out: SessionOutput): void {
   if (s.connId === null) return;
   const window = windowSize(s, limits);
-  while (s.queue.length > 0) {
-    const m = s.queue[0]!;
+  for (let m = s.queue.peek(); m !== undefined; m = s.queue.peek()) {
     if (m.qos > 0 && s.inflight.length >= window) return;
     writable(s, 'queue').shift();
     s.queuedBytes -= messageBytes(m.message);
@@ -206,24 +206,24 @@ export function redeliver(s: SessionState, out: SessionOutput): void {
   }
 }
 
-function removeInflight(s: SessionState, index: number, out: SessionOutput): void {
-  const [m] = writable(s, 'inflight').splice(index, 1) as [StoredMessage];
+function removeInflight(s: SessionState, m: StoredMessage, out: SessionOutput): void {
+  writable(s, 'inflight').delete(m.packetId!);
   if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: m.seq });
 }
 
 export function onPuback(s: SessionState, packetId: number, now: number, limits: SessionLimits, out: SessionOutput): void {
-  const i = s.inflight.findIndex((m) => m.packetId === packetId && m.qos === 1);
-  if (i < 0) {
+  const m = s.inflight.get(packetId);
+  if (m === undefined || m.qos !== 1) {
     out.effects.push({ type: 'event', name: 'session.ack.unknown', clientId: s.clientId, detail: `PUBACK for unknown packet id ${packetId}` });
     return;
   }
-  removeInflight(s, i, out);
+  removeInflight(s, m, out);
   drain(s, now, limits, out);
 }
 
 export function onPubrec(s: SessionState, packetId: number, reasonCode: number, now: number, limits: SessionLimits, out: SessionOutput): void {
-  const i = s.inflight.findIndex((m) => m.packetId === packetId && m.qos === 2);
-  if (i < 0) {
+  const m = s.inflight.get(packetId);
+  if (m === undefined || m.qos !== 2) {
     // [MQTT-4.3.3-?] answer anyway so the client can finish its flow
     if (s.connId !== null) {
       const packet = s.protocolVersion === 5
@@ -233,10 +233,9 @@ export function onPubrec(s: SessionState, packetId: number, reasonCode: number, 
     }
     return;
   }
-  const m = s.inflight[i]!;
   if (reasonCode >= 0x80) {
     // v5: a failed PUBREC ends the flow for this message [MQTT-4.3.3-?]
-    removeInflight(s, i, out);
+    removeInflight(s, m, out);
     drain(s, now, limits, out);
     return;
   }
@@ -248,31 +247,32 @@ export function onPubrec(s: SessionState, packetId: number, reasonCode: number, 
 }
 
 export function onPubcomp(s: SessionState, packetId: number, now: number, limits: SessionLimits, out: SessionOutput): void {
-  const i = s.inflight.findIndex((m) => m.packetId === packetId && m.state === 'released');
-  if (i < 0) {
+  const m = s.inflight.get(packetId);
+  if (m === undefined || m.state !== 'released') {
     out.effects.push({ type: 'event', name: 'session.ack.unknown', clientId: s.clientId, detail: `PUBCOMP for unknown packet id ${packetId}` });
     return;
   }
-  removeInflight(s, i, out);
+  removeInflight(s, m, out);
   drain(s, now, limits, out);
 }
 
 /** The client can never receive this packet (too large for it): complete it silently [MQTT-3.1.2-25]. */
 export function onDiscarded(s: SessionState, packetId: number, now: number, limits: SessionLimits, out: SessionOutput): void {
-  const i = s.inflight.findIndex((m) => m.packetId === packetId);
-  if (i < 0) return;
-  removeInflight(s, i, out);
+  const m = s.inflight.get(packetId);
+  if (m === undefined) return;
+  removeInflight(s, m, out);
   drain(s, now, limits, out);
 }
 
-/** Drops expired messages from the queue (called on resume; the queue is otherwise lazy). */
+/**
+ * Drops expired messages from the queue (called on resume; drain drops the others it reaches).
+ * Costs O(log n) per expired message, nothing for the rest of the queue (MessageQueue's heap).
+ */
 export function purgeExpired(s: SessionState, now: number, out: SessionOutput): void {
-  if (!s.queue.some((m) => expired(m.message, now))) return;
-  s.queue = s.queue.filter((m) => {
-    if (!expired(m.message, now)) return true;
+  if (s.queue.length === 0) return;
+  for (const m of writable(s, 'queue').removeExpired(now)) {
     s.queuedBytes -= messageBytes(m.message);
     if (m.qos === 0) s.queuedQos0--;
     if (isPersistent(s)) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: m.seq });
-    return false;
-  });
+  }
 }

@@ -3,6 +3,8 @@
 import type { IPubcompPacket, IPubrecPacket, IPubrelPacket, ISubackPacket, IUnsubackPacket } from 'mqtt-packet';
 import type { AppMessage, ProtocolVersion, QoS, SubscriptionOptions, WillMessage } from '../protocol/message.js';
 import type { StoredMessage, StoreOp } from '../storage/types.js';
+import { InflightWindow, type ReadonlyInflightWindow } from './inflight-window.js';
+import { MessageQueue, type ReadonlyMessageQueue } from './message-queue.js';
 
 /** Session Expiry Interval meaning "never expires" [MQTT-3.1.2-?] (§3.1.2.11.2). */
 export const SESSION_NEVER_EXPIRES = 0xffffffff;
@@ -31,10 +33,10 @@ export interface SessionState {
   subscriptions: Readonly<Record<string, SubscriptionOptions>>;
   /** Inbound QoS 2 packet ids that got PUBREC, waiting for PUBREL. */
   inboundQos2: readonly number[];
-  /** Sent and unacknowledged, in send order (state 'inflight' or 'released'). */
-  inflight: readonly StoredMessage[];
-  /** Waiting for the window to open or the client to come back, in arrival order. */
-  queue: readonly StoredMessage[];
+  /** Sent and unacknowledged, by packet id in send order (state 'inflight' or 'released'). */
+  inflight: ReadonlyInflightWindow;
+  /** Waiting for the window to open or the client to come back, in arrival (= seq) order. */
+  queue: ReadonlyMessageQueue;
   queuedBytes: number;
   /** QoS 0 messages in `queue`: whether the node's QoS 0 fast path must wait, without a scan. */
   queuedQos0: number;
@@ -49,31 +51,54 @@ export interface SessionState {
 }
 
 /**
- * The empty lists and subscriptions a new session starts with, shared by every session until its
- * first write to them: an idle session then keeps no arrays or object of its own (three empty
- * arrays and an empty object are ~150 bytes of heap per session). Frozen, and readonly in
- * SessionState, so a write has to go through writable(); one that does not fails to compile, and
- * failing that throws, instead of reaching every session.
+ * The session as exported for takeover (exportSession): plain data, structured-cloneable and
+ * JSON-safe but for bytes, with the queue and the inflight window as arrays in their order.
  */
-export const NO_MESSAGES: readonly StoredMessage[] = Object.freeze([]);
+export type SessionSnapshot = Omit<SessionState, 'queue' | 'inflight'> & {
+  queue: StoredMessage[];
+  inflight: StoredMessage[];
+};
+
+/**
+ * The empty queue, window, list and subscriptions a new session starts with, shared by every
+ * session until its first write to them: an idle session then keeps no objects of its own (they
+ * are ~150 bytes of heap or more per session). Frozen, and read-only in SessionState, so a write
+ * has to go through writable(); one that does not fails to compile, and failing that throws,
+ * instead of reaching every session.
+ */
+export const NO_QUEUE: ReadonlyMessageQueue = MessageQueue.frozenEmpty();
+export const NO_INFLIGHT: ReadonlyInflightWindow = InflightWindow.frozenEmpty();
 export const NO_PACKET_IDS: readonly number[] = Object.freeze([]);
 export const NO_SUBSCRIPTIONS: Readonly<Record<string, SubscriptionOptions>> = Object.freeze({});
 
 type Writable = {
-  inflight: StoredMessage[];
-  queue: StoredMessage[];
+  inflight: InflightWindow;
+  queue: MessageQueue;
   inboundQos2: number[];
   subscriptions: Record<string, SubscriptionOptions>;
 };
 
-/** `s[key]` to write to: the session's own, made on the first write (see NO_MESSAGES). */
+function emptyOwn<K extends keyof Writable>(key: K): Writable[K] {
+  switch (key) {
+    case 'queue':
+      return new MessageQueue() as Writable[K];
+    case 'inflight':
+      return new InflightWindow() as Writable[K];
+    case 'inboundQos2':
+      return [] as number[] as Writable[K];
+    default:
+      return {} as Writable[K];
+  }
+}
+
+/** `s[key]` to write to: the session's own, made on the first write (see NO_QUEUE). */
 export function writable<K extends keyof Writable>(s: SessionState, key: K): Writable[K] {
-  const current = s[key];
-  if (current !== NO_MESSAGES && current !== NO_PACKET_IDS && current !== NO_SUBSCRIPTIONS) {
+  const current: unknown = s[key];
+  if (current !== NO_QUEUE && current !== NO_INFLIGHT && current !== NO_PACKET_IDS && current !== NO_SUBSCRIPTIONS) {
     // Only the shared empties are read-only; every other value is the session's own.
     return current as Writable[K];
   }
-  const own = (key === 'subscriptions' ? {} : []) as Writable[K];
+  const own = emptyOwn(key);
   (s as unknown as Writable)[key] = own; // the same fields, seen as writable
   return own;
 }
@@ -154,7 +179,7 @@ export type SessionEffect =
  */
 export type TakeoverRequest =
   | { op: 'export'; id: string; discard: boolean }
-  | { op: 'install'; id: string; session: SessionState }
+  | { op: 'install'; id: string; session: SessionSnapshot }
   /** `handover`: the old node's drop after `end` (refused, `ok` false, when this shard no longer
    * holds that export, e.g. it restarted: what arrived since is unknown, so the session stays). */
   | { op: 'drop'; id: string; handover: boolean }
@@ -162,7 +187,7 @@ export type TakeoverRequest =
 
 export type TakeoverReply =
   /** null: no session here, or it ended instead of moving (Clean Start, expiry 0). */
-  | { op: 'exported'; id: string; session: SessionState | null }
+  | { op: 'exported'; id: string; session: SessionSnapshot | null }
   /** `ok` false: a live session with that client id is here (detail says why it was refused). */
   | { op: 'installed'; id: string; ok: boolean; detail: string }
   /** `arrived`: the copies queued since the export, in order, for the new node to deliver. */

@@ -18,9 +18,12 @@ import {
   purgeExpired,
   redeliver,
 } from './session-outbound.js';
+import { InflightWindow } from './inflight-window.js';
+import { MessageQueue } from './message-queue.js';
 import {
-  NO_MESSAGES,
+  NO_INFLIGHT,
   NO_PACKET_IDS,
+  NO_QUEUE,
   NO_SUBSCRIPTIONS,
   SESSION_NEVER_EXPIRES,
   writable,
@@ -28,6 +31,7 @@ import {
   type SessionEvent,
   type SessionLimits,
   type SessionOutput,
+  type SessionSnapshot,
   type SessionState,
   type SubscribeRequest,
 } from './session-types.js';
@@ -43,8 +47,8 @@ export function newSession(clientId: string): SessionState {
     clientReceiveMaximum: 65535,
     subscriptions: NO_SUBSCRIPTIONS,
     inboundQos2: NO_PACKET_IDS,
-    inflight: NO_MESSAGES,
-    queue: NO_MESSAGES,
+    inflight: NO_INFLIGHT,
+    queue: NO_QUEUE,
     queuedBytes: 0,
     queuedQos0: 0,
     nextSeq: 1,
@@ -384,11 +388,12 @@ export function restoreSession(stored: StoredSession, now: number, out: SessionO
       s.queuedBytes += m.message.payload.byteLength + m.message.topic.length;
       if (m.qos === 0) s.queuedQos0++;
     } else {
-      writable(s, 'inflight').push(m);
+      writable(s, 'inflight').add(m);
     }
     s.nextSeq = Math.max(s.nextSeq, m.seq + 1);
   }
-  const maxId = s.inflight.reduce((a, m) => Math.max(a, m.packetId ?? 0), 0);
+  let maxId = 0;
+  for (const m of s.inflight) maxId = Math.max(maxId, m.packetId ?? 0);
   s.nextPacketId = maxId >= 65535 ? 1 : maxId + 1;
   out.effects.push({ type: 'routes', clientId: s.clientId, add: Object.entries(s.subscriptions).map(([filter, options]) => ({ filter, options })), removeAll: false });
   // A session that was connected when the node stopped lost its connection then: an abnormal
@@ -404,13 +409,21 @@ export function restoreSession(stored: StoredSession, now: number, out: SessionO
   return onTimer(s, now, out);
 }
 
-/** The exported form is the state itself: plain data (structured-cloneable, JSON-safe but for bytes). */
-export function exportSession(s: SessionState): SessionState {
-  return structuredClone(s);
+/**
+ * The state as plain data (structured-cloneable, JSON-safe but for bytes): the queue and the
+ * inflight window become arrays in their order, which importSession turns back into them.
+ */
+export function exportSession(s: SessionState): SessionSnapshot {
+  return structuredClone({ ...s, queue: s.queue.toArray(), inflight: s.inflight.toArray() });
 }
 
-export function importSession(data: SessionState): SessionState {
-  return structuredClone(data);
+export function importSession(data: SessionSnapshot): SessionState {
+  const c = structuredClone(data);
+  return {
+    ...c,
+    queue: c.queue.length === 0 ? NO_QUEUE : MessageQueue.from(c.queue),
+    inflight: c.inflight.length === 0 ? NO_INFLIGHT : InflightWindow.from(c.inflight),
+  };
 }
 
 /**
@@ -423,7 +436,7 @@ export function importSession(data: SessionState): SessionState {
  * same-node CONNECT would, when it does not move: `discard` (Clean Start [MQTT-3.1.2-4]) or an
  * expiry of 0 (it lasted only as long as the closed connection [MQTT-3.1.2-6]).
  */
-export function detachForTakeover(s: SessionState, discard: boolean, now: number, out: SessionOutput): SessionState | null {
+export function detachForTakeover(s: SessionState, discard: boolean, now: number, out: SessionOutput): SessionSnapshot | null {
   const ends = discard || s.expiryIntervalSec === 0;
   if (s.connId !== null) {
     out.effects.push({ type: 'close', connId: s.connId, reasonCode: ReasonCode.SessionTakenOver, detail: 'the client connected to another node of the cluster' });
@@ -448,7 +461,7 @@ export function detachForTakeover(s: SessionState, discard: boolean, now: number
  * whole and its routes added now, so this node matches its subscriptions before the old one
  * drops its own.
  */
-export function installSession(data: SessionState, out: SessionOutput): SessionState {
+export function installSession(data: SessionSnapshot, out: SessionOutput): SessionState {
   const s = importSession(data);
   s.connId = null;
   if (isPersistent(s)) persistAll(s, out);

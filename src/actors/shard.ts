@@ -367,7 +367,7 @@ export class Shard {
           return;
         }
         this.exported.delete(clientId);
-        const arrived = s === undefined || ex === undefined ? [] : [...s.inflight, ...s.queue].filter((m) => m.seq >= ex.fromSeq);
+        const arrived = s === undefined || ex === undefined ? [] : [...s.inflight.toArray(), ...s.queue.toArray()].filter((m) => m.seq >= ex.fromSeq);
         if (s !== undefined) {
           dropForTakeover(s, out);
           this.track(clientId, s, null);

@@ -14,8 +14,18 @@ export interface InboundAck extends PendingAck {
   done: boolean;
 }
 
+/**
+ * One connection's acks in PUBLISH order, from `head` on. A moving head, not shift(): a 3.1.1
+ * publisher has no Receive Maximum, so thousands may wait for one commit, and shift() copies an
+ * array that large (../shared/STACK.md "V8 arrays").
+ */
+interface AckQueue {
+  items: InboundAck[];
+  head: number;
+}
+
 export class InboundAcks {
-  private readonly queues = new Map<number, InboundAck[]>();
+  private readonly queues = new Map<number, AckQueue>();
   private readonly turn: TurnTickets<InboundAck>;
 
   constructor(
@@ -30,9 +40,9 @@ export class InboundAcks {
   /** Registers the ack of an inbound PUBLISH, in arrival order on its connection. */
   open(conn: Connection, kind: InboundAck['kind'], packetId: number): InboundAck {
     const ack: InboundAck = { kind, conn, packetId, remaining: 0, matched: 0, done: false };
-    let queue = this.queues.get(conn.id);
-    if (queue === undefined) this.queues.set(conn.id, (queue = []));
-    queue.push(ack);
+    const queue = this.queues.get(conn.id);
+    if (queue === undefined) this.queues.set(conn.id, { items: [ack], head: 0 });
+    else queue.items.push(ack);
     return ack;
   }
 
@@ -55,7 +65,17 @@ export class InboundAcks {
     ack.done = true;
     const queue = this.queues.get(ack.conn.id);
     if (queue === undefined) return; // the connection closed
-    while (queue.length > 0 && queue[0]!.done) this.send(queue.shift()!);
+    const items = queue.items;
+    // The head moves before each send, so nothing a send might set off sees an ack twice.
+    while (queue.head < items.length && items[queue.head]!.done) this.send(items[queue.head++]!);
+    if (queue.items !== items) return;
+    if (queue.head === items.length) {
+      items.length = 0;
+      queue.head = 0;
+    } else if (queue.head > 64 && queue.head * 2 > items.length) {
+      queue.items = items.slice(queue.head);
+      queue.head = 0;
+    }
   }
 
   /** Before the supervisor posts the turn's batches: the tickets go after the deliveries. */

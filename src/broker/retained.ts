@@ -81,6 +81,10 @@ export class RetainedMessages {
     });
   }
 
+  has(topic: string): boolean {
+    return this.byTopic.has(topic);
+  }
+
   /** Every retained message held (expired ones included until a match drops them). */
   messages(): IterableIterator<AppMessage> {
     return this.byTopic.values();

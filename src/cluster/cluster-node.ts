@@ -7,7 +7,7 @@
 import type { Dispatcher } from '../broker/dispatch.js';
 import type { RetainedMessages } from '../broker/retained.js';
 import type { Logger } from '../log.js';
-import type { AppMessage } from '../protocol/message.js';
+import { compactMessage, type AppMessage } from '../protocol/message.js';
 import type { Router } from '../routing/router.js';
 import { Forwarder, type LocalDelivery } from './forwarder.js';
 import { ForwardIntake } from './forward-intake.js';
@@ -108,7 +108,8 @@ export class ClusterNode {
 
   /** A retained PUBLISH on this node (stored locally): replicate it. */
   retainedChanged(message: AppMessage): void {
-    const update = this.replica.localWrite(message);
+    // Compacted: the update may wait in a peer's buffer (see Forwarder.route).
+    const update = this.replica.localWrite(compactMessage(message));
     const lane = laneFor(message.topic, this.transport.lanes);
     for (const peer of this.connected.keys()) this.transport.send(peer, { kind: 'retained', updates: [update] }, lane);
   }
@@ -208,5 +209,6 @@ export class ClusterNode {
   private tick(): void {
     this.routes.tick();
     this.forwarder.sweep();
+    this.replica.prune();
   }
 }

@@ -23,6 +23,9 @@ class ForwardScope implements MatchScope {
   }
 }
 
+/** A forward without shared groups: every local non-shared subscription, no group. */
+const DIRECT_ONLY: MatchScope = { direct: true, sharedAllowed: () => false };
+
 export class ForwardIntake {
   /** Forwarded messages delivered here. */
   received = 0;
@@ -36,10 +39,16 @@ export class ForwardIntake {
   deliver(from: string, publishes: readonly ForwardedPublish[]): void {
     for (const p of publishes) {
       this.received++;
-      const scope = new ForwardScope(p.deliverDirect, p.sharedGroups);
-      const { stored } = this.local.deliverLocal(p.message, scope);
+      const scope = p.deliverDirect && p.sharedGroups.length === 0 ? null : new ForwardScope(p.deliverDirect, p.sharedGroups);
+      const result = this.local.deliverLocal(p.message, scope ?? DIRECT_ONLY);
       if (p.ackId === 0) continue;
-      const status: ForwardStatus = scope.found.size < p.sharedGroups.length ? 'no-member' : 'stored';
+      if (result === null) {
+        // Shutting down: the sender counts it and, for a shared group, picks another node.
+        this.ack(from, p.ackId, 'refused');
+        continue;
+      }
+      const { stored } = result;
+      const status: ForwardStatus = scope !== null && scope.found.size < p.sharedGroups.length ? 'no-member' : 'stored';
       if (stored === null) this.ack(from, p.ackId, status);
       else void stored.then(() => this.ack(from, p.ackId, status));
     }

@@ -12,7 +12,7 @@
 // wait ends, counted and logged, so a dead peer never holds a publisher forever.
 import type { RemotePlan, RemoteTarget } from '../broker/dispatch.js';
 import type { Logger } from '../log.js';
-import type { AppMessage } from '../protocol/message.js';
+import { compactMessage, type AppMessage } from '../protocol/message.js';
 import type { MatchScope } from '../routing/router.js';
 import type { ForwardAck, ForwardedPublish } from './peer-messages.js';
 import { laneFor, type PeerTransport } from './peer-transport.js';
@@ -34,8 +34,8 @@ export interface RouteSource {
 /** Delivers a message to this node's sessions within a scope (the node implements it). */
 export interface LocalDelivery {
   /** Returns the deliveries matched and a promise of the copies for persistent sessions being
-   * stored (null when none were). */
-  deliverLocal(message: AppMessage, scope: MatchScope): { matched: number; stored: Promise<void> | null };
+   * stored (null when none were); null when the node is shutting down and takes nothing. */
+  deliverLocal(message: AppMessage, scope: MatchScope): { matched: number; stored: Promise<void> | null } | null;
 }
 
 /** The parts of one published message still waited for. */
@@ -50,6 +50,9 @@ function newWait(): AckWait {
   const promise = new Promise<void>((r) => (resolve = r));
   return { remaining: 0, resolve, promise };
 }
+
+/** Shared groups whose round-robin position is kept. */
+const MAX_GROUP_TURNS = 10_000;
 
 /** Publishes per forward batch: bounds what one buffered peer message holds (the transport
  * bounds how many it buffers per lane). */
@@ -137,6 +140,9 @@ export class Forwarder implements RemoteTarget {
       if (list === undefined) groupsFor.set(chosen, (list = []));
       list.push(share);
     }
+    // Copies wait in the transport's buffer while a peer is unreachable: a parsed PUBLISH is a
+    // view into its socket read (64 KiB), which each buffered copy would keep alive.
+    message = compactMessage(message);
     const wait = message.qos > 0 ? newWait() : null;
     let count = 0;
     for (const node of nodes) {
@@ -155,7 +161,8 @@ export class Forwarder implements RemoteTarget {
     const copy = this.sent.get(ack.ackId);
     if (copy === undefined || copy.node !== from) return;
     this.sent.delete(ack.ackId);
-    if (ack.status === 'no-member' && copy.groups.length > 0) this.repick(copy);
+    // No member left there, or the node is shutting down: the group's delivery goes elsewhere.
+    if (ack.status !== 'stored' && copy.groups.length > 0) this.repick(copy);
     if (ack.status === 'refused') {
       this.log.warn({ event: 'cluster.forward.refused', peer: from, topic: copy.message.topic }, `peer ${from} refused a forwarded message; the publisher is acknowledged without it`);
     }
@@ -256,7 +263,7 @@ export class Forwarder implements RemoteTarget {
       }
       tried.add(chosen);
       if (chosen === this.self) {
-        const { stored } = this.local.deliverLocal(copy.message, new GroupsScope(new Set([share])));
+        const stored = this.local.deliverLocal(copy.message, new GroupsScope(new Set([share])))?.stored ?? null;
         if (stored !== null && copy.wait !== null) {
           copy.wait.remaining++;
           void stored.then(() => this.partDone(copy.wait));
@@ -282,6 +289,8 @@ export class Forwarder implements RemoteTarget {
     const candidates = tried === null ? nodes : nodes.filter((n) => !tried.has(n));
     if (candidates.length === 0) return null;
     const turn = this.turns.get(share) ?? 0;
+    // Groups come and go: forget every position rather than grow (the rotation restarts).
+    if (this.turns.size >= MAX_GROUP_TURNS) this.turns.clear();
     this.turns.set(share, turn + 1);
     return candidates[turn % candidates.length]!;
   }

@@ -195,9 +195,9 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
     const link = this.links.get(peer);
     const l = lane % this.lanes;
     if (link === undefined || link.pendingOn(l) >= this.maxPending) {
-      // Logged on the first drop and then while the peer is up (a full buffer of a live peer),
-      // not for every message to a peer known to be down.
-      if (this.dropped++ === 0 || link?.up === true) {
+      // Logged at the 1st, 2nd, 4th, 8th... drop: a peer that stays down or slow cannot flood the log.
+      this.dropped++;
+      if ((this.dropped & (this.dropped - 1)) === 0) {
         this.opts.logger.warn({ event: 'cluster.send.dropped', peer, dropped: this.dropped }, 'cluster message dropped: peer unknown or its buffer is full');
       }
       return false;

@@ -9,6 +9,10 @@ import type { RetainedMessages } from '../broker/retained.js';
 import type { AppMessage } from '../protocol/message.js';
 import type { RetainedPayload, RetainedUpdate } from './peer-messages.js';
 
+/** A clear's stamp is kept this long, then forgotten (it bounds memory; an older write of the
+ * topic arriving later than this would bring the message back). */
+export const TOMBSTONE_TTL_MS = 10 * 60_000;
+
 interface Stamp {
   readonly ts: number;
   readonly node: string;
@@ -58,6 +62,14 @@ export class RetainedReplica {
     // write repairs this node.
     this.retained.set(message).catch(() => undefined);
     return true;
+  }
+
+  /** Forgets the stamps of clears older than TOMBSTONE_TTL_MS (called on the cluster's tick). */
+  prune(): void {
+    const limit = this.now() - TOMBSTONE_TTL_MS;
+    for (const [topic, stamp] of this.stamps) {
+      if (stamp.ts < limit && !this.retained.has(topic)) this.stamps.delete(topic);
+    }
   }
 
   /** Everything this node holds, clears included, for a joining peer. */

@@ -18,8 +18,6 @@ export const FULL_SYNC_DEADLINE_MS = 3_000;
 export class RouteLink implements RouteObserver {
   private readonly sync: RouteSync;
   private scheduled = false;
-  /** Origins whose full slice is being fetched (one call at a time per origin). */
-  private readonly fetching = new Set<string>();
   private closed = false;
   /** Bumped by every call that may change the table: the forwarder's match cache keys on it. */
   version = 0;
@@ -134,18 +132,21 @@ export class RouteLink implements RouteObserver {
     }
   }
 
+  /** One FullSync call; RouteSync keeps one per origin on its way (cleared on tick). */
   private fetch(origin: string, from: string): void {
-    if (this.fetching.has(origin) || this.closed) return;
-    this.fetching.add(origin);
+    if (this.closed) return;
     this.transport.fetchSlice(from, origin, FULL_SYNC_DEADLINE_MS).then(
       (slice) => {
-        this.fetching.delete(origin);
+        if (this.closed) return;
         this.version++;
-        if (this.closed || !this.sync.receiveSlice(slice)) return;
-        this.log.debug({ event: 'cluster.routes.resynced', origin, incarnation: slice!.incarnation, from, filters: slice!.filters, seq: slice!.lastSeq }, `routes of ${origin} resynced from ${from}`);
+        this.run(this.sync.receiveSlice(origin, slice));
+        const held = this.table.digest(origin);
+        if (slice !== null && held !== null && held.incarnation === slice.incarnation && held.lastSeq === slice.lastSeq) {
+          this.log.debug({ event: 'cluster.routes.resynced', origin, incarnation: slice.incarnation, from, filters: slice.filters, seq: slice.lastSeq }, `routes of ${origin} resynced from ${from}`);
+        }
       },
       (err: unknown) => {
-        this.fetching.delete(origin);
+        // Not passed to RouteSync: the next tick allows a new fetch (no retry loop on a dead peer).
         this.log.warn({ event: 'cluster.routes.resync_failed', origin, from, err }, `could not fetch the routes of ${origin} from ${from}; the next digest round retries`);
       },
     );

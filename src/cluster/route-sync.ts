@@ -29,6 +29,10 @@ export class RouteSync {
   private readonly outbox: RouteOutbox;
   /** Live members (alive or suspect) as membership reported them, this node included. */
   private readonly live = new Map<string, number>();
+  /** Origins with a fetch on its way, and the newest point of each that a delta or a digest
+   * showed meanwhile: one fetch per origin until its answer or the next tick, however many
+   * peers' digests show this node behind (else every tick would fetch once per peer). */
+  private readonly fetching = new Map<string, { incarnation: number; seq: number }>();
 
   constructor(
     readonly self: SyncSelf,
@@ -65,20 +69,35 @@ export class RouteSync {
       const { delta } = message;
       if (delta.origin === this.self.name) return []; // only this node writes its own slice
       // On a gap the origin itself answers: it holds its slice at its latest sequence.
-      const result = this.table.apply(delta);
-      return result === 'gap' ? [{ kind: 'fetch', from: delta.origin, origin: delta.origin }] : [];
+      if (this.table.apply(delta) !== 'gap') return [];
+      return this.fetch(delta.origin, delta.origin, delta.incarnation, delta.seq);
     }
     if (message.kind === 'digests') {
-      const plan = planResync(this.self.name, (o) => this.table.digest(o), message.set, this.live);
-      return plan.map((r) => ({ kind: 'fetch', from: r.from, origin: r.origin }));
+      const effects: SyncEffect[] = [];
+      for (const r of planResync(this.self.name, (o) => this.table.digest(o), message.set, this.live)) {
+        const d = message.set.digests.find((x) => x.origin === r.origin)!;
+        effects.push(...this.fetch(r.from, r.origin, d.incarnation, d.lastSeq));
+      }
+      return effects;
     }
     return [];
   }
 
-  /** The answer to a fetch; applied if its origin is still alive at that incarnation. */
-  receiveSlice(slice: RouteSlice | null): boolean {
-    if (slice === null || !sliceStillWanted(this.self.name, slice.origin, slice.incarnation, this.live)) return false;
-    return this.table.replaceOrigin(slice);
+  /**
+   * The answer to a fetch of `origin` (null: the peer holds nothing of it); applied if the origin
+   * is still alive at that incarnation. If a delta or digest seen while the fetch was on its way
+   * is newer than the answer, the origin itself is asked (it always holds its latest slice).
+   */
+  receiveSlice(origin: string, slice: RouteSlice | null): SyncEffect[] {
+    const wanted = this.fetching.get(origin);
+    this.fetching.delete(origin);
+    if (slice !== null && slice.origin === origin && sliceStillWanted(this.self.name, origin, slice.incarnation, this.live)) {
+      this.table.replaceOrigin(slice);
+    }
+    if (wanted === undefined || this.live.get(origin) !== wanted.incarnation) return [];
+    const held = this.table.digest(origin);
+    const behind = held === null || held.incarnation < wanted.incarnation || held.lastSeq < wanted.seq;
+    return behind ? this.fetch(origin, origin, wanted.incarnation, wanted.seq) : [];
   }
 
   /** Membership: `name` is alive (or suspect) as `incarnation` (up, or updated). */
@@ -103,8 +122,23 @@ export class RouteSync {
 
   /** The anti-entropy timer: purge slices of nodes no longer live, and send digests to peers. */
   tick(): SyncEffect[] {
+    // A fetch still unanswered was lost (or its peer died): allow a new one.
+    this.fetching.clear();
     for (const p of planPurge(this.self.name, this.table.digests(), this.live)) this.table.removeOrigin(p.origin, p.incarnation);
     return [{ kind: 'broadcast', message: { kind: 'digests', set: this.digestSet() } }];
+  }
+
+  private fetch(from: string, origin: string, incarnation: number, seq: number): SyncEffect[] {
+    const pending = this.fetching.get(origin);
+    if (pending === undefined) {
+      this.fetching.set(origin, { incarnation, seq });
+      return [{ kind: 'fetch', from, origin }];
+    }
+    if (incarnation > pending.incarnation || (incarnation === pending.incarnation && seq > pending.seq)) {
+      pending.incarnation = incarnation;
+      pending.seq = seq;
+    }
+    return [];
   }
 
   match(topic: string): RouteMatch {

@@ -1,4 +1,4 @@
-// Maps the takeover protocol's messages (src/cluster/takeover.ts), with a SessionState as the
+// Maps the takeover protocol's messages (src/cluster/takeover.ts), with a SessionSnapshot as the
 // moved session and StoredMessage copies as what arrived meanwhile, to and from the cluster.v1
 // Takeover call's protobuf (src/cluster/gen). Decoding checks what the schema cannot (QoS, states,
 // integers) and throws WireDecodeError; the derived counters of a session (queued bytes, queued
@@ -6,16 +6,16 @@
 import { defineOwn } from '../storage/own-record.js';
 import type { AppMessage, ProtocolVersion, SubscriptionOptions, WillMessage } from '../protocol/message.js';
 import type { StoredMessage, StoredMessageState } from '../storage/types.js';
-import { NO_MESSAGES, NO_PACKET_IDS, NO_SUBSCRIPTIONS, type SessionState } from '../actors/session-types.js';
+import type { SessionSnapshot } from '../actors/session-types.js';
 import type { SessionCopy, SessionCopy__Output } from './gen/cluster/v1/SessionCopy.js';
 import type { SessionMessage, SessionMessage__Output } from './gen/cluster/v1/SessionMessage.js';
-import type { SessionSnapshot, SessionSnapshot__Output } from './gen/cluster/v1/SessionSnapshot.js';
+import type { SessionSnapshot as WireSession, SessionSnapshot__Output as WireSessionOut } from './gen/cluster/v1/SessionSnapshot.js';
 import type { TakeoverMessage as WireTakeover, TakeoverMessage__Output as WireTakeoverOut } from './gen/cluster/v1/TakeoverMessage.js';
 import type { NodeName, TakeoverMessage } from './takeover.js';
 import { decodeProperties, encodeProperties, toInt, toQos, WireDecodeError } from './wire-codec.js';
 
 /** A takeover message as the cluster moves it: sessions as state, arrivals as stored copies. */
-export type SessionTakeoverMessage = TakeoverMessage<SessionState, StoredMessage>;
+export type SessionTakeoverMessage = TakeoverMessage<SessionSnapshot, StoredMessage>;
 
 export function encodeTakeover(m: SessionTakeoverMessage, sender: NodeName): WireTakeover {
   const head = { id: m.id, client_id: m.clientId, from: 'from' in m ? m.from : sender };
@@ -68,8 +68,8 @@ export function decodeTakeover(w: WireTakeoverOut): SessionTakeoverMessage {
   }
 }
 
-export function encodeSession(s: SessionState): SessionSnapshot {
-  const out: SessionSnapshot = {
+export function encodeSession(s: SessionSnapshot): WireSession {
+  const out: WireSession = {
     client_id: s.clientId,
     protocol_version: s.protocolVersion,
     expiry_interval_sec: s.expiryIntervalSec,
@@ -98,25 +98,21 @@ export function encodeSession(s: SessionState): SessionSnapshot {
   return out;
 }
 
-/** The session offline (connId null: a connection is never moved). */
-export function decodeSession(w: SessionSnapshot__Output): SessionState {
+/** The session offline (connId null: a connection is never moved); importSession makes it live state. */
+export function decodeSession(w: WireSessionOut): SessionSnapshot {
   if (w.protocol_version !== 3 && w.protocol_version !== 4 && w.protocol_version !== 5) {
     throw new WireDecodeError('session.protocol_version', `${w.protocol_version} is not 3, 4 or 5`);
   }
-  let subscriptions: Record<string, SubscriptionOptions> | typeof NO_SUBSCRIPTIONS = NO_SUBSCRIPTIONS;
-  if (w.subscriptions.length > 0) {
-    const own: Record<string, SubscriptionOptions> = {};
-    for (const sub of w.subscriptions) {
-      if (sub.retain_handling !== 0 && sub.retain_handling !== 1 && sub.retain_handling !== 2) {
-        throw new WireDecodeError('session.subscriptions.retain_handling', `${sub.retain_handling} is not 0, 1 or 2`);
-      }
-      const o: SubscriptionOptions = { qos: toQos(sub.qos, 'session.subscriptions.qos'), noLocal: sub.no_local, retainAsPublished: sub.retain_as_published, retainHandling: sub.retain_handling };
-      if (sub.subscription_id !== undefined) o.subscriptionId = sub.subscription_id;
-      defineOwn(own, sub.filter, o);
+  const subscriptions: Record<string, SubscriptionOptions> = {};
+  for (const sub of w.subscriptions) {
+    if (sub.retain_handling !== 0 && sub.retain_handling !== 1 && sub.retain_handling !== 2) {
+      throw new WireDecodeError('session.subscriptions.retain_handling', `${sub.retain_handling} is not 0, 1 or 2`);
     }
-    subscriptions = own;
+    const o: SubscriptionOptions = { qos: toQos(sub.qos, 'session.subscriptions.qos'), noLocal: sub.no_local, retainAsPublished: sub.retain_as_published, retainHandling: sub.retain_handling };
+    if (sub.subscription_id !== undefined) o.subscriptionId = sub.subscription_id;
+    defineOwn(subscriptions, sub.filter, o);
   }
-  const queue = w.queue.length === 0 ? NO_MESSAGES : w.queue.map((c) => decodeCopy(c, 'session.queue'));
+  const queue = w.queue.map((c) => decodeCopy(c, 'session.queue'));
   let queuedBytes = 0;
   let queuedQos0 = 0;
   for (const m of queue) {
@@ -137,8 +133,8 @@ export function decodeSession(w: SessionSnapshot__Output): SessionState {
     disconnectedAt: w.disconnected_at_ms === undefined ? null : toInt(w.disconnected_at_ms, 'session.disconnected_at_ms'),
     clientReceiveMaximum: w.client_receive_maximum,
     subscriptions,
-    inboundQos2: w.inbound_qos2.length === 0 ? NO_PACKET_IDS : [...w.inbound_qos2],
-    inflight: w.inflight.length === 0 ? NO_MESSAGES : w.inflight.map((c) => decodeCopy(c, 'session.inflight')),
+    inboundQos2: [...w.inbound_qos2],
+    inflight: w.inflight.map((c) => decodeCopy(c, 'session.inflight')),
     queue,
     queuedBytes,
     queuedQos0,

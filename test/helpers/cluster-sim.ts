@@ -44,7 +44,7 @@ export interface SimOptions {
 type Payload =
   | { kind: 'peer'; message: PeerMessage }
   | { kind: 'fetch'; origin: string }
-  | { kind: 'slice'; slice: RouteSlice | null };
+  | { kind: 'slice'; origin: string; slice: RouteSlice | null };
 
 interface InFlight {
   at: number;
@@ -297,8 +297,10 @@ export class ClusterSim {
       if (!to.up || to.incarnation !== m.toIncarnation) continue;
       const fromName = this.nodes[m.from]!.name;
       if (m.payload.kind === 'peer') this.run(to, to.sync.receive(fromName, m.payload.message));
-      else if (m.payload.kind === 'fetch') this.send(m.to, m.from, { kind: 'slice', slice: to.sync.sliceOf(m.payload.origin) });
-      else to.sync.receiveSlice(m.payload.slice);
+      else if (m.payload.kind === 'fetch') {
+        const { origin } = m.payload;
+        this.send(m.to, m.from, { kind: 'slice', origin, slice: to.sync.sliceOf(origin) });
+      } else this.run(to, to.sync.receiveSlice(m.payload.origin, m.payload.slice));
     }
   }
 

@@ -63,7 +63,7 @@ test('persistent and retained run all their bursts against Shoal and report firs
 
 test('every other scenario runs against Shoal with small sizes and reports what it measures', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-test-'));
-  const scenarios = ['fan-in', 'fan-out', 'qos1', 'qos1-persistent', 'qos2', 'qos1-latency', 'qos1-latency-50k', 'latency', 'shared', 'many-topics', 'connect', 'idle'];
+  const scenarios = ['fan-in', 'fan-out', 'qos1', 'qos1-persistent', 'qos2', 'qos1-latency', 'qos1-latency-50k', 'latency', 'shared', 'many-topics', 'connect', 'idle', 'qos1-queue-1000', 'qos1-queue-0'];
   try {
     const port = await freePort();
     const args = [...scenarios, '--rounds', '1', '--duration', '1', '--warmup', '0', '--clients', '300', '--hold', '1', '--unpinned', '--port-base', String(port), '--results-dir', dir];
@@ -79,6 +79,13 @@ test('every other scenario runs against Shoal with small sizes and reports what 
     // QoS 1 and 2 are acknowledged end to end: nothing may go missing, whatever the machine's speed.
     for (const s of ['qos1', 'qos1-persistent', 'qos2', 'qos1-latency', 'qos1-latency-50k']) assert.equal(shoal(s).lost, 0, `${s} lost`);
     positive('many-topics', 'subscribeMs');
+    // The flows paced by PUBACKs only: what was never delivered is counted after they settle, and
+    // with no queue limit nothing is dropped.
+    for (const s of ['qos1-queue-1000', 'qos1-queue-0']) {
+      positive(s, 'deliveredPerSec');
+      assert.ok(Number.isFinite(shoal(s).droppedPct), `${s} droppedPct = ${shoal(s).droppedPct}`);
+    }
+    assert.equal(shoal('qos1-queue-0').dropped, 0, 'no queue limit: nothing dropped');
     positive('connect', 'connectPerSec');
     positive('connect', 'connectPerSecWarm');
     positive('connect', 'warmCpuUs');

@@ -140,8 +140,8 @@ async function run(limits: SessionLimits, steps: Step[]): Promise<void> {
         const connId = online.get(c);
         // The sessions evolve identically in both shards: the store never feeds back into them.
         const [a, b] = subjects.map((s) => s.shard.session(c));
-        assert.deepEqual(a?.inflight, b?.inflight);
-        const m = a?.inflight[0];
+        assert.deepEqual(a?.inflight.toArray(), b?.inflight.toArray());
+        const m = a?.inflight.toArray()[0];
         if (connId === undefined || m === undefined) break;
         const key = `${c}:${Buffer.from(m.message.payload).toString()}`;
         let event: SessionEvent;

@@ -9,7 +9,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { decodeTakeover, encodeTakeover, type SessionTakeoverMessage } from '../../src/cluster/takeover-codec.js';
 import type { TakeoverMessage, TakeoverMessage__Output } from '../../src/cluster/gen/cluster/v1/TakeoverMessage.js';
 import { WireDecodeError } from '../../src/cluster/wire-codec.js';
-import type { SessionState } from '../../src/actors/session-types.js';
+import type { SessionSnapshot } from '../../src/actors/session-types.js';
+import { exportSession } from '../../src/actors/session.js';
 import type { StoredMessage } from '../../src/storage/types.js';
 import { SessionDriver, connect, deliverEvent, message, subOptions, will } from '../helpers/session-driver.js';
 import { propertyParams } from './harness.js';
@@ -58,7 +59,7 @@ const copyArb: fc.Arbitrary<StoredMessage> = fc.record({
 }, { noNullPrototype: true });
 const msArb = fc.option(fc.integer({ min: 0, max: 2 ** 45 }), { nil: null });
 
-const sessionArb: fc.Arbitrary<SessionState> = fc
+const sessionArb: fc.Arbitrary<SessionSnapshot> = fc
   .record({
     clientId: fc.string({ minLength: 1, maxLength: 10 }),
     protocolVersion: fc.constantFrom(3 as const, 4 as const, 5 as const),
@@ -114,13 +115,13 @@ describe('takeover wire codec', () => {
     d.send({ type: 'pubrec', connId: 1, packetId: 2, reasonCode: 0 });
     d.send({ type: 'qos2Routed', connId: 1, packetId: 7, reasonCode: 0 });
     d.send({ type: 'disconnect', connId: 1, kind: 'abnormal' });
-    const s = d.live;
+    const s = exportSession(d.live);
     assert.deepEqual(s.inflight.map((m) => m.state), ['inflight', 'released']);
     assert.equal(s.queue.length, 1);
     assert.ok(s.willDueAt !== null);
     const back = overTheWire({ kind: 'exported', ...head, busy: false, session: s });
     assert.deepEqual(back, { kind: 'exported', ...head, busy: false, session: s });
-    assert.ok(Object.hasOwn((back as { session: SessionState }).session.subscriptions, '__proto__'));
+    assert.ok(Object.hasOwn((back as { session: SessionSnapshot }).session.subscriptions, '__proto__'));
   });
 
   it('refuses what the schema cannot: a bad QoS, an unknown copy state, an empty envelope', () => {

@@ -1,5 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { InflightWindow } from '../../../src/actors/inflight-window.js';
+import type { MessageQueue } from '../../../src/actors/message-queue.js';
 import { exportSession, importSession, restoreSession } from '../../../src/actors/session.js';
 import { ownCopy } from '../../../src/actors/session-outbound.js';
 import { newOutput, nextDeadline, SESSION_NEVER_EXPIRES, type SessionLimits, type SubscribeRequest } from '../../../src/actors/session-types.js';
@@ -281,7 +283,7 @@ describe('session: resume', () => {
     const out = d.send(connect({ connId: 2, expiry: 60, receiveMaximum: 4 }));
     // The window grew from 3 to 4 with the new Receive Maximum: d goes out, and e (QoS 0) behind it
     assert.deepEqual(wire(out), ['rel#1', 'pub:b#2+dup', 'pub:c#3+dup', 'pub:d#4', 'pub:e']);
-    assert.deepEqual(d.live.queue.map((m) => m.message.topic), ['f']);
+    assert.deepEqual(d.live.queue.toArray().map((m) => m.message.topic), ['f']);
     const ack = d.send({ type: 'puback', connId: 2, packetId: 2 });
     assert.deepEqual(wire(ack), ['pub:f#5']);
   });
@@ -321,7 +323,7 @@ describe('session: offline queue limits', () => {
     const f = d.send(deliverEvent(message('f1'), 1));
     assert.deepEqual(eventNames(f), ['session.queue.drop']);
     assert.deepEqual(f.store, []);
-    assert.deepEqual(d.live.queue.map((m) => m.message.topic), ['b1', 'd1', 'e1']);
+    assert.deepEqual(d.live.queue.toArray().map((m) => m.message.topic), ['b1', 'd1', 'e1']);
   });
 
   it('byte limit (payload + topic) is kept, and queuedBytes tracks the queue', () => {
@@ -332,7 +334,7 @@ describe('session: offline queue limits', () => {
     d.send(deliverEvent(message('b', '1234'), 1)); // 5 bytes
     const c = d.send(deliverEvent(message('c', '12'), 1)); // 3: a must go
     assert.deepEqual(eventNames(c), ['session.queue.drop']);
-    assert.deepEqual(d.live.queue.map((m) => m.message.topic), ['b', 'c']);
+    assert.deepEqual(d.live.queue.toArray().map((m) => m.message.topic), ['b', 'c']);
     assert.equal(d.live.queuedBytes, 8);
   });
 
@@ -343,7 +345,7 @@ describe('session: offline queue limits', () => {
     d.send(deliverEvent(message('a', '12'), 0));
     const big = d.send(deliverEvent(message('b', '0123456789'), 1));
     assert.deepEqual(eventNames(big), ['session.queue.drop']);
-    assert.deepEqual(d.live.queue.map((m) => m.message.topic), ['a']);
+    assert.deepEqual(d.live.queue.toArray().map((m) => m.message.topic), ['a']);
   });
 });
 
@@ -556,8 +558,8 @@ describe('session: restore and export', () => {
     const s = restoreSession(stored({ will: will('w', 10) }), T0 + 1000, out);
     assert.ok(s);
     assert.deepEqual(effectsOf(out, 'routes'), [{ type: 'routes', clientId: 'c1', add: [{ filter: 'a/#', options: subOptions(1) }], removeAll: false }]);
-    assert.deepEqual(s.inflight.map((m) => m.seq), [3, 5]);
-    assert.deepEqual(s.queue.map((m) => m.seq), [6]);
+    assert.deepEqual(s.inflight.toArray().map((m) => m.seq), [3, 5]);
+    assert.deepEqual(s.queue.toArray().map((m) => m.seq), [6]);
     assert.equal(s.queuedBytes, 6);
     assert.equal(s.nextSeq, 7);
     assert.equal(s.nextPacketId, 9);
@@ -597,9 +599,9 @@ describe('session: restore and export', () => {
     d.send({ type: 'qos2Routed', connId: 1, packetId: 2, reasonCode: 0 });
     d.send({ type: 'disconnect', connId: 1, kind: 'abnormal' });
     const copy = importSession(exportSession(d.live));
-    assert.deepEqual(copy, d.live);
-    copy.queue[0]!.message.payload[0] = 0;
-    assert.notDeepEqual(copy, d.live);
+    assert.deepEqual(exportSession(copy), exportSession(d.live));
+    copy.queue.peek()!.message.payload[0] = 0;
+    assert.notDeepEqual(exportSession(copy), exportSession(d.live));
   });
 });
 
@@ -637,7 +639,8 @@ describe('session: the empty lists new sessions share (idle memory)', () => {
       assert.equal(s.inflight.length + s.queue.length + s.inboundQos2.length, 0);
     }
     // A write that bypassed writable() throws rather than reaching every session.
-    assert.throws(() => (b.live.queue as unknown[]).push(1), TypeError);
+    assert.throws(() => (b.live.queue as MessageQueue).push(a.live.queue.peek()!), TypeError);
+    assert.throws(() => (b.live.inflight as InflightWindow).add(a.live.inflight.toArray()[0]!), TypeError);
     // Emptied again, a's lists stay its own and keep working.
     a.send({ type: 'puback', connId: 1, packetId: 1 });
     a.send({ type: 'puback', connId: 1, packetId: 2 });

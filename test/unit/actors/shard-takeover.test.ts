@@ -3,7 +3,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Shard } from '../../../src/actors/shard.js';
-import type { SessionEffect, SessionEvent, SessionState, TakeoverRequest } from '../../../src/actors/session-types.js';
+import type { SessionEffect, SessionEvent, SessionSnapshot, TakeoverRequest } from '../../../src/actors/session-types.js';
+import { exportSession } from '../../../src/actors/session.js';
 import type { ToShard } from '../../../src/actors/shard-protocol.js';
 import { ReasonCode } from '../../../src/protocol/reason-codes.js';
 import { MemorySessionStore } from '../../../src/storage/memory-session-store.js';
@@ -45,7 +46,7 @@ async function busySession(): Promise<{ shard: Shard; port: Port; clock: FakeClo
   return s;
 }
 
-async function exported(s: { shard: Shard; port: Port }, id = 't1'): Promise<SessionState | null> {
+async function exported(s: { shard: Shard; port: Port }, id = 't1'): Promise<SessionSnapshot | null> {
   s.shard.handleBatch([step({ op: 'export', id, discard: false })]);
   const r = await s.port.takeoverReply('c1', 'exported');
   assert.equal(r.id, id);
@@ -55,7 +56,7 @@ async function exported(s: { shard: Shard; port: Port }, id = 't1'): Promise<Ses
 describe('Shard: takeover export (old node)', () => {
   it('closes the connection with 0x8E, no will, and answers with the whole session as data', async () => {
     const s = await busySession();
-    const before = structuredClone(s.shard.session('c1')!);
+    const before = exportSession(s.shard.session('c1')!);
     const from = s.port.effects().length;
     const moved = await exported(s);
     const effects = effectsSince(s.port, from);
@@ -97,7 +98,7 @@ describe('Shard: takeover export (old node)', () => {
     assert.deepEqual(effects.map((e) => e.type), ['close']);
     assert.equal((effects[0] as Extract<SessionEffect, { type: 'close' }>).connId, 2);
     assert.equal((effects[0] as Extract<SessionEffect, { type: 'close' }>).reasonCode, ReasonCode.ServerBusy);
-    assert.deepEqual(s.shard.session('c1')!.queue.map((m) => m.message.topic), ['a']);
+    assert.deepEqual(s.shard.session('c1')!.queue.toArray().map((m) => m.message.topic), ['a']);
     const stored = await s.store.loadAll();
     assert.deepEqual(stored[0]!.messages.map((m) => m.message.topic), ['a'], 'the delivery is stored before its ticket');
     s.clock.advance(5_000);
@@ -127,7 +128,7 @@ describe('Shard: takeover export (old node)', () => {
     restarted.shard.handleBatch([step({ op: 'drop', id: 't1', handover: true })]);
     const r = await restarted.port.takeoverReply('c1', 'dropped');
     assert.deepEqual({ ok: r.ok, arrived: r.arrived }, { ok: false, arrived: [] });
-    assert.deepEqual(restarted.shard.session('c1')!.queue.map((m) => m.message.topic), ['a'], 'kept, with what arrived');
+    assert.deepEqual(restarted.shard.session('c1')!.queue.toArray().map((m) => m.message.topic), ['a'], 'kept, with what arrived');
     assert.ok(restarted.port.effects().some((e) => e.type === 'event' && e.name === 'session.takeover.lost_export'));
   });
 
@@ -140,7 +141,7 @@ describe('Shard: takeover export (old node)', () => {
     assert.ok(s.shard.session('c1') !== undefined, 'no expiry while exported');
     s.shard.handleBatch([ev(deliverEvent(message('a', 'kept'), 1)), step({ op: 'resume', id: 't1' })]);
     await s.port.takeoverReply('c1', 'resumed');
-    assert.deepEqual(s.shard.session('c1')!.queue.map((m) => m.message.topic), ['a']);
+    assert.deepEqual(s.shard.session('c1')!.queue.toArray().map((m) => m.message.topic), ['a']);
     s.clock.advance(0);
     assert.equal(s.shard.session('c1'), undefined, 'the expiry timer is armed again (and was due)');
 
@@ -186,12 +187,12 @@ describe('Shard: takeover install (new node)', () => {
     assert.deepEqual(r, { op: 'installed', id: 't1', ok: true, detail: '' });
     const routes = b.port.effects().filter((e) => e.type === 'routes');
     assert.deepEqual(routes, [{ type: 'routes', clientId: 'c1', add: [{ filter: 'a/+', options: moved.subscriptions['a/+']! }, { filter: 'b/#', options: moved.subscriptions['b/#']! }], removeAll: false }]);
-    assert.deepEqual(b.shard.session('c1'), moved);
+    assert.deepEqual(exportSession(b.shard.session('c1')!), moved);
     // Stored whole: a restart of the new node finds the same session.
     const restarted = await started(b.store);
     const back = restarted.shard.session('c1')!;
     assert.deepEqual(Object.keys(back.subscriptions), ['a/+', 'b/#']);
-    assert.deepEqual([...back.inflight, ...back.queue].map((m) => [m.seq, m.state, m.packetId]), [...moved.inflight, ...moved.queue].map((m) => [m.seq, m.state, m.packetId]));
+    assert.deepEqual([...back.inflight.toArray(), ...back.queue.toArray()].map((m) => [m.seq, m.state, m.packetId]), [...moved.inflight, ...moved.queue].map((m) => [m.seq, m.state, m.packetId]));
     assert.deepEqual(back.inboundQos2, [9]);
 
     const from = b.port.effects().length;

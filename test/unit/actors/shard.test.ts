@@ -349,7 +349,7 @@ describe('Shard: lifecycle', () => {
     assert.equal(ready.sessions, 2);
     assert.deepEqual(ready.effects.filter((e) => e.type === 'route').map((e) => e.type === 'route' && e.message.topic), ['lw']);
     assert.deepEqual(ready.effects.filter((e) => e.type === 'routes').map((e) => e.type === 'routes' && e.add.map((a) => a.filter)), [['a/#'], []]);
-    assert.deepEqual(shard.session('c1')?.queue.map((m) => m.message.topic), ['a/1']);
+    assert.deepEqual(shard.session('c1')?.queue.toArray().map((m) => m.message.topic), ['a/1']);
     assert.deepEqual(clock.dueTimes(), [T0 + 60_000, T0 + 61_000]);
   });
 
@@ -472,7 +472,7 @@ describe('Shard: a deliver entry shares one copy among offline sessions', () => 
     const before = store.committed.length;
     shard.handleBatch([entry(m1, ['x', 'y', 'z']), entry(m2, ['y', 'x']), { t: 'ticket', id: 1 }]);
     await port.count(2);
-    const last = (c: string, back = 1): unknown => shard.session(c)!.queue.at(-back);
+    const last = (c: string, back = 1): unknown => shard.session(c)!.queue.toArray().at(-back);
     assert.equal(last('x', 2), last('y', 2), 'x and y share the first entry\'s copy');
     assert.equal(last('y', 2), last('z'), 'and so does z');
     assert.equal(last('x'), last('y'));
@@ -487,9 +487,9 @@ describe('Shard: a deliver entry shares one copy among offline sessions', () => 
     shard.handleBatch([ev(connect({ clientId: 'y', connId: 4, expiry: 60 }), 'y'), { t: 'ticket', id: 2 }]);
     await port.count(3);
     const y = shard.session('y')!;
-    assert.deepEqual(y.inflight.map((m) => [m.seq, m.state, m.packetId !== null]), [[3, 'inflight', true], [4, 'inflight', true]]);
-    assert.ok(y.inflight.every((m) => !Object.isFrozen(m) && m !== last('x') && m !== last('x', 2)));
-    assert.deepEqual(shard.session('x')!.queue.slice(-2).map((m) => [m.seq, m.state, m.packetId]), [[3, 'queued', null], [4, 'queued', null]]);
+    assert.deepEqual(y.inflight.toArray().map((m) => [m.seq, m.state, m.packetId !== null]), [[3, 'inflight', true], [4, 'inflight', true]]);
+    assert.ok(y.inflight.toArray().every((m) => !Object.isFrozen(m) && m !== last('x') && m !== last('x', 2)));
+    assert.deepEqual(shard.session('x')!.queue.toArray().slice(-2).map((m) => [m.seq, m.state, m.packetId]), [[3, 'queued', null], [4, 'queued', null]]);
 
     // The shard's counter stays above every session's, y's included after its resume.
     shard.handleBatch([entry(m3, ['x', 'y', 'z']), { t: 'ticket', id: 3 }]);
@@ -502,7 +502,7 @@ describe('Shard: a deliver entry shares one copy among offline sessions', () => 
     shard.handleBatch([...offline('x', 1), ...offline('y', 2), entry(message('t', '1'), ['x', 'y', 'x']), entry(message('t', '2'), ['y', 'x']), { t: 'ticket', id: 1 }]);
     await port.count(1);
     assert.deepEqual([seqs(shard, 'x'), seqs(shard, 'y')], [[1, 2, 3], [1, 3]]);
-    const x = shard.session('x')!.queue;
+    const x = shard.session('x')!.queue.toArray();
     assert.ok(Object.isFrozen(x[0]) && !Object.isFrozen(x[1]), 'the repeat is an own copy');
     assert.deepEqual(x.map((m) => new TextDecoder().decode(m.message.payload)), ['1', '1', '2']);
   });

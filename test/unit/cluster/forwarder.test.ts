@@ -157,6 +157,18 @@ describe('Forwarder', () => {
     assert.deepEqual([...picks].sort(), ['a', 'a', 'b', 'b', 'c', 'c']);
   });
 
+  it('re-picks a shared group refused by a node shutting down', async () => {
+    const share = '$share/g/jobs/+';
+    const { fwd, transport } = setup({ b: [share], c: [share] });
+    fwd.route(msg('jobs/1'));
+    const [first] = transport.forwards();
+    await Promise.resolve();
+    fwd.onAck(first!.peer, { ackId: first!.p.ackId, status: 'refused' });
+    const second = transport.forwards()[1]!;
+    assert.notEqual(second.peer, first!.peer);
+    assert.deepEqual(second.p.sharedGroups, [share]);
+  });
+
   it('re-picks a shared group answered with no-member, here if this node is the one left', () => {
     const share = '$share/g/jobs/+';
     const { fwd, transport, local } = setup({ a: [share], b: [share] });
@@ -174,6 +186,13 @@ describe('Forwarder', () => {
 });
 
 describe('ForwardIntake', () => {
+  it('refuses what arrives while the node shuts down', () => {
+    const acks: [string, number, string][] = [];
+    const intake = new ForwardIntake({ deliverLocal: () => null }, (to, id, status) => acks.push([to, id, status]));
+    intake.deliver('b', [{ message: msg('t', 1), deliverDirect: true, sharedGroups: [], ackId: 3 }]);
+    assert.deepEqual(acks, [['b', 3, 'refused']]);
+  });
+
   it('delivers within the forwarded scope and acks no-member for a group without a local member', async () => {
     const scopes: MatchScope[] = [];
     const acks: [string, number, string][] = [];

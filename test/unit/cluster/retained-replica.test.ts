@@ -3,7 +3,7 @@
 // messages and clears.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RetainedReplica } from '../../../src/cluster/retained-replica.js';
+import { RetainedReplica, TOMBSTONE_TTL_MS } from '../../../src/cluster/retained-replica.js';
 import type { RetainedUpdate } from '../../../src/cluster/peer-messages.js';
 import { RetainedMessages } from '../../../src/broker/retained.js';
 import { MemoryRetainedStore } from '../../../src/storage/memory-retained-store.js';
@@ -51,6 +51,19 @@ describe('RetainedReplica', () => {
     assert.equal(mine.node, 'a');
     const clear = rep.localWrite({ topic: 'u', payload: new Uint8Array(0), qos: 0, retain: true, publisherId: 'x' });
     assert.equal(clear.message, null);
+  });
+
+  it('forgets the stamps of old clears, not of held messages', () => {
+    const clock = { now: 1000 };
+    const store = new RetainedMessages(new MemoryRetainedStore());
+    const rep = new RetainedReplica('a', store, () => clock.now);
+    rep.apply(update('gone', null, 900, 'b'));
+    rep.apply(update('kept', 'v', 900, 'b'));
+    rep.prune();
+    assert.equal([...rep.snapshot()].length, 2);
+    clock.now = 900 + TOMBSTONE_TTL_MS + 1;
+    rep.prune();
+    assert.deepEqual([...rep.snapshot()].map((u) => [u.topic, u.timestampMs]), [['kept', 900]]);
   });
 
   it('counts stored messages without a stamp as (0, this node), so any peer write wins', () => {

@@ -23,7 +23,13 @@ describe('RouteSync', () => {
     assert.deepEqual(s.match('evil').nodes, []);
     const gap = s.receive('b', { kind: 'route-delta', delta: { origin: 'b', incarnation: 7, seq: 3, adds: ['y'], removes: [] } });
     assert.deepEqual(gap, [{ kind: 'fetch', from: 'b', origin: 'b' }]);
-    assert.equal(s.receiveSlice({ origin: 'b', incarnation: 7, lastSeq: 3, filters: ['y', 'z'] }), true);
+    // A second gap while the fetch is on its way asks nothing more.
+    assert.deepEqual(s.receive('b', { kind: 'route-delta', delta: { origin: 'b', incarnation: 7, seq: 4, adds: [], removes: [] } }), []);
+    // The answer is at seq 3, but seq 4 was seen meanwhile: the origin is asked again.
+    assert.deepEqual(s.receiveSlice('b', { origin: 'b', incarnation: 7, lastSeq: 3, filters: ['y', 'z'] }), [
+      { kind: 'fetch', from: 'b', origin: 'b' },
+    ]);
+    assert.deepEqual(s.receiveSlice('b', { origin: 'b', incarnation: 7, lastSeq: 4, filters: ['y', 'z'] }), []);
     assert.deepEqual(s.match('z').nodes, ['b']);
   });
 
@@ -36,7 +42,8 @@ describe('RouteSync', () => {
     s.receive('b', { kind: 'route-delta', delta: { origin: 'b', incarnation: 7, seq: 1, adds: ['y'], removes: [] } });
     s.memberUp('b', 8);
     assert.deepEqual(s.match('y').nodes, []);
-    assert.equal(s.receiveSlice({ origin: 'b', incarnation: 7, lastSeq: 1, filters: ['y'] }), false);
+    s.receiveSlice('b', { origin: 'b', incarnation: 7, lastSeq: 1, filters: ['y'] });
+    assert.deepEqual(s.match('y').nodes, []);
     s.receive('b', { kind: 'route-delta', delta: { origin: 'b', incarnation: 8, seq: 1, adds: ['y'], removes: [] } });
     assert.deepEqual(s.match('y').nodes, ['b']);
     s.memberDown('b', 8);
