@@ -40,6 +40,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Settings of the scenario (see BrokerSettings); the brokers' defaults where absent. */
   settings?: BrokerSettings;
+  /** Shoal only: more command-line flags (a scenario's shoalFlags). */
+  extraArgs?: readonly string[];
 }
 
 /** Mosquitto's queue limit when a scenario sets none (see "How it measures" in the README). */
@@ -156,7 +158,7 @@ export async function startBroker(name: BrokerName, o: StartOptions): Promise<Ru
   if (name === 'shoal') {
     const entry = shoalEntry();
     const prof = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
-    argv = [process.execPath, ...prof, ...entry.args, 'start', '--listen', `127.0.0.1:${o.port}`, '--data-dir', o.dataDir ?? join(tmp, 'data'), '--sys-interval', '0', '--log-level', 'warn'];
+    argv = [process.execPath, ...prof, ...entry.args, 'start', '--listen', `127.0.0.1:${o.port}`, '--data-dir', o.dataDir ?? join(tmp, 'data'), '--sys-interval', '0', '--log-level', 'warn', ...(o.extraArgs ?? [])];
     if (o.settings?.maxQueuedMessages !== undefined) argv.push('--max-queued-messages', String(o.settings.maxQueuedMessages));
   } else if (name === 'aedes' || name === 'aedes-level') {
     argv = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/peers/aedes-server.ts'), String(o.port)];

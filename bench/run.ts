@@ -231,7 +231,7 @@ async function main(): Promise<void> {
           let broker: RunningBroker | null = null;
           const t0 = performance.now();
           try {
-            broker = await startBroker(b, { port: cli.portBase + bi, cpu: mode === 'pinned' ? 0 : null, ...(profileDir ? { profileDir } : {}), ...(s.broker ? { settings: s.broker } : {}) });
+            broker = await startBroker(b, { port: cli.portBase + bi, cpu: mode === 'pinned' ? 0 : null, ...(profileDir ? { profileDir } : {}), ...(s.broker ? { settings: s.broker } : {}), ...(s.shoalFlags ? { extraArgs: s.shoalFlags } : {}) });
             commands[b] = broker.command;
             const out = await runLoadgen(s, broker, cli.params, tag, runId);
             const metrics = { ...out.metrics, ...runnerMetrics(s, out.samples, out.metrics), ...(s.derive?.(out.samples, out.metrics, cli.params) ?? {}) };

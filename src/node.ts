@@ -17,6 +17,7 @@ import { RetainedMessages } from './broker/retained.js';
 import { sysMessages, type BrokerStats } from './broker/sys-topics.js';
 import { FastPath, type FastPathConnection } from './broker/fast-path.js';
 import { InboundAcks, type InboundAck } from './broker/inbound-acks.js';
+import { LogBudget } from './broker/log-budget.js';
 import { messageFromPublish, subscribeRequests, willFromConnect } from './broker/packet-messages.js';
 import { StoreWaits, TicketBook } from './broker/tickets.js';
 import type { ClusterNode } from './cluster/cluster-node.js';
@@ -97,6 +98,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   /** Inbound QoS 2 PUBLISH being routed: the session learns of it (and PUBREC goes) once durable. */
   private readonly routingQos2 = new Set<string>();
   private readonly tickets: TicketBook;
+  /** Session events a client can cause at will (refused subscriptions, drops) must not flood the log. */
+  private readonly logBudget = new LogBudget();
   readonly dispatcher: Dispatcher;
   /** Commits of messages forwarded by peers, for their acks. */
   private readonly storeWaits: StoreWaits;
@@ -128,6 +131,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       receiveMaximum: config.maxInflight,
       maxWriteBufferBytes: config.maxWriteBufferBytes,
       authMethods,
+      maxPendingRequests: config.maxPendingRequests,
     };
     this.tickets = new TicketBook();
     this.dispatcher = new Dispatcher(this.router, this);
@@ -425,16 +429,19 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       case 'qos2Status':
         this.continueQos2(e.connId, e.clientId, e.packetId, e.duplicate);
         return;
-      case 'event':
-        if (e.name === 'session.queue.drop') {
-          // Counted with the connection-level drops in $SYS/broker/publish/messages/dropped.
-          this.counters.messagesDropped++;
-          this.log.warn({ event: e.name, clientId: e.clientId }, e.detail);
-        } else {
-          this.log.info({ event: e.name, clientId: e.clientId }, e.detail);
+      case 'event': {
+        const drop = e.name === 'session.queue.drop';
+        // Counted with the connection-level drops in $SYS/broker/publish/messages/dropped.
+        if (drop) this.counters.messagesDropped++;
+        const leftOut = this.logBudget.take(e.name, Date.now());
+        if (leftOut !== null) {
+          const fields = leftOut === 0 ? { event: e.name, clientId: e.clientId } : { event: e.name, clientId: e.clientId, linesLeftOut: leftOut };
+          if (drop) this.log.warn(fields, e.detail);
+          else this.log.info(fields, e.detail);
         }
         this.events.emit('session.event', { name: e.name, clientId: e.clientId, detail: e.detail });
         return;
+      }
       case 'takeover':
         this.events.emit('session.takeover', { clientId: e.clientId, reply: e.reply });
         return;

@@ -102,6 +102,25 @@ export class RawClient {
     return withTimeout(p, timeoutMs, () => new ClientError(this.clientId, `no SUBACK for ${filters.length} filters in time`));
   }
 
+  /**
+   * One SUBSCRIBE per filter, encoded first and written at once (so the time to the last SUBACK
+   * is the broker's, not the encoding's); resolves with each SUBACK's first return code.
+   */
+  subscribeEach(filters: readonly string[], qos: 0 | 1 | 2, timeoutMs = 60_000): { written: Promise<void>; codes: Promise<number[]> } {
+    const waits: Promise<number[]>[] = [];
+    const bytes: Buffer[] = [];
+    for (const f of filters) {
+      const id = this.nextSubId++;
+      if (this.nextSubId > 65535) this.nextSubId = 1;
+      waits.push(new Promise<number[]>((resolve, reject) => this.subackWaiters.set(id, { resolve, reject })));
+      bytes.push(encodeSubscribe(id, [f], qos, this.version));
+    }
+    const all = Buffer.concat(bytes);
+    const written = new Promise<void>((resolve) => this.socket.write(all, () => resolve()));
+    const codes = withTimeout(Promise.all(waits), timeoutMs, () => new ClientError(this.clientId, `no SUBACK for all of ${filters.length} SUBSCRIBEs in time`));
+    return { written, codes: codes.then((c) => c.map((x) => x[0]!)) };
+  }
+
   async subscribeAll(filters: readonly string[], qos: 0 | 1 | 2): Promise<void> {
     const codes = await this.subscribe(filters, qos);
     const refused = codes.findIndex((c) => c >= 0x80);

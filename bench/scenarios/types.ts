@@ -77,6 +77,8 @@ export interface ScenarioDef {
   metrics: MetricSpec[];
   broker?: BrokerSettings;
   processes?(p: BenchParams): number;
+  /** Flags Shoal is started with for this scenario (e.g. a limit the peers do not have). */
+  shoalFlags?: readonly string[];
   /** Upper bound on one round, for the runner's watchdog. */
   timeoutSec(p: BenchParams): number;
   run(ctx: LoadgenContext): Promise<{ metrics: Metrics; notes?: string[] }>;

@@ -46,6 +46,7 @@ export function newSession(clientId: string): SessionState {
     disconnectedAt: null,
     clientReceiveMaximum: 65535,
     subscriptions: NO_SUBSCRIPTIONS,
+    subscriptionCount: 0,
     inboundQos2: NO_PACKET_IDS,
     inflight: NO_INFLIGHT,
     queue: NO_QUEUE,
@@ -339,9 +340,8 @@ function subscribe(
 ): void {
   // The decision the main thread made when it read this packet (and applied to its router then):
   // the same function over the same subscriptions. Routes and retained messages are main's part.
-  // Counted once per packet, not per filter: Object.keys per filter made a 1,000-filter client
-  // quadratic.
-  const count = limits.maxSubscriptions > 0 ? Object.keys(s.subscriptions).length : 0;
+  // The count is kept in the state: counting the keys per SUBSCRIBE made a flood quadratic.
+  const count = s.subscriptionCount;
   const subs = s.subscriptions;
   // Own keys only: a filter is client text, and 'toString' or '__proto__' are valid filters.
   const decision = decideSubscribe({ has: (filter) => Object.hasOwn(subs, filter) }, count, requests, limits.maxSubscriptions);
@@ -351,6 +351,7 @@ function subscribe(
   }
   for (const { name, detail } of decision.refused) out.effects.push({ type: 'event', name, clientId: s.clientId, detail });
   for (const { filter, options } of decision.add) {
+    if (!Object.hasOwn(s.subscriptions, filter)) s.subscriptionCount++;
     defineOwn(writable(s, 'subscriptions'), filter, options);
     if (isPersistent(s)) out.store.push({ op: 'putSubscription', clientId: s.clientId, filter, options });
   }
@@ -364,6 +365,7 @@ function unsubscribe(s: SessionState, connId: number, packetId: number, filters:
     // The main thread removed the route when it read the packet.
     if (Object.hasOwn(s.subscriptions, filter)) {
       delete writable(s, 'subscriptions')[filter];
+      s.subscriptionCount--;
       if (isPersistent(s)) out.store.push({ op: 'deleteSubscription', clientId: s.clientId, filter });
       codes.push(ReasonCode.Success);
     } else {
@@ -380,6 +382,7 @@ export function restoreSession(stored: StoredSession, now: number, out: SessionO
   s.protocolVersion = stored.meta.protocolVersion;
   s.expiryIntervalSec = stored.meta.expiryIntervalSec;
   s.subscriptions = { ...stored.subscriptions };
+  s.subscriptionCount = Object.keys(s.subscriptions).length;
   s.inboundQos2 = [...stored.inboundQos2];
   s.will = stored.meta.will;
   for (const m of stored.messages) {

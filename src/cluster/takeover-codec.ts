@@ -1,8 +1,8 @@
 // Maps the takeover protocol's messages (src/cluster/takeover.ts), with a SessionSnapshot as the
 // moved session and StoredMessage copies as what arrived meanwhile, to and from the cluster.v1
 // Takeover call's protobuf (src/cluster/gen). Decoding checks what the schema cannot (QoS, states,
-// integers) and throws WireDecodeError; the derived counters of a session (queued bytes, queued
-// QoS 0) are recomputed, not trusted.
+// integers) and throws WireDecodeError; the derived counters of a session (subscriptions, queued
+// bytes, queued QoS 0) are recomputed, not trusted.
 import { defineOwn } from '../storage/own-record.js';
 import type { AppMessage, ProtocolVersion, SubscriptionOptions, WillMessage } from '../protocol/message.js';
 import type { StoredMessage, StoredMessageState } from '../storage/types.js';
@@ -133,6 +133,7 @@ export function decodeSession(w: WireSessionOut): SessionSnapshot {
     disconnectedAt: w.disconnected_at_ms === undefined ? null : toInt(w.disconnected_at_ms, 'session.disconnected_at_ms'),
     clientReceiveMaximum: w.client_receive_maximum,
     subscriptions,
+    subscriptionCount: Object.keys(subscriptions).length,
     inboundQos2: [...w.inbound_qos2],
     inflight: w.inflight.map((c) => decodeCopy(c, 'session.inflight')),
     queue,

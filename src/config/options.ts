@@ -59,6 +59,8 @@ export interface ShoalConfig {
   readonly scramUsers: string;
   /** Unflushed bytes per connection before it is treated as a slow consumer and disconnected. */
   readonly maxWriteBufferBytes: number;
+  /** SUBSCRIBE/UNSUBSCRIBE/PUBREL of one connection awaiting their answer before it is no longer read. */
+  readonly maxPendingRequests: number;
   /** Period of $SYS publications; 0 = off. */
   readonly sysIntervalSec: number;
   readonly storageSync: StorageSync;
@@ -107,6 +109,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   connectTimeoutMs: 10_000,
   scramUsers: '',
   maxWriteBufferBytes: 4 * MiB,
+  maxPendingRequests: 128,
   sysIntervalSec: 10,
   storageSync: 'normal',
   logLevel: 'info',
@@ -226,6 +229,12 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     flag: '--max-write-buffer',
     kind: int(KiB, GiB, '<bytes>'),
     description: 'Unsent bytes buffered per connection before it is disconnected as a slow consumer; must be >= max packet size.',
+  },
+  maxPendingRequests: {
+    flag: '--max-pending-requests',
+    kind: int(1, 65_535),
+    description:
+      'SUBSCRIBE, UNSUBSCRIBE and PUBREL packets of one connection waiting for their answer from its session before the broker stops reading that connection (until half have been answered).',
   },
   sysIntervalSec: {
     flag: '--sys-interval',

@@ -43,6 +43,11 @@ export interface ConnectionLimits {
   receiveMaximum: number;
   /** Slow consumer: QoS 0 publishes dropped above half of it, connection closed above it. */
   maxWriteBufferBytes: number;
+  /**
+   * Requests (SUBSCRIBE, UNSUBSCRIBE, PUBREL) waiting for their answer (SUBACK, UNSUBACK,
+   * PUBCOMP) at which the connection stops being read, until half of them are answered.
+   */
+  maxPendingRequests: number;
   /** Enhanced authentication methods offered (§4.12); absent = none, every method gets 0x8C. */
   authMethods?: AuthMethods;
 }
@@ -126,6 +131,10 @@ function onStreamClose(this: ConnectionStream): void {
 
 function uncorkConnection(conn: Connection): void {
   conn.uncork();
+}
+
+function resumeConnectionRequests(conn: Connection): void {
+  conn.resumeRequests();
 }
 
 /**
@@ -222,6 +231,10 @@ export class Connection implements DecoderSink, DeadlineTarget {
   private corkedBytes = 0;
   /** The stream was paused because bytes arrived between CONNECT and the node's answer. */
   private streamPaused = false;
+  /** Requests read from the client and not yet answered (see ConnectionLimits.maxPendingRequests). */
+  private pendingRequests = 0;
+  /** Reading stopped at maxPendingRequests: 'paused', or 'resuming' once a resume is scheduled. */
+  private requestFlow: 'reading' | 'paused' | 'resuming' = 'reading';
   private inAliases: InboundTopicAliases | null = null; // created on the first inbound PUBLISH
   private outAliases: OutboundTopicAliases | null = null;
   /** Packet ids of inbound QoS 1/2 publishes not yet acknowledged by us (Receive Maximum). */
@@ -357,6 +370,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
     if (this.state === 'closed' || !this.connectSeen) return;
     const out = this.adaptForVersion(packet);
     if (out === null) return;
+    if (out.cmd === 'suback' || out.cmd === 'unsuback' || out.cmd === 'pubcomp') this.requestAnswered();
     const buf = this.encodeControl(out);
     if (buf.length > this.clientMaxPacketSize) {
       this.packetsDropped++; // [MQTT-3.1.2-25]
@@ -492,6 +506,12 @@ export class Connection implements DecoderSink, DeadlineTarget {
         case 'auth':
           this.onAuthPacket(packet);
           return;
+        case 'subscribe':
+        case 'unsubscribe':
+        case 'pubrel':
+          this.requestRead();
+          this.handler.onControl(this, packet);
+          return;
         default:
           this.handler.onControl(this, packet);
           return;
@@ -509,6 +529,42 @@ export class Connection implements DecoderSink, DeadlineTarget {
       const what = e instanceof Error ? (e.stack ?? e.message) : String(e);
       this.close(ReasonCode.ImplementationSpecificError, `internal error handling ${packet.cmd.toUpperCase()}: ${what}`, 'abnormal');
     }
+  }
+
+  /**
+   * A request whose answer comes from the session. Past maxPendingRequests the decoder and the
+   * stream stop: a client that floods SUBSCRIBEs (say) is read no faster than its session answers
+   * them, so one connection cannot fill a shard batch, the node's memory or the event loop's turns
+   * at the expense of the others. Each such packet gets exactly one answer while the connection
+   * is open (a session that drops one closes the connection), so the count cannot leak.
+   */
+  private requestRead(): void {
+    this.pendingRequests++;
+    if (this.pendingRequests < this.limits.maxPendingRequests || this.requestFlow !== 'reading') return;
+    this.requestFlow = 'paused';
+    this.decoder.pause(); // the rest of this read waits in the decoder
+    this.stream.pause();
+  }
+
+  /** SUBACK, UNSUBACK or PUBCOMP is going out: one request fewer is pending. */
+  private requestAnswered(): void {
+    if (this.pendingRequests > 0) this.pendingRequests--;
+    // Half the window, so a paused flood goes on in batches rather than a packet per answer.
+    if (this.requestFlow === 'paused' && this.pendingRequests <= this.limits.maxPendingRequests >> 1) {
+      // Not from inside the node's effect handling that sends this answer: on the next turn,
+      // after the other connections' reads.
+      this.requestFlow = 'resuming';
+      setImmediate(resumeConnectionRequests, this);
+    }
+  }
+
+  /** @internal Reads again after requestAnswered(): first what the decoder holds, then the stream. */
+  resumeRequests(): void {
+    if (this.requestFlow !== 'resuming') return;
+    this.requestFlow = 'reading';
+    if (this.state !== 'open') return;
+    this.decoder.resume(); // may stop again at the limit
+    if (this.requestFlow === 'reading' && this.state === 'open') this.stream.resume();
   }
 
   private onConnectPacket(packet: IConnectPacket): void {

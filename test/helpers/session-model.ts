@@ -471,6 +471,7 @@ export class SessionHarness {
     const bytes = s.queue.toArray().reduce((a, x) => a + x.message.payload.byteLength + x.message.topic.length, 0);
     assert.equal(s.queuedBytes, bytes);
     assert.equal(s.queuedQos0, s.queue.toArray().filter((x) => x.qos === 0).length, 'queuedQos0 counts the queued QoS 0 messages');
+    assert.equal(s.subscriptionCount, Object.keys(s.subscriptions).length, 'subscriptionCount counts the subscriptions');
     if (this.limits.maxQueuedBytes > 0) assert.ok(bytes <= this.limits.maxQueuedBytes);
     // The client's unfinished packets are exactly the session's inflight ones.
     assert.deepEqual(
@@ -495,6 +496,7 @@ export class SessionHarness {
     assert.equal(r.protocolVersion, s.protocolVersion);
     assert.equal(r.expiryIntervalSec, s.expiryIntervalSec);
     assert.deepEqual(r.subscriptions, s.subscriptions);
+    assert.equal(r.subscriptionCount, s.subscriptionCount);
     assert.deepEqual([...r.inboundQos2].sort(), [...s.inboundQos2].sort());
     assert.deepEqual(r.inflight.toArray(), s.inflight.toArray());
     assert.deepEqual(r.queue.toArray(), s.queue.toArray());

@@ -316,6 +316,7 @@ const connectionLimits = {
   topicAliasMaximum: 4,
   receiveMaximum: 1000,
   maxWriteBufferBytes: 1 << 20,
+  maxPendingRequests: 128,
 };
 
 interface Run {

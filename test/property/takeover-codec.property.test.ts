@@ -79,6 +79,7 @@ const sessionArb: fc.Arbitrary<SessionSnapshot> = fc
   .map((s) => ({
     ...s,
     connId: null,
+    subscriptionCount: Object.keys(s.subscriptions).length,
     queuedBytes: s.queue.reduce((n, m) => n + m.message.payload.byteLength + m.message.topic.length, 0),
     queuedQos0: s.queue.filter((m) => m.qos === 0).length,
   }));

@@ -36,6 +36,7 @@ test('defaults match the documented values', () => {
     connectTimeoutMs: 10_000,
     scramUsers: '',
     maxWriteBufferBytes: 4 * 1024 * 1024,
+    maxPendingRequests: 128,
     sysIntervalSec: 10,
     storageSync: 'normal',
     logLevel: 'info',
@@ -160,7 +161,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
     [
       '--listen', '--data-dir', '--shards', '--shard-host', '--node-name', '--max-keepalive', '--max-packet-size',
       '--max-inflight', '--max-queued-messages', '--max-queued-bytes', '--max-subscriptions',
-      '--max-topic-alias', '--connect-timeout', '--scram-users', '--max-write-buffer', '--sys-interval',
+      '--max-topic-alias', '--connect-timeout', '--scram-users', '--max-write-buffer', '--max-pending-requests', '--sys-interval',
       '--storage-sync', '--log-level', '--gossip', '--seeds', '--advertise', '--grpc', '--cluster-secret',
       '--cluster-tls-cert', '--cluster-tls-key', '--cluster-tls-ca',
     ],

@@ -742,3 +742,51 @@ describe('Connection: outbound', () => {
     assert.deepEqual(c.packets.map((p: Packet) => p.cmd), ['connack', 'disconnect']);
   });
 });
+
+describe('Connection: pending requests', () => {
+  it('stops reading at maxPendingRequests unanswered SUBSCRIBE/UNSUBSCRIBE/PUBREL, and reads on once half are answered', async () => {
+    const s = await setup({ maxPendingRequests: 4 });
+    const h = s.handler();
+    let waiter: { n: number; resolve: () => void } | null = null;
+    h.afterControl = () => {
+      if (waiter !== null && h.controls().length >= waiter.n) queueMicrotask(waiter.resolve);
+    };
+    // Resolves in a microtask after the control packet that reaches n: if reading had not stopped,
+    // the rest of the same read would have been decoded by then.
+    const controls = (n: number): Promise<Packet[]> =>
+      withTimeout(new Promise<void>((resolve) => (h.controls().length >= n ? resolve() : (waiter = { n, resolve }))), 2000, `${n} control packets`).then(() => h.controls());
+    const c = await client(4);
+    await c.handshake();
+    const conn = await s.connection();
+    // One write: 6 SUBSCRIBEs, 2 UNSUBSCRIBEs, 2 PUBRELs, then a PINGREQ (answered by the connection itself).
+    const requests: Packet[] = [
+      ...Array.from({ length: 6 }, (_, i): Packet => ({ cmd: 'subscribe', messageId: i + 1, subscriptions: [{ topic: `f/${i}`, qos: 1 }] })),
+      { cmd: 'unsubscribe', messageId: 7, unsubscriptions: ['f/0'] },
+      { cmd: 'unsubscribe', messageId: 8, unsubscriptions: ['f/1'] },
+      { cmd: 'pubrel', messageId: 9 },
+      { cmd: 'pubrel', messageId: 10 },
+    ];
+    c.raw(Buffer.concat([...requests, { cmd: 'pingreq' } as Packet].map((p) => mqttPacket.generate(p, { protocolVersion: 4 }))));
+    assert.deepEqual((await controls(4)).map((p) => p.messageId), [1, 2, 3, 4], 'read stops at 4 unanswered');
+    const answer = (p: Packet): void => {
+      const id = p.messageId!;
+      if (p.cmd === 'subscribe') conn.send({ cmd: 'suback', messageId: id, granted: [1] });
+      else if (p.cmd === 'unsubscribe') conn.send({ cmd: 'unsuback', messageId: id, granted: [] });
+      else conn.send({ cmd: 'pubcomp', messageId: id });
+    };
+    answer(h.controls()[0]!); // 3 pending: more than half, still not read
+    answer(h.controls()[1]!); // 2 pending: half, reading resumes
+    assert.deepEqual((await controls(6)).map((p) => p.messageId), [1, 2, 3, 4, 5, 6], 'two more read, up to 4 unanswered again');
+    for (const p of h.controls().slice(2, 4)) answer(p);
+    assert.deepEqual((await controls(8)).map((p) => p.cmd), ['subscribe', 'subscribe', 'subscribe', 'subscribe', 'subscribe', 'subscribe', 'unsubscribe', 'unsubscribe']);
+    for (const p of h.controls().slice(4, 8)) answer(p);
+    await controls(10);
+    for (const p of h.controls().slice(8)) answer(p);
+    // The PINGREQ after them is read last: everything before it was decoded.
+    const cmds: string[] = [];
+    for (let i = 0; i < 11; i++) cmds.push((await c.next()).cmd);
+    assert.deepEqual(cmds.filter((x) => x === 'pingresp'), ['pingresp']);
+    assert.equal(cmds.indexOf('pingresp') >= 8, true, `PINGRESP only once the requests before it were read (${cmds.join(' ')})`);
+    assert.equal(h.closeCount, 0);
+  });
+});

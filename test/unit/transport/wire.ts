@@ -15,6 +15,7 @@ export const defaultLimits: ConnectionLimits = {
   topicAliasMaximum: 10,
   receiveMaximum: 100,
   maxWriteBufferBytes: 4 * 1024 * 1024,
+  maxPendingRequests: 128,
 };
 
 export class TimeoutError extends Error {
@@ -69,8 +70,16 @@ export class RecordingHandler implements ConnectionHandler {
     this.afterPublish?.(conn, packet);
   }
 
-  onControl(_conn: Connection, packet: Packet): void {
+  /** Called for every control packet after recording it. */
+  afterControl: ((conn: Connection, packet: Packet) => void) | null = null;
+
+  onControl(conn: Connection, packet: Packet): void {
     this.events.push({ type: 'control', packet });
+    this.afterControl?.(conn, packet);
+  }
+
+  controls(): Packet[] {
+    return this.events.flatMap((e) => (e.type === 'control' ? [e.packet] : []));
   }
 
   onClose(conn: Connection, reason: CloseReason): void {
