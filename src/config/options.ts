@@ -101,7 +101,11 @@ export const DEFAULT_CONFIG = Object.freeze({
   shardHost: 'auto',
   maxKeepaliveSec: 0,
   maxPacketSize: 1 * MiB,
-  maxInflight: 32,
+  // A QoS 1/2 subscriber gets at most one window per round trip, and under load a round trip is
+  // several ms: 32 held a subscriber fed by 16 publishers (16 in flight each) to 1/6 of their rate
+  // and its queue grew without end. 256 lets it keep up (issue 23; README "A subscriber that
+  // falls behind"); memory is unchanged, the window's messages leave the queue.
+  maxInflight: 256,
   maxQueuedMessages: 1000,
   maxQueuedBytes: 64 * MiB,
   maxSubscriptions: 10_000,

@@ -33,8 +33,10 @@ import { startProcessNode, type ProcessNode } from '../helpers/process-node.js';
 
 const SESSION_NEVER_EXPIRES = 0xffffffff;
 const MESSAGES = 1000;
-/** The broker's Receive Maximum (maxInflight default); MQTT.js does not enforce it itself. */
+/** The broker's Receive Maximum and window (--max-inflight, below); MQTT.js does not enforce it itself. */
 const PUBLISH_WINDOW = 32;
+/** Below the default window (256), so that a subscriber withholding PUBACKs has messages queued too. */
+const BROKER_ARGS = ['--max-inflight', String(PUBLISH_WINDOW)];
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -163,7 +165,7 @@ describe('kill -9 durability (broker as a child process)', () => {
     const t0 = Date.now();
     await broker.kill9();
     assert.equal((await broker.exited).signal, 'SIGKILL');
-    broker = await startProcessNode(dataDir);
+    broker = await startProcessNode(dataDir, BROKER_ARGS);
     console.log(`kill -9 + restart: ${Date.now() - t0} ms`);
   }
 
@@ -173,7 +175,7 @@ describe('kill -9 durability (broker as a child process)', () => {
   }
 
   before(async () => {
-    broker = await startProcessNode(dataDir);
+    broker = await startProcessNode(dataDir, BROKER_ARGS);
   });
 
   after(async () => {
@@ -276,7 +278,7 @@ describe('kill -9 durability (broker as a child process)', () => {
     await withTimeout(workers.then(() => {}), 15_000, () => 'the publishing loop to stop');
     const ackedAtKill = new Set(acked);
     const inFlight = next - ackedAtKill.size;
-    broker = await startProcessNode(dataDir);
+    broker = await startProcessNode(dataDir, BROKER_ARGS);
 
     for (const [opts, before] of [[offline, new Set<number>()], [online, receivedBefore]] as const) {
       const got: IPublishPacket[] = [];

@@ -242,8 +242,8 @@ describe('ordering', () => {
       await sub.subscribeAsync(topic, { qos: 1 });
       const pub = await client(version);
       const N = 1000;
-      // v5: we announce Receive Maximum (maxInflight, 32) and MQTT.js does not honour a server's,
-      // so the v5 publisher keeps at most 32 unacknowledged; v3.1.1 has no such limit.
+      // v5: we announce Receive Maximum (maxInflight, 256 by default) and MQTT.js does not honour a
+      // server's, so the v5 publisher keeps at most 32 unacknowledged; v3.1.1 has no such limit.
       const window = version === 5 ? 32 : N;
       for (let i = 0; i < N; i += window) {
         const batch: Promise<unknown>[] = [];

@@ -209,7 +209,7 @@ describe('slow consumer', () => {
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 10);
     try {
-      // MQTT.js does not limit itself to our Receive Maximum (maxInflight 32): keep 32 in flight.
+      // MQTT.js does not limit itself to our Receive Maximum (maxInflight): keep 32 in flight.
       await publishWindowed(publisher, N, (i) => `q1/${i % 10}`, PAYLOAD);
       // Every PUBACK came after the subscribers' shards handled the message, drops included.
       // MQTT has no back-pressure from subscribers to publishers, so a reader that briefly lags

@@ -297,6 +297,38 @@ describe('Shard: QoS 0 and 1 copies to online sessions go before their commit, a
   });
 });
 
+describe('Shard: a clean QoS 1 subscriber behind a backlog (issue 23)', () => {
+  const WINDOW = 4;
+  const sent = (port: Port): Extract<SessionEffect, { type: 'publish' }>[] =>
+    port.effects().filter((e): e is Extract<SessionEffect, { type: 'publish' }> => e.type === 'publish');
+
+  it('refills its window from the PUBACKs of one batch, in that batch, with no commit to wait for', async () => {
+    // Gated from the start: a commit anywhere would hold what follows and fail the asserts below.
+    const store = new GatedStore();
+    store.gated = false;
+    const { shard, port } = await started(store, new FakeClock(), { ...LIMITS, maxInflight: WINDOW, maxQueuedMessages: 0 });
+    store.gated = true;
+    shard.handleBatch([ev(connect({ expiry: 0, cleanStart: true }))]);
+    shard.handleBatch([ev({ type: 'subscribe', connId: 1, packetId: 5, requests: [{ filter: 'a', options: subOptions(1) }] })]);
+    shard.handleBatch(Array.from({ length: 3 * WINDOW }, (_, i) => ev(deliverEvent(message('a', `m${i}`, { qos: 1 }), 1))));
+    assert.deepEqual(sent(port).map((e) => new TextDecoder().decode(e.publish.message.payload)), ['m0', 'm1', 'm2', 'm3'], 'one window sent, the rest queued');
+    for (let round = 1; round <= 2; round++) {
+      const window = sent(port).slice(-WINDOW);
+      const before = sent(port).length;
+      // Synchronously: the refill is posted by handleBatch itself, not after a commit or a timer.
+      shard.handleBatch(window.map((e) => ev({ type: 'puback', connId: 1, packetId: e.publish.packetId! })));
+      const refill = sent(port).slice(before);
+      assert.deepEqual(
+        refill.map((e) => new TextDecoder().decode(e.publish.message.payload)),
+        Array.from({ length: WINDOW }, (_, i) => `m${round * WINDOW + i}`),
+        `round ${round}: the ${WINDOW} PUBACKs of one batch send the next ${WINDOW} queued messages in order`,
+      );
+    }
+    assert.equal(store.waiting.length, 0, 'a clean session writes nothing: no commit was needed for any of it');
+    assert.equal(shard.session('c1')!.queue.length, 0, 'the backlog drained');
+  });
+});
+
 describe('Shard: timers', () => {
   it('fires the session expiry at its deadline and drops the session', async () => {
     const { shard, port, clock } = await started();

@@ -28,7 +28,7 @@ test('defaults match the documented values', () => {
     nodeName: `shoal@${hostname()}`,
     maxKeepaliveSec: 0,
     maxPacketSize: 1024 * 1024,
-    maxInflight: 32,
+    maxInflight: 256,
     maxQueuedMessages: 1000,
     maxQueuedBytes: 64 * 1024 * 1024,
     maxSubscriptions: 10_000,
