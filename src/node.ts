@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { IConnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet } from 'mqtt-packet';
 import { decideSubscribe, type SubscribeDecision } from './actors/subscribe-decision.js';
 import { ShardSupervisor } from './actors/supervisor.js';
-import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionLimits, type SubscribeRequest } from './actors/session-types.js';
+import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionLimits, type SubscribeRequest, type TakeoverReply } from './actors/session-types.js';
 import { configuredAuthMethods } from './auth/configured-methods.js';
 import type { AuthMethods } from './auth/enhanced-auth.js';
 import { Dispatcher, type DispatchTarget } from './broker/dispatch.js';
@@ -42,6 +42,8 @@ export interface NodeEvents {
   'client.disconnected': [{ clientId: string | null; connId: number; reason: CloseReason }];
   /** A structured event from a session actor (`session.queue.drop`, `session.will.published`, ...). */
   'session.event': [{ name: string; clientId: string; detail: string }];
+  /** A shard's answer to a cross-node takeover step (the cluster layer listens; see TakeoverRequest). */
+  'session.takeover': [{ clientId: string; reply: TakeoverReply }];
 }
 
 export interface NodeHandle {
@@ -440,6 +442,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         this.events.emit('session.event', { name: e.name, clientId: e.clientId, detail: e.detail });
         return;
       }
+      case 'takeover':
+        this.events.emit('session.takeover', { clientId: e.clientId, reply: e.reply });
+        return;
     }
   }
 

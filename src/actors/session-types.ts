@@ -171,7 +171,33 @@ export type SessionEffect =
   | { type: 'routes'; clientId: string; add: SubscribeRequest[]; removeAll: boolean }
   | { type: 'qos2Status'; connId: number; clientId: string; packetId: number; duplicate: boolean }
   /** Observability: a structured event with a stable name (pino line in production). */
-  | { type: 'event'; name: string; clientId: string; detail: string };
+  | { type: 'event'; name: string; clientId: string; detail: string }
+  /** The answer to a TakeoverRequest, released once what it did is durable. */
+  | { type: 'takeover'; clientId: string; reply: TakeoverReply };
+
+/**
+ * The shard's part of a cross-node takeover (src/cluster/takeover.ts), asked by the cluster
+ * layer with the takeover's id. Old node: 'export' (close the connection 0x8E, export; later
+ * deliveries queue in the detached session), then 'drop' (hand over what arrived since the
+ * export and delete the session) or 'resume' (the takeover failed: the session stays). New node:
+ * 'install' (store the moved state, add its routes), and 'drop' to undo it.
+ */
+export type TakeoverRequest =
+  | { op: 'export'; id: string; discard: boolean }
+  | { op: 'install'; id: string; session: SessionSnapshot }
+  /** `handover`: the old node's drop after `end` (refused, `ok` false, when this shard no longer
+   * holds that export, e.g. it restarted: what arrived since is unknown, so the session stays). */
+  | { op: 'drop'; id: string; handover: boolean }
+  | { op: 'resume'; id: string };
+
+export type TakeoverReply =
+  /** null: no session here, or it ended instead of moving (Clean Start, expiry 0). */
+  | { op: 'exported'; id: string; session: SessionSnapshot | null }
+  /** `ok` false: a live session with that client id is here (detail says why it was refused). */
+  | { op: 'installed'; id: string; ok: boolean; detail: string }
+  /** `arrived`: the copies queued since the export, in order, for the new node to deliver. */
+  | { op: 'dropped'; id: string; ok: boolean; arrived: StoredMessage[] }
+  | { op: 'resumed'; id: string };
 
 /** Everything one transition asks its shell to do, in order. */
 export interface SessionOutput {

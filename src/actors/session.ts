@@ -428,3 +428,53 @@ export function importSession(data: SessionSnapshot): SessionState {
     inflight: c.inflight.length === 0 ? NO_INFLIGHT : InflightWindow.from(c.inflight),
   };
 }
+
+/**
+ * Cross-node takeover, old node (src/cluster/takeover.ts): detaches the session from its
+ * connection, which is closed with 0x8E [MQTT-3.1.4-3], and returns its state to move. No will:
+ * its client is connecting again on the other node, with the will of that CONNECT (a pending
+ * delayed will of an offline session moves with its due time, and the reconnect cancels it). The
+ * session stays here, offline, until the takeover ends (dropForTakeover) or fails; deliveries
+ * meanwhile queue in it as for any offline session, durably. Returns null, ending the session as a
+ * same-node CONNECT would, when it does not move: `discard` (Clean Start [MQTT-3.1.2-4]) or an
+ * expiry of 0 (it lasted only as long as the closed connection [MQTT-3.1.2-6]).
+ */
+export function detachForTakeover(s: SessionState, discard: boolean, now: number, out: SessionOutput): SessionSnapshot | null {
+  const ends = discard || s.expiryIntervalSec === 0;
+  if (s.connId !== null) {
+    out.effects.push({ type: 'close', connId: s.connId, reasonCode: ReasonCode.SessionTakenOver, detail: 'the client connected to another node of the cluster' });
+    s.connId = null;
+    s.disconnectedAt = now;
+    if (!ends) s.will = null;
+    // Offline from now on, here or (once connected there) not at all: it expires as any would.
+    if (s.expiryIntervalSec !== SESSION_NEVER_EXPIRES) s.expiresAt = now + s.expiryIntervalSec * 1000;
+  }
+  if (ends) {
+    if (s.will !== null) publishWill(s, now, out); // the session ends: a pending will fires [MQTT-3.1.3-9]
+    endSession(s, out, isPersistent(s));
+    return null;
+  }
+  persistMeta(s, out);
+  return exportSession(s);
+}
+
+/**
+ * Cross-node takeover, new node: the moved state as a local session, offline until the
+ * takeover's CONNECT attaches to it (an ordinary connect, which resends inflight with DUP). Stored
+ * whole and its routes added now, so this node matches its subscriptions before the old one
+ * drops its own.
+ */
+export function installSession(data: SessionSnapshot, out: SessionOutput): SessionState {
+  const s = importSession(data);
+  s.connId = null;
+  if (isPersistent(s)) persistAll(s, out);
+  out.effects.push({ type: 'routes', clientId: s.clientId, add: Object.entries(s.subscriptions).map(([filter, options]) => ({ filter, options })), removeAll: false });
+  return s;
+}
+
+/** Cross-node takeover: the session lives on another node now (or its install there is undone). */
+export function dropForTakeover(s: SessionState, out: SessionOutput): void {
+  out.effects.push({ type: 'routes', clientId: s.clientId, add: [], removeAll: true });
+  if (isPersistent(s)) out.store.push({ op: 'deleteSession', clientId: s.clientId });
+  out.effects.push({ type: 'event', name: 'session.moved', clientId: s.clientId, detail: 'session handed over to another node' });
+}

@@ -2,7 +2,7 @@
 // shard worker. Each direction is one discriminated union; messages travel in arrays (batches)
 // because one postMessage per message costs ~4x the throughput (../shared/STACK.md).
 import type { AppMessage } from '../protocol/message.js';
-import type { SessionEffect, SessionEvent, SessionLimits } from './session-types.js';
+import type { SessionEffect, SessionEvent, SessionLimits, TakeoverRequest } from './session-types.js';
 
 export interface ShardInit {
   shardIndex: number;
@@ -21,6 +21,8 @@ export type ToShard =
    * `delivery[i]` is the copy's QoS | (retain ? RETAIN_FLAG : 0).
    */
   | { t: 'deliver'; message: AppMessage; clientIds: string[]; delivery: number[]; subscriptionIds: number[][] }
+  /** A step of a cross-node takeover; answered by a 'takeover' effect. */
+  | { t: 'takeover'; clientId: string; request: TakeoverRequest }
   /** Acknowledge `id` once every event before it in this stream is durable. */
   | { t: 'ticket'; id: number }
   | { t: 'shutdown' };

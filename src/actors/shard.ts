@@ -6,9 +6,10 @@
 // DEFER_WRITE_MS). Hosted by shard-host.ts, in a worker or on the main thread; takes its port
 // and store as parameters, so tests can run it in-process.
 import type { SessionStore, StoredMessage, StoreOp } from '../storage/types.js';
-import { handleSession, handleSharedDelivery, restoreSession } from './session.js';
+import { detachForTakeover, dropForTakeover, handleSession, handleSharedDelivery, installSession, restoreSession } from './session.js';
+import { ReasonCode } from '../protocol/reason-codes.js';
 import { queueSharedOffline } from './session-outbound.js';
-import { nextDeadline, newOutput, type SessionEffect, type SessionEvent, type SessionLimits, type SessionOutput, type SessionState } from './session-types.js';
+import { nextDeadline, newOutput, type SessionEffect, type SessionEvent, type SessionLimits, type SessionOutput, type SessionState, type TakeoverRequest } from './session-types.js';
 import { DeferredPuts } from './deferred-puts.js';
 import { deliveryQos, deliveryRetain } from './shard-batch.js';
 import type { FromShard, ToShard } from './shard-protocol.js';
@@ -92,6 +93,11 @@ export class Shard {
    * planned, which only makes releaseEarly hold its PUBLISH when it need not.)
    */
   private plannedBelowSeq = 1;
+  /**
+   * Sessions exported for a cross-node takeover, by client id: the takeover's id and the first
+   * seq of what arrived since (see takeover()). Their timers are off and a CONNECT here is refused.
+   */
+  private readonly exported = new Map<string, { id: string; fromSeq: number }>();
   /** Batches that arrived before start() finished loading: handled right after it. */
   private early: (readonly ToShard[])[] | null = [];
 
@@ -154,6 +160,8 @@ export class Shard {
           if (out.store.length > at) this.noteDeferrable(out.store, at);
         } else if (m.t === 'ticket') {
           this.pending.tickets.push(m.id);
+        } else if (m.t === 'takeover') {
+          this.takeover(m.clientId, m.request, now, out);
         }
       }
     } catch (err) {
@@ -248,6 +256,7 @@ export class Shard {
   }
 
   private handle(clientId: string, event: SessionEvent, now: number, out: SessionOutput): void {
+    if (this.exported.size > 0 && this.exported.has(clientId) && !this.whileExported(event, out)) return;
     const before = this.sessions.get(clientId) ?? null;
     const after = handleSession(before, event, now, this.limits, out);
     this.track(clientId, before, after);
@@ -297,6 +306,81 @@ export class Shard {
       if (s !== null && s.nextSeq > this.nextSeq) this.nextSeq = s.nextSeq;
     }
     if (generic && out.store.length > from) coalesceSharedPuts(out.store, from, groups);
+  }
+
+  /**
+   * An event for a session exported to another node: deliveries queue in it as usual (it is
+   * offline), a CONNECT here is refused with 0x89 so the client retries (the session is moving;
+   * the cluster's claim lock normally stops it before), and its timers wait for the outcome (the
+   * other node may resume it). Packets of its closed connection are stale anyway. Returns whether
+   * the event is handled as usual.
+   */
+  private whileExported(event: SessionEvent, out: SessionOutput): boolean {
+    if (event.type === 'deliver') return true;
+    if (event.type === 'connect') {
+      out.effects.push({ type: 'close', connId: event.connId, reasonCode: ReasonCode.ServerBusy, detail: 'the session is moving to another node of the cluster; retry' });
+    }
+    return false;
+  }
+
+  /** A step of a cross-node takeover (TakeoverRequest); its answer is an effect, so it leaves after the commit. */
+  private takeover(clientId: string, request: TakeoverRequest, now: number, out: SessionOutput): void {
+    const s = this.sessions.get(clientId);
+    const ex = this.exported.get(clientId);
+    const reply = (r: Extract<SessionEffect, { type: 'takeover' }>['reply']): void => {
+      out.effects.push({ type: 'takeover', clientId, reply: r });
+    };
+    switch (request.op) {
+      case 'export': {
+        if (s === undefined || ex !== undefined) {
+          // None here, or exported already (a second takeover is the cluster layer's to refuse).
+          reply({ op: 'exported', id: request.id, session: null });
+          return;
+        }
+        const fromSeq = Math.max(this.nextSeq, s.nextSeq);
+        const moved = detachForTakeover(s, request.discard, now, out);
+        if (moved === null) {
+          this.track(clientId, s, null);
+        } else {
+          this.cancelTimer(clientId);
+          this.exported.set(clientId, { id: request.id, fromSeq });
+        }
+        reply({ op: 'exported', id: request.id, session: moved });
+        return;
+      }
+      case 'install': {
+        if (s !== undefined && s.connId !== null) {
+          reply({ op: 'installed', id: request.id, ok: false, detail: `client ${clientId} is connected to this node` });
+          return;
+        }
+        if (s !== undefined) dropForTakeover(s, out); // an offline copy here is older than the one moving in
+        this.exported.delete(clientId);
+        const installed = installSession(request.session, out);
+        this.track(clientId, s ?? null, installed);
+        reply({ op: 'installed', id: request.id, ok: true, detail: '' });
+        return;
+      }
+      case 'drop': {
+        if (request.handover && s !== undefined && ex?.id !== request.id) {
+          out.effects.push({ type: 'event', name: 'session.takeover.lost_export', clientId, detail: `takeover ${request.id}: this shard no longer holds the export (restarted?); the session stays here` });
+          reply({ op: 'dropped', id: request.id, ok: false, arrived: [] });
+          return;
+        }
+        this.exported.delete(clientId);
+        const arrived = s === undefined || ex === undefined ? [] : [...s.inflight.toArray(), ...s.queue.toArray()].filter((m) => m.seq >= ex.fromSeq);
+        if (s !== undefined) {
+          dropForTakeover(s, out);
+          this.track(clientId, s, null);
+        }
+        reply({ op: 'dropped', id: request.id, ok: true, arrived });
+        return;
+      }
+      case 'resume':
+        this.exported.delete(clientId);
+        if (s !== undefined) this.armTimer(s);
+        reply({ op: 'resumed', id: request.id });
+        return;
+    }
   }
 
   private fail(what: string, err: unknown): void {
@@ -507,6 +591,7 @@ function connectionOf(e: SessionEffect): number | null {
     case 'route':
     case 'routes':
     case 'event':
+    case 'takeover':
       return null;
   }
 }

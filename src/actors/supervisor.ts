@@ -5,7 +5,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { MainThreadChannel } from './main-thread-channel.js';
 import { hostShard } from './shard-host.js';
-import type { SessionEffect, SessionEvent, SessionLimits } from './session-types.js';
+import type { SessionEffect, SessionEvent, SessionLimits, TakeoverRequest } from './session-types.js';
 import type { FromShard, ToShard } from './shard-protocol.js';
 import { appendDelivery } from './shard-batch.js';
 import type { AppMessage, QoS } from '../protocol/message.js';
@@ -177,6 +177,11 @@ export class ShardSupervisor {
 
   send(clientId: string, event: SessionEvent): void {
     this.enqueue(this.shardFor(clientId), { t: 'event', clientId, event });
+  }
+
+  /** A step of a cross-node takeover for the session of `clientId`; answered by a 'takeover' effect. */
+  takeover(clientId: string, request: TakeoverRequest): void {
+    this.enqueue(this.shardFor(clientId), { t: 'takeover', clientId, request });
   }
 
   /**

@@ -30,7 +30,7 @@ export function toInt(text: string | undefined, field: string): number {
   return n;
 }
 
-function toQos(n: number, field: string): QoS {
+export function toQos(n: number, field: string): QoS {
   if (n === 0 || n === 1 || n === 2) return n;
   throw new WireDecodeError(field, `QoS ${n} is not 0, 1 or 2`);
 }
@@ -48,7 +48,7 @@ function statusFromWire(s: string): M.ForwardStatus {
   throw new WireDecodeError('forward_ack.status', `unknown status ${s}`);
 }
 
-function encodeProperties(p: ForwardedProperties | undefined): MessageProperties | null {
+export function encodeProperties(p: ForwardedProperties | undefined): MessageProperties | null {
   if (p === undefined) return null;
   const user: { key: string; value: string }[] = [];
   for (const [key, value] of Object.entries(p.userProperties ?? {})) {
@@ -63,7 +63,7 @@ function encodeProperties(p: ForwardedProperties | undefined): MessageProperties
   return out;
 }
 
-function decodeProperties(p: MessageProperties__Output | null | undefined): ForwardedProperties | undefined {
+export function decodeProperties(p: MessageProperties__Output | null | undefined): ForwardedProperties | undefined {
   if (p === null || p === undefined) return undefined;
   const out: ForwardedProperties = {};
   if (p.payload_format_utf8 !== undefined) out.payloadFormatIndicator = p.payload_format_utf8;

@@ -2,7 +2,7 @@
 // clock, a store whose commits wait for the test, and a port that records what the shard posts.
 import assert from 'node:assert/strict';
 import type { Clock, ShardPort } from '../../src/actors/shard.js';
-import type { SessionEffect } from '../../src/actors/session-types.js';
+import type { SessionEffect, TakeoverReply } from '../../src/actors/session-types.js';
 import type { FromShard } from '../../src/actors/shard-protocol.js';
 import { MemorySessionStore } from '../../src/storage/memory-session-store.js';
 import type { SessionStore, StoredSession, StoreOp } from '../../src/storage/types.js';
@@ -81,6 +81,15 @@ export class Port implements ShardPort {
   }
   ticket(id: number): Promise<void> {
     return this.until(() => this.tickets().includes(id), `ticket ${id}`);
+  }
+  /** The shard's answer to a takeover step (a 'takeover' effect with that op), once posted. */
+  async takeoverReply<Op extends TakeoverReply['op']>(clientId: string, op: Op): Promise<Extract<TakeoverReply, { op: Op }>> {
+    const find = (): Extract<TakeoverReply, { op: Op }> | undefined => {
+      for (const e of this.effects()) if (e.type === 'takeover' && e.clientId === clientId && e.reply.op === op) return e.reply as Extract<TakeoverReply, { op: Op }>;
+      return undefined;
+    };
+    await this.until(() => find() !== undefined, `the takeover reply ${op} for ${clientId}`);
+    return find()!;
   }
   private async until(done: () => boolean, what: string): Promise<void> {
     if (done()) return;

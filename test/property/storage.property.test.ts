@@ -11,13 +11,14 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import type { AppMessage, SubscriptionOptions, WillMessage } from '../../src/protocol/message.js';
+import type { AppMessage, SubscriptionOptions } from '../../src/protocol/message.js';
 import { MemorySessionStore } from '../../src/storage/memory-session-store.js';
 import { SqliteDb } from '../../src/storage/sqlite-db.js';
 import { SqliteSessionStore } from '../../src/storage/sqlite-session-store.js';
 import type { SessionMeta, StoredMessage, StoredMessageState, StoredSession, StoreOp } from '../../src/storage/types.js';
 import { normalizeSessions } from '../unit/storage/normalize.js';
 import { propertyParams } from './harness.js';
+import { appMessageArb, subOptionsArb, willArb } from './message-arbitraries.js';
 
 const params = propertyParams();
 // Each crash run forks a Node process (~0.5 s): 30 of them by default, scaled with SHOAL_RUNS.
@@ -37,44 +38,6 @@ const freshFile = (): string => path.join(dir, `prop-${counter++}.db`);
 
 const CLIENTS = ['a', 'b', 'c'] as const;
 const clientArb = fc.nat({ max: CLIENTS.length - 1 });
-const bytesArb = fc.uint8Array({ maxLength: 8 });
-const textArb = fc.string({ maxLength: 6 });
-
-const appMessageArb: fc.Arbitrary<AppMessage> = fc.record(
-  {
-    topic: fc.constantFrom('t', 'a/b', 'x/y/z', '€/ü'),
-    payload: bytesArb,
-    qos: fc.constantFrom(0 as const, 1 as const, 2 as const),
-    retain: fc.boolean(),
-    properties: fc.record(
-      {
-        payloadFormatIndicator: fc.boolean(),
-        contentType: textArb,
-        responseTopic: textArb,
-        correlationData: bytesArb,
-        userProperties: fc.dictionary(fc.constantFrom('k1', 'k2', 'k3'), fc.oneof(textArb, fc.array(textArb, { maxLength: 3 }))),
-      },
-      { requiredKeys: [] },
-    ),
-    expiresAt: fc.nat(),
-    publisherId: fc.constantFrom('p1', 'p2'),
-  },
-  { requiredKeys: ['topic', 'payload', 'qos', 'retain', 'publisherId'] },
-);
-
-const willArb: fc.Arbitrary<WillMessage | null> = fc.option(fc.record({ message: appMessageArb, delaySec: fc.nat({ max: 3600 }) }), { nil: null });
-
-const subOptionsArb: fc.Arbitrary<SubscriptionOptions> = fc.record(
-  {
-    qos: fc.constantFrom(0 as const, 1 as const, 2 as const),
-    noLocal: fc.boolean(),
-    retainAsPublished: fc.boolean(),
-    retainHandling: fc.constantFrom(0 as const, 1 as const, 2 as const),
-    subscriptionId: fc.integer({ min: 1, max: 268_435_455 }),
-  },
-  { requiredKeys: ['qos', 'noLocal', 'retainAsPublished', 'retainHandling'] },
-);
-
 const stateArb = fc.constantFrom<StoredMessageState>('queued', 'inflight', 'released');
 const packetIdArb = fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null });
 const filterArb = fc.constantFrom('a/#', '+/b', 'x', '__proto__');

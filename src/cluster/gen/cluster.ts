@@ -20,8 +20,23 @@ import type { RetainedMessage as _cluster_v1_RetainedMessage, RetainedMessage__O
 import type { RetainedSnapshotRequest as _cluster_v1_RetainedSnapshotRequest, RetainedSnapshotRequest__Output as _cluster_v1_RetainedSnapshotRequest__Output } from './cluster/v1/RetainedSnapshotRequest.js';
 import type { RetainedUpdate as _cluster_v1_RetainedUpdate, RetainedUpdate__Output as _cluster_v1_RetainedUpdate__Output } from './cluster/v1/RetainedUpdate.js';
 import type { RouteDelta as _cluster_v1_RouteDelta, RouteDelta__Output as _cluster_v1_RouteDelta__Output } from './cluster/v1/RouteDelta.js';
+import type { SessionCopy as _cluster_v1_SessionCopy, SessionCopy__Output as _cluster_v1_SessionCopy__Output } from './cluster/v1/SessionCopy.js';
+import type { SessionMessage as _cluster_v1_SessionMessage, SessionMessage__Output as _cluster_v1_SessionMessage__Output } from './cluster/v1/SessionMessage.js';
+import type { SessionSnapshot as _cluster_v1_SessionSnapshot, SessionSnapshot__Output as _cluster_v1_SessionSnapshot__Output } from './cluster/v1/SessionSnapshot.js';
+import type { SessionSubscription as _cluster_v1_SessionSubscription, SessionSubscription__Output as _cluster_v1_SessionSubscription__Output } from './cluster/v1/SessionSubscription.js';
+import type { SessionWill as _cluster_v1_SessionWill, SessionWill__Output as _cluster_v1_SessionWill__Output } from './cluster/v1/SessionWill.js';
 import type { StatusRequest as _cluster_v1_StatusRequest, StatusRequest__Output as _cluster_v1_StatusRequest__Output } from './cluster/v1/StatusRequest.js';
 import type { StatusResponse as _cluster_v1_StatusResponse, StatusResponse__Output as _cluster_v1_StatusResponse__Output } from './cluster/v1/StatusResponse.js';
+import type { TakeoverAbort as _cluster_v1_TakeoverAbort, TakeoverAbort__Output as _cluster_v1_TakeoverAbort__Output } from './cluster/v1/TakeoverAbort.js';
+import type { TakeoverBegin as _cluster_v1_TakeoverBegin, TakeoverBegin__Output as _cluster_v1_TakeoverBegin__Output } from './cluster/v1/TakeoverBegin.js';
+import type { TakeoverClaim as _cluster_v1_TakeoverClaim, TakeoverClaim__Output as _cluster_v1_TakeoverClaim__Output } from './cluster/v1/TakeoverClaim.js';
+import type { TakeoverClaimed as _cluster_v1_TakeoverClaimed, TakeoverClaimed__Output as _cluster_v1_TakeoverClaimed__Output } from './cluster/v1/TakeoverClaimed.js';
+import type { TakeoverEnd as _cluster_v1_TakeoverEnd, TakeoverEnd__Output as _cluster_v1_TakeoverEnd__Output } from './cluster/v1/TakeoverEnd.js';
+import type { TakeoverEnded as _cluster_v1_TakeoverEnded, TakeoverEnded__Output as _cluster_v1_TakeoverEnded__Output } from './cluster/v1/TakeoverEnded.js';
+import type { TakeoverExported as _cluster_v1_TakeoverExported, TakeoverExported__Output as _cluster_v1_TakeoverExported__Output } from './cluster/v1/TakeoverExported.js';
+import type { TakeoverMessage as _cluster_v1_TakeoverMessage, TakeoverMessage__Output as _cluster_v1_TakeoverMessage__Output } from './cluster/v1/TakeoverMessage.js';
+import type { TakeoverReceipt as _cluster_v1_TakeoverReceipt, TakeoverReceipt__Output as _cluster_v1_TakeoverReceipt__Output } from './cluster/v1/TakeoverReceipt.js';
+import type { TakeoverRelease as _cluster_v1_TakeoverRelease, TakeoverRelease__Output as _cluster_v1_TakeoverRelease__Output } from './cluster/v1/TakeoverRelease.js';
 import type { UserProperty as _cluster_v1_UserProperty, UserProperty__Output as _cluster_v1_UserProperty__Output } from './cluster/v1/UserProperty.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -51,8 +66,23 @@ export interface ProtoGrpcType {
       RetainedSnapshotRequest: MessageTypeDefinition<_cluster_v1_RetainedSnapshotRequest, _cluster_v1_RetainedSnapshotRequest__Output>
       RetainedUpdate: MessageTypeDefinition<_cluster_v1_RetainedUpdate, _cluster_v1_RetainedUpdate__Output>
       RouteDelta: MessageTypeDefinition<_cluster_v1_RouteDelta, _cluster_v1_RouteDelta__Output>
+      SessionCopy: MessageTypeDefinition<_cluster_v1_SessionCopy, _cluster_v1_SessionCopy__Output>
+      SessionMessage: MessageTypeDefinition<_cluster_v1_SessionMessage, _cluster_v1_SessionMessage__Output>
+      SessionSnapshot: MessageTypeDefinition<_cluster_v1_SessionSnapshot, _cluster_v1_SessionSnapshot__Output>
+      SessionSubscription: MessageTypeDefinition<_cluster_v1_SessionSubscription, _cluster_v1_SessionSubscription__Output>
+      SessionWill: MessageTypeDefinition<_cluster_v1_SessionWill, _cluster_v1_SessionWill__Output>
       StatusRequest: MessageTypeDefinition<_cluster_v1_StatusRequest, _cluster_v1_StatusRequest__Output>
       StatusResponse: MessageTypeDefinition<_cluster_v1_StatusResponse, _cluster_v1_StatusResponse__Output>
+      TakeoverAbort: MessageTypeDefinition<_cluster_v1_TakeoverAbort, _cluster_v1_TakeoverAbort__Output>
+      TakeoverBegin: MessageTypeDefinition<_cluster_v1_TakeoverBegin, _cluster_v1_TakeoverBegin__Output>
+      TakeoverClaim: MessageTypeDefinition<_cluster_v1_TakeoverClaim, _cluster_v1_TakeoverClaim__Output>
+      TakeoverClaimed: MessageTypeDefinition<_cluster_v1_TakeoverClaimed, _cluster_v1_TakeoverClaimed__Output>
+      TakeoverEnd: MessageTypeDefinition<_cluster_v1_TakeoverEnd, _cluster_v1_TakeoverEnd__Output>
+      TakeoverEnded: MessageTypeDefinition<_cluster_v1_TakeoverEnded, _cluster_v1_TakeoverEnded__Output>
+      TakeoverExported: MessageTypeDefinition<_cluster_v1_TakeoverExported, _cluster_v1_TakeoverExported__Output>
+      TakeoverMessage: MessageTypeDefinition<_cluster_v1_TakeoverMessage, _cluster_v1_TakeoverMessage__Output>
+      TakeoverReceipt: MessageTypeDefinition<_cluster_v1_TakeoverReceipt, _cluster_v1_TakeoverReceipt__Output>
+      TakeoverRelease: MessageTypeDefinition<_cluster_v1_TakeoverRelease, _cluster_v1_TakeoverRelease__Output>
       UserProperty: MessageTypeDefinition<_cluster_v1_UserProperty, _cluster_v1_UserProperty__Output>
     }
   }

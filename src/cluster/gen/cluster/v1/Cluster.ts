@@ -11,6 +11,8 @@ import type { RetainedBatch as _cluster_v1_RetainedBatch, RetainedBatch__Output 
 import type { RetainedSnapshotRequest as _cluster_v1_RetainedSnapshotRequest, RetainedSnapshotRequest__Output as _cluster_v1_RetainedSnapshotRequest__Output } from '../../cluster/v1/RetainedSnapshotRequest.js';
 import type { StatusRequest as _cluster_v1_StatusRequest, StatusRequest__Output as _cluster_v1_StatusRequest__Output } from '../../cluster/v1/StatusRequest.js';
 import type { StatusResponse as _cluster_v1_StatusResponse, StatusResponse__Output as _cluster_v1_StatusResponse__Output } from '../../cluster/v1/StatusResponse.js';
+import type { TakeoverMessage as _cluster_v1_TakeoverMessage, TakeoverMessage__Output as _cluster_v1_TakeoverMessage__Output } from '../../cluster/v1/TakeoverMessage.js';
+import type { TakeoverReceipt as _cluster_v1_TakeoverReceipt, TakeoverReceipt__Output as _cluster_v1_TakeoverReceipt__Output } from '../../cluster/v1/TakeoverReceipt.js';
 
 export interface ClusterClient extends grpc.Client {
   /**
@@ -86,6 +88,29 @@ export interface ClusterClient extends grpc.Client {
   status(argument: _cluster_v1_StatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_StatusResponse__Output>): grpc.ClientUnaryCall;
   status(argument: _cluster_v1_StatusRequest, callback: grpc.requestCallback<_cluster_v1_StatusResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * One message of a cross-node session takeover (src/cluster/takeover.ts) to the callee; the
+   * protocol's answer travels as the callee's own Takeover call back, so the receipt only says
+   * the message arrived. A unary call, not the Exchange stream: an exported session can be large
+   * and must not hold up forwarding. A peer without this call answers UNIMPLEMENTED: it cannot
+   * take part in a takeover (the CONNECT is refused with 0x89 Server busy).
+   */
+  Takeover(argument: _cluster_v1_TakeoverMessage, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_TakeoverReceipt__Output>): grpc.ClientUnaryCall;
+  Takeover(argument: _cluster_v1_TakeoverMessage, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_TakeoverReceipt__Output>): grpc.ClientUnaryCall;
+  Takeover(argument: _cluster_v1_TakeoverMessage, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_TakeoverReceipt__Output>): grpc.ClientUnaryCall;
+  Takeover(argument: _cluster_v1_TakeoverMessage, callback: grpc.requestCallback<_cluster_v1_TakeoverReceipt__Output>): grpc.ClientUnaryCall;
+  /**
+   * One message of a cross-node session takeover (src/cluster/takeover.ts) to the callee; the
+   * protocol's answer travels as the callee's own Takeover call back, so the receipt only says
+   * the message arrived. A unary call, not the Exchange stream: an exported session can be large
+   * and must not hold up forwarding. A peer without this call answers UNIMPLEMENTED: it cannot
+   * take part in a takeover (the CONNECT is refused with 0x89 Server busy).
+   */
+  takeover(argument: _cluster_v1_TakeoverMessage, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_TakeoverReceipt__Output>): grpc.ClientUnaryCall;
+  takeover(argument: _cluster_v1_TakeoverMessage, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_TakeoverReceipt__Output>): grpc.ClientUnaryCall;
+  takeover(argument: _cluster_v1_TakeoverMessage, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_TakeoverReceipt__Output>): grpc.ClientUnaryCall;
+  takeover(argument: _cluster_v1_TakeoverMessage, callback: grpc.requestCallback<_cluster_v1_TakeoverReceipt__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface ClusterHandlers extends grpc.UntypedServiceImplementation {
@@ -117,6 +142,15 @@ export interface ClusterHandlers extends grpc.UntypedServiceImplementation {
    */
   Status: grpc.handleUnaryCall<_cluster_v1_StatusRequest__Output, _cluster_v1_StatusResponse>;
   
+  /**
+   * One message of a cross-node session takeover (src/cluster/takeover.ts) to the callee; the
+   * protocol's answer travels as the callee's own Takeover call back, so the receipt only says
+   * the message arrived. A unary call, not the Exchange stream: an exported session can be large
+   * and must not hold up forwarding. A peer without this call answers UNIMPLEMENTED: it cannot
+   * take part in a takeover (the CONNECT is refused with 0x89 Server busy).
+   */
+  Takeover: grpc.handleUnaryCall<_cluster_v1_TakeoverMessage__Output, _cluster_v1_TakeoverReceipt>;
+  
 }
 
 export interface ClusterDefinition extends grpc.ServiceDefinition {
@@ -125,4 +159,5 @@ export interface ClusterDefinition extends grpc.ServiceDefinition {
   Hello: MethodDefinition<_cluster_v1_HelloRequest, _cluster_v1_HelloResponse, _cluster_v1_HelloRequest__Output, _cluster_v1_HelloResponse__Output>
   RetainedSnapshot: MethodDefinition<_cluster_v1_RetainedSnapshotRequest, _cluster_v1_RetainedBatch, _cluster_v1_RetainedSnapshotRequest__Output, _cluster_v1_RetainedBatch__Output>
   Status: MethodDefinition<_cluster_v1_StatusRequest, _cluster_v1_StatusResponse, _cluster_v1_StatusRequest__Output, _cluster_v1_StatusResponse__Output>
+  Takeover: MethodDefinition<_cluster_v1_TakeoverMessage, _cluster_v1_TakeoverReceipt, _cluster_v1_TakeoverMessage__Output, _cluster_v1_TakeoverReceipt__Output>
 }

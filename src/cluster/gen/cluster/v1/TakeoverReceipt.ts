@@ -1,0 +1,8 @@
+// Original file: proto/cluster.proto
+
+
+export interface TakeoverReceipt {
+}
+
+export interface TakeoverReceipt__Output {
+}
