@@ -48,6 +48,14 @@ test('defaults match the documented values', () => {
     clusterTlsCert: null,
     clusterTlsKey: null,
     clusterTlsCa: null,
+    tls: null,
+    ws: null,
+    wss: null,
+    tlsCert: null,
+    tlsKey: null,
+    tlsCa: null,
+    tlsRequireClientCert: false,
+    tlsCnAsUsername: false,
   });
   assert.deepEqual(parseConfig({}, 'empty.json'), c);
 });
@@ -164,6 +172,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
       '--max-topic-alias', '--connect-timeout', '--scram-users', '--max-write-buffer', '--max-pending-requests', '--sys-interval',
       '--storage-sync', '--log-level', '--gossip', '--seeds', '--advertise', '--grpc', '--cluster-secret',
       '--cluster-tls-cert', '--cluster-tls-key', '--cluster-tls-ca',
+      '--tls', '--ws', '--wss', '--tls-cert', '--tls-key', '--tls-ca', '--tls-require-client-cert', '--tls-cn-as-username',
     ],
   );
   assert.deepEqual(
