@@ -34,14 +34,16 @@ function readPem(what: string, flag: string, path: string): Buffer {
   }
 }
 
-function summarize(certPem: Buffer, path: string): CertificateSummary {
-  let cert: X509Certificate;
+/** The first certificate of a PEM file: the leaf of --tls-cert, any CA of --tls-ca. */
+function firstCertificate(pem: Buffer, flag: string, path: string): X509Certificate {
   try {
-    // The first certificate of the file is the leaf; intermediates follow it.
-    cert = new X509Certificate(certPem);
+    return new X509Certificate(pem);
   } catch (err) {
-    throw new TlsCredentialsError(`--tls-cert ${path} holds no PEM certificate: ${(err as Error).message}`, '--tls-cert', path, err);
+    throw new TlsCredentialsError(`${flag} ${path} holds no PEM certificate: ${(err as Error).message}`, flag, path, err);
   }
+}
+
+function summarize(cert: X509Certificate): CertificateSummary {
   return {
     subject: cert.subject.replace(/\n/g, ', '),
     issuer: cert.issuer.replace(/\n/g, ', '),
@@ -57,7 +59,9 @@ export function loadTlsCredentials(files: TlsFiles): TlsCredentials {
   const cert = readPem('certificate', '--tls-cert', files.cert);
   const key = readPem('private key', '--tls-key', files.key);
   const ca = files.ca === null ? undefined : readPem('CA bundle', '--tls-ca', files.ca);
-  const certificate = summarize(cert, files.cert);
+  const certificate = summarize(firstCertificate(cert, '--tls-cert', files.cert));
+  // An unreadable CA bundle would otherwise be ignored, and every client certificate refused.
+  if (ca !== undefined) firstCertificate(ca, '--tls-ca', files.ca!);
   const context: tls.SecureContextOptions = ca === undefined ? { cert, key } : { cert, key, ca };
   try {
     // The context the listeners will build from the same options: a key that does not match the
