@@ -1,5 +1,6 @@
 // MQTT over WebSocket (--ws) and secure WebSocket (--wss), with real sockets: MQTT.js (the client
-// browsers use) over ws:// and wss:// exchanging messages both ways with a TCP client; the framing
+// browsers use) over ws:// and wss:// exchanging messages both ways with a TCP client; client
+// certificates and CN as username over wss; the framing
 // rules (a WebSocket message may hold part of a packet or several; binary only); refused upgrades
 // answered in plain HTTP; a malformed frame stream closing that client alone; and the slow-consumer
 // bound applying to what the WebSocket buffers.
@@ -195,6 +196,30 @@ describe('MQTT over WebSocket and secure WebSocket', () => {
     clients.push(publisher);
     await publisher.publishAsync('still/here', 'yes');
     assert.equal((await got.until(1))[0]!.payload, 'yes');
+  });
+
+  it('over wss with --tls-cn-as-username, the client certificate decides: one without a CN is refused with 0x87', async () => {
+    const dir = tempDir('shoal-pki-cn-');
+    const pki = makePki(dir);
+    const server = pki.server('server-cn', '1003');
+    const strict = await startTestNode({ wss: '127.0.0.1:0', tlsCert: server.cert, tlsKey: server.key, tlsCa: pki.ca, tlsRequireClientCert: true, tlsCnAsUsername: true });
+    try {
+      const url = `wss://localhost:${strict.handle.transports.wss!.port}/mqtt`;
+      const tlsOptions = (c: { cert: string; key: string }): { ca: Buffer; cert: Buffer; key: Buffer } => ({ ca: readFileSync(pki.ca), cert: readFileSync(c.cert), key: readFileSync(c.key) });
+      const named = await connect(url, { protocolVersion: 5, clientId: 'cn-ok', ...tlsOptions(pki.client('ws-named', 'sensor-1', '2101')) });
+      await named.endAsync();
+      await assert.rejects(connect(url, { protocolVersion: 5, clientId: 'cn-missing', ...tlsOptions(pki.client('ws-nameless', null, '2102')) }), (err: unknown) => {
+        assert.equal((err as { code?: number }).code, 0x87);
+        return true;
+      });
+      // And no client certificate at all: the TLS handshake itself fails, and is logged.
+      await assert.rejects(connect(url, { protocolVersion: 5, clientId: 'no-cert', ca: readFileSync(pki.ca), connectTimeout: 3000 }));
+      assert.ok(strict.logs.some((l) => l.event === 'tls.handshake.failed' && l.listener === '--wss'), 'the refused handshake is logged');
+    } finally {
+      await strict.stop();
+      removeDir(strict.dataDir);
+      removeDir(dir);
+    }
   });
 
   it("the WebSocket's buffered bytes count against --max-write-buffer: a paused subscriber loses QoS 0 messages, not memory", async () => {
