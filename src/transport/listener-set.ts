@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { StreamHandler, TcpListener } from './tcp-listener.js';
 import { loadTlsCredentials, type CertificateSummary, type TlsCredentials } from './tls-credentials.js';
 import { listenTls, type TlsListener, type TlsServerSettings } from './tls-listener.js';
-import { listenWebSocket } from './ws-listener.js';
+import { listenWebSocket, type WsListenerSettings } from './ws-listener.js';
 
 export type ListenAddresses = { [K in 'tls' | 'ws' | 'wss']: { host: string; port: number } | null };
 
@@ -39,28 +39,23 @@ export async function startListenerSet(config: ShoalConfig, onStream: StreamHand
     addresses[kind] = listener.address;
     log.info({ event: 'transport.listening', transport: kind, host: listener.address.host, port: listener.address.port }, `listening for MQTT over ${kind}`);
   };
+  const ws = (tls: WsListenerSettings['tls']): WsListenerSettings => ({ maxPacketSize: config.maxPacketSize, handshakeTimeoutMs: config.connectTimeoutMs, tls });
   try {
+    // tlsFilesOf is non-null exactly when --tls or --wss is on.
     if (files !== null && current !== null) {
       log.info({ event: 'tls.certificate', file: files.cert, ...current.certificate, requireClientCert: files.requireClientCert, cnAsUsername: files.cnAsUsername }, 'TLS certificate loaded');
+      if (config.tls !== null) {
+        const l = await listenTls(config.tls, tlsSettings(files), current, onStream, log);
+        secured.push(l);
+        started('tls', l);
+      }
+      if (config.wss !== null) {
+        const l = (await listenWebSocket(config.wss, ws({ settings: tlsSettings(files), credentials: current }), onStream, log)) as TlsListener;
+        secured.push(l);
+        started('wss', l);
+      }
     }
-    if (config.tls !== null && files !== null && current !== null) {
-      const l = await listenTls(config.tls, tlsSettings(files), current, onStream, log);
-      secured.push(l);
-      started('tls', l);
-    }
-    if (config.ws !== null) {
-      started('ws', await listenWebSocket(config.ws, { maxPacketSize: config.maxPacketSize, handshakeTimeoutMs: config.connectTimeoutMs, tls: null }, onStream, log));
-    }
-    if (config.wss !== null && files !== null && current !== null) {
-      const l = (await listenWebSocket(
-        config.wss,
-        { maxPacketSize: config.maxPacketSize, handshakeTimeoutMs: config.connectTimeoutMs, tls: { settings: tlsSettings(files), credentials: current } },
-        onStream,
-        log,
-      )) as TlsListener;
-      secured.push(l);
-      started('wss', l);
-    }
+    if (config.ws !== null) started('ws', await listenWebSocket(config.ws, ws(null), onStream, log));
   } catch (err) {
     await Promise.all(all.map((l) => l.close()));
     throw err;

@@ -2,12 +2,12 @@
 // a TCP socket and the Connection does not know the difference. The certificate can be replaced
 // while running (setCredentials, on SIGHUP): new handshakes use the new one, established
 // connections keep theirs.
-import type { Logger } from '../log.js';
 import tls from 'node:tls';
+import { LogBudget } from '../broker/log-budget.js';
 import type { TlsFiles } from '../config/transport-options.js';
+import type { Logger } from '../log.js';
 import { bindServer, remoteAddressOf, type StreamHandler, type TcpListener } from './tcp-listener.js';
 import type { TlsCredentials } from './tls-credentials.js';
-import { LogBudget } from '../broker/log-budget.js';
 
 /** The server options of a TLS listener (--tls) or of the secure WebSocket one (--wss). */
 export interface TlsServerSettings {

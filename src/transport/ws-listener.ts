@@ -66,7 +66,7 @@ export async function listenWebSocket(
 ): Promise<TlsListener | TcpListener> {
   const flag = settings.tls === null ? '--ws' : '--wss';
   const budget = new LogBudget();
-  const logRefusal = (req: http.IncomingMessage, status: number, message: string): void => {
+  const logRefusal = (req: http.IncomingMessage | { socket: net.Socket }, status: number, message: string): void => {
     const leftOut = budget.take('ws.upgrade.refused', Date.now());
     if (leftOut === null) return;
     const address = remoteAddressOf(req.socket);
@@ -99,6 +99,16 @@ export async function listenWebSocket(
     logRefusal(req, status, `plain HTTP ${req.method ?? ''} ${path.slice(0, 200)}`);
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', ...(status === 426 ? { Upgrade: 'websocket' } : {}) });
     res.end(`${message}\n`);
+  });
+  // Bytes that are not HTTP at all (plain MQTT sent to this port, say): Node's parser fails.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const message = `not an HTTP request (${err.code ?? err.message}); this port serves MQTT over WebSocket at ${WS_PATH}`;
+    logRefusal({ socket }, 400, message);
+    refuse(socket, 400, message);
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const refusal = upgradeRefusal(req);

@@ -166,8 +166,12 @@ describe('MQTT over WebSocket and secure WebSocket', () => {
     );
     assert.equal(plain.status, 426);
     assert.match(plain.body, /MQTT over WebSocket: connect with a WebSocket to \/mqtt, subprotocol mqtt/);
+    // MQTT spoken straight to the WebSocket port.
+    const notHttp = await rawHttp(wsPort, connectBytes('lost').toString('latin1'));
+    assert.equal(notHttp.status, 400);
+    assert.match(notHttp.body, /not an HTTP request \(HPE_\w+\); this port serves MQTT over WebSocket at \/mqtt/);
     const refused = node.logs.filter((l) => l.event === 'ws.upgrade.refused').map((l) => [l.status, l.listener]);
-    assert.deepEqual(refused, [[404, '--ws'], [400, '--ws'], [400, '--ws'], [400, '--ws'], [426, '--ws']]);
+    assert.deepEqual(refused, [[404, '--ws'], [400, '--ws'], [400, '--ws'], [400, '--ws'], [426, '--ws'], [400, '--ws']]);
   });
 
   it('a malformed frame stream or a text frame closes that client alone', async () => {
