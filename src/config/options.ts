@@ -96,6 +96,8 @@ export interface ShoalConfig {
   readonly tlsRequireClientCert: boolean;
   /** The verified client certificate's CN is the username the auth layer sees. */
   readonly tlsCnAsUsername: boolean;
+  /** How long a cross-node takeover waits for each answer before refusing the CONNECT (0x89). */
+  readonly takeoverTimeoutMs: number;
 }
 
 export type ConfigKey = keyof ShoalConfig;
@@ -148,6 +150,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   tlsCa: null,
   tlsRequireClientCert: false,
   tlsCnAsUsername: false,
+  takeoverTimeoutMs: 5_000,
 } as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName' | 'advertise'>);
 
 export function defaultConfig(): ShoalConfig {
@@ -359,6 +362,11 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     flag: '--tls-cn-as-username',
     kind: switchKind,
     description: "The client certificate's Common Name replaces the CONNECT username (and its password is ignored): the certificate authenticates the client. Needs --tls-require-client-cert.",
+  },
+  takeoverTimeoutMs: {
+    flag: '--takeover-timeout',
+    kind: int(100, 60_000, '<ms>'),
+    description: 'How long a CONNECT that moves a session from another node waits for each answer (claim, export, install, handover) before it is refused with 0x89 Server busy; the old node keeps the session twice as long.',
   },
 };
 

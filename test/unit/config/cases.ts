@@ -63,6 +63,7 @@ export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
   tlsCa: { text: FILE_C, json: FILE_C, expected: FILE_C },
   tlsRequireClientCert: { text: 'on', json: true, expected: true },
   tlsCnAsUsername: { text: 'yes', json: true, expected: true },
+  takeoverTimeoutMs: { text: '1500', json: 1500, expected: 1500 },
 };
 
 /**
@@ -120,6 +121,7 @@ export const BAD_TEXT: Record<ConfigKey, string[]> = {
   tlsCa: ['/nonexistent/ca.pem'],
   tlsRequireClientCert: ['maybe', '2'],
   tlsCnAsUsername: ['enabled'],
+  takeoverTimeoutMs: ['99', '60001', '5s'],
 };
 
 /** Values a JSON config file may carry that must be rejected (including wrong JSON types). */
@@ -159,6 +161,7 @@ export const BAD_JSON: Record<ConfigKey, unknown[]> = {
   tlsCa: [true],
   tlsRequireClientCert: ['true', 1, null],
   tlsCnAsUsername: ['yes', 0],
+  takeoverTimeoutMs: [99, 60_001, '5000'],
 };
 
 /** Runs `fn`, which must throw a ConfigError, and returns it. */

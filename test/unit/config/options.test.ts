@@ -56,6 +56,7 @@ test('defaults match the documented values', () => {
     tlsCa: null,
     tlsRequireClientCert: false,
     tlsCnAsUsername: false,
+    takeoverTimeoutMs: 5000,
   });
   assert.deepEqual(parseConfig({}, 'empty.json'), c);
 });
