@@ -56,6 +56,8 @@ export interface NodeHandle {
   /** Rereads the TLS certificate files (SIGHUP); null when no TLS listener is on. */
   reloadCertificates(): ReloadResult | null;
   events: EventEmitter<NodeEvents>;
+  /** The node's part of the cluster (null when it runs alone): e.g. pushSessions() on a graceful leave. */
+  cluster: ClusterNode | null;
   stats(): BrokerStats;
   close(reason?: string): Promise<void>;
 }
@@ -671,6 +673,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
     transports: transports.addresses,
     reloadCertificates: () => transports.reloadCertificates(),
     events: node.events,
+    cluster: node.cluster,
     stats: () => node.stats(),
     close(reason = 'close') {
       closed ??= (async () => {
