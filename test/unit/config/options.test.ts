@@ -174,6 +174,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
       '--storage-sync', '--log-level', '--gossip', '--seeds', '--advertise', '--grpc', '--cluster-secret',
       '--cluster-tls-cert', '--cluster-tls-key', '--cluster-tls-ca',
       '--tls', '--ws', '--wss', '--tls-cert', '--tls-key', '--tls-ca', '--tls-require-client-cert', '--tls-cn-as-username',
+      '--takeover-timeout',
     ],
   );
   assert.deepEqual(
