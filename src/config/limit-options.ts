@@ -65,6 +65,6 @@ export const LIMIT_SPECS: { [K in LimitKey]: SpecInput<K> } = {
     flag: '--max-publish-rate',
     kind: int(0, COUNT_MAX, '<per-sec>'),
     description:
-      'PUBLISH packets a second per client (token bucket, a second\'s worth at once). Past it QoS 0 is dropped, v5 QoS 1/2 is answered 0x96, and a 3.1.1 client is not read until it is back under the rate. 0 = unlimited.',
+      'PUBLISH packets a second per client (token bucket, a second\'s worth at once). Past it QoS 0 is dropped, v5 QoS 1/2 is answered 0x97 Quota exceeded, and a 3.1.1 client is not read until it is back under the rate. 0 = unlimited.',
   },
 };

@@ -742,7 +742,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
         return true;
       case 'refused':
         // Not routed; the exchange ends with this answer (a PUBREC >= 0x80 ends a QoS 2 one, §4.3.3).
-        this.send({ cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId!, reasonCode: ReasonCode.MessageRateTooHigh }, true);
+        this.send({ cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId!, reasonCode: ReasonCode.QuotaExceeded }, true);
         return true;
       case 'paused': {
         const wait = rate.borrow(this.activityAt);

@@ -4,8 +4,11 @@
 //
 // Over the rate:
 // - QoS 0 (any version): dropped and counted. The client was promised nothing.
-// - v5 QoS 1/2: answered PUBACK/PUBREC 0x96 Message rate too high and not routed; the client
-//   knows the message was not accepted and may send it again later (§3.4.2.1, §3.5.2.1).
+// - v5 QoS 1/2: answered PUBACK/PUBREC 0x97 Quota exceeded and not routed; the client knows the
+//   message was not accepted and may send it again later. Not 0x96 Message rate too high: the
+//   spec allows that code in DISCONNECT only (§3.14.2.1; PUBACK/PUBREC list theirs in §3.4.2.1,
+//   §3.5.2.1), mqtt-packet refuses to encode it there and a client may treat it as malformed.
+//   EMQX answers its publish quota with 0x97 in PUBACK/PUBREC too.
 // - 3.1.1 QoS 1/2: accepted (the bucket goes into debt), and the connection is not read again
 //   until a token is back. 3.1.1 has no failure code in PUBACK/PUBREC: a PUBACK for a dropped
 //   message would tell the publisher it was delivered, and none at all stalls its inflight
