@@ -44,7 +44,8 @@ export const VERSION = '0.1.0';
 export interface NodeEvents {
   /** A client's CONNACK was sent. */
   'client.connected': [{ clientId: string; connId: number; sessionPresent: boolean }];
-  'client.disconnected': [{ clientId: string | null; connId: number; reason: CloseReason }];
+  /** `address`: the client's remote host:port, as in the log line. */
+  'client.disconnected': [{ clientId: string | null; connId: number; address: string; reason: CloseReason }];
   /** A structured event from a session actor (`session.queue.drop`, `session.will.published`, ...). */
   'session.event': [{ name: string; clientId: string; detail: string }];
   /** A shard's answer to a cross-node takeover step (the cluster layer listens; see TakeoverRequest). */
@@ -159,7 +160,10 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.tickets = new TicketBook();
     this.dispatcher = new Dispatcher(this.router, this);
     const sendTicket = (shard: number, id: number): void => this.supervisor.ticket(shard, id);
-    this.acks = new InboundAcks(this.tickets, sendTicket, (ack) => this.sendAck(ack));
+    // A QoS 2 PUBLISH whose connection closed while it was routed gets no PUBREC: its routing
+    // mark must go too, or every such message would leave a key behind for good.
+    const dropAck = (ack: InboundAck): void => void (ack.kind === 'pubrec' && this.routingQos2.delete(`${ack.conn.id}:${ack.packetId}`));
+    this.acks = new InboundAcks(this.tickets, sendTicket, (ack) => this.sendAck(ack), dropAck);
     this.storeWaits = new StoreWaits(this.tickets, sendTicket);
     this.fastPath = new FastPath(this.online, this.tickets, (clientId) => this.supervisor.shardFor(clientId), sendTicket, () => this.supervisor.requestFlush());
   }
@@ -362,7 +366,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.acks.forget(conn.id);
     const level = reason.kind === 'normal' || reason.kind === 'takeover' || reason.kind === 'server' ? 'info' : 'warn';
     this.log[level]({ event: 'client.disconnected', clientId, connId: conn.id, address: conn.remoteAddress, kind: reason.kind, reason: reasonName(reason.reasonCode), detail: reason.detail }, 'client disconnected');
-    this.events.emit('client.disconnected', { clientId, connId: conn.id, reason });
+    this.events.emit('client.disconnected', { clientId, connId: conn.id, address: conn.remoteAddress, reason });
     if (!conn.withSession || clientId === null) return;
     conn.withSession = false;
     const event = { type: 'disconnect' as const, connId: conn.id, kind: reason.kind };
