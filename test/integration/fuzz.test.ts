@@ -20,7 +20,7 @@ import type { IConnectPacket, Packet } from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
 import type { NodeEvents } from '../../src/node.js';
 import { encodeVarInt, readFixedHeader } from '../../src/protocol/codec.js';
-import { ReasonCode, reasonName } from '../../src/protocol/reason-codes.js';
+import { reasonName } from '../../src/protocol/reason-codes.js';
 import type { CloseReason } from '../../src/transport/connection.js';
 import { connect, removeDir, startTestNode, type TestNode } from '../helpers/node.js';
 import { RawClient, withTimeout } from '../helpers/raw-client.js';
@@ -35,12 +35,11 @@ const DETAIL = process.env.SHOAL_FUZZ_DETAIL === '1';
 const WARMUP_RUNS = 20;
 const SEED = process.env.SHOAL_SEED === undefined ? undefined : Number(process.env.SHOAL_SEED);
 /**
- * Heap after GC may end this much above its value before the fuzz. Measured: +0.9 MB after 150
- * rounds (~500 connections), +2.4 MB after 1500 rounds (~5000), none of it per-connection state
- * of the node (heap snapshots compared): code V8 optimised meanwhile, and mqtt-packet's cache of
- * encoded lengths (bounded at 16384 entries), which the generator here fills.
+ * Heap after GC (code spaces left out) may end this much above its value before the fuzz.
+ * Measured over 300 rounds (~1000 connections): +0.2 to +0.6 MB. With the node mutated to keep
+ * every closed Connection (onClose not deleting it from byConnId) it ends +2.2 MB, and fails.
  */
-const HEAP_MARGIN_MB = 6;
+const HEAP_MARGIN_MB = 1.5;
 /** Small, so that huge and wrong remaining lengths hit it often. */
 const MAX_PACKET_SIZE = 64 * 1024;
 /** Low, so that generated topics (1..4 levels) cross them: the limits' paths are fuzzed too. */
@@ -51,10 +50,16 @@ const CONNECT_TIMEOUT_MS = 1000;
 /** A fuzz connection must be closed within this of its last byte (it half-closes then). */
 const CLOSE_WITHIN_MS = 10_000;
 
+/**
+ * Heap in use after GC, code spaces left out: V8 keeps compiling code as new paths get hot, which
+ * is not state the fuzz left behind (it was most of the growth in the heap snapshots compared).
+ */
 function heapAfterGc(): number {
   gc();
   gc();
-  return process.memoryUsage().heapUsed;
+  let used = 0;
+  for (const space of v8.getHeapSpaceStatistics()) if (!space.space_name.startsWith('code')) used += space.space_used_size;
+  return used;
 }
 
 // ---------- what a fuzz client sends ----------
@@ -232,8 +237,9 @@ describe('fuzz: generated and mutated packet streams over TCP', () => {
     const reason = closes.get(address)!;
     closes.delete(address);
     assert.ok(reason.detail.length > 0, `a close detail for ${address}`);
+    // A bug above the parser closes with 0x83 'internal error handling ...' (Connection.onPacket);
+    // a client may send 0x83 in its own DISCONNECT, which is fine.
     assert.ok(!/internal error/.test(reason.detail), `${address}: ${reason.detail}`);
-    assert.notEqual(reason.reasonCode, ReasonCode.ImplementationSpecificError, `${address}: ${reason.detail}`);
     // SHOAL_FUZZ_DETAIL=1 tallies the details too (numbers masked), to see what the fuzz reaches.
     const key = `${reason.kind} ${reasonName(reason.reasonCode)}${DETAIL ? ` ${reason.detail.replace(/\d+/g, 'N').slice(0, 70)}` : ''}`;
     tally.set(key, (tally.get(key) ?? 0) + 1);
@@ -251,24 +257,40 @@ describe('fuzz: generated and mutated packet streams over TCP', () => {
     node.logs.length = 0;
   }
 
-  async function fuzz(numRuns: number): Promise<void> {
-    await fc.assert(
-      fc.asyncProperty(fc.array(scriptArb, { minLength: 1, maxLength: 6 }), async (scripts) => {
+  /**
+   * The rounds, generated up front from `seed`: what the generator allocates (mqtt-packet keeps a
+   * cache of encoded lengths, up to 16384 entries) is then in the heap before the baseline is
+   * taken, not counted as the node's growth. The price is no shrinking: a failure names its
+   * round, its client's first bytes and the seed that regenerates it.
+   */
+  function rounds(numRuns: number, seed: number): Script[][] {
+    return fc.sample(fc.array(scriptArb, { minLength: 1, maxLength: 6 }), { numRuns, seed });
+  }
+
+  async function fuzz(all: Script[][], seed: number): Promise<void> {
+    for (const [i, scripts] of all.entries()) {
+      try {
         await Promise.all(scripts.map((s) => runClient(s)));
         checkAndDropLogs();
         assert.deepEqual(trouble, [], 'the good pair was never disconnected');
-      }),
-      { numRuns, ...(SEED !== undefined ? { seed: SEED } : {}), verbose: true },
-    );
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        throw new Error(`fuzz round ${i + 1} of ${all.length} failed (replay with SHOAL_SEED=${seed}): ${why}`, { cause: e });
+      }
+    }
   }
 
   it(`${RUNS} rounds of fuzz clients: each closed alone with a logged reason; the good pair loses nothing; heap returns to baseline`, async () => {
+    const seed = SEED ?? (Date.now() ^ randomBytes(4).readInt32LE()) | 0;
+    console.log(`fuzz seed ${seed} (replay with SHOAL_SEED=${seed})`);
+    const warmup = rounds(WARMUP_RUNS, seed + 1);
+    const main = rounds(RUNS, seed);
     const started = Date.now();
-    await fuzz(WARMUP_RUNS);
+    await fuzz(warmup, seed);
     const statsBefore = node.handle.stats();
     const before = heapAfterGc();
     const connectionsBefore = connections;
-    await fuzz(RUNS);
+    await fuzz(main, seed);
     const fuzzMs = Date.now() - started;
 
     // The good pair: everything sent arrives, in order, without a disconnect.
