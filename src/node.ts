@@ -455,6 +455,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       case 'connack': {
         const conn = this.byConnId.get(e.connId);
         this.sessions.add(e.clientId);
+        // A same-node CONNECT that ended the old session (Clean Start, expiry 0) reported it gone
+        // in this same batch ('routes' removeAll); the new one lives here.
+        this.cluster?.sessionHere(e.clientId);
         if (conn !== undefined && this.connecting.get(e.clientId) === conn) this.connecting.delete(e.clientId);
         if (conn === undefined || conn.state === 'closed') return; // its close event is on the way
         conn.accept({ sessionPresent: e.sessionPresent });

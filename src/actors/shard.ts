@@ -342,7 +342,10 @@ export class Shard {
           reply({ op: 'exported', id: request.id, session: null });
           return;
         }
-        const fromSeq = Math.max(this.nextSeq, s.nextSeq);
+        // The session's own next seq, not the shard's: a copy that reaches it alone (a 'deliver'
+        // event, not an entry) takes the session's seq, which may be below the shard's; every
+        // later copy has a seq at or above this one either way.
+        const fromSeq = s.nextSeq;
         const moved = detachForTakeover(s, request.discard, now, out);
         if (moved === null) {
           this.track(clientId, s, null);

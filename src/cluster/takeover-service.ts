@@ -147,6 +147,13 @@ export class TakeoverService {
     const now = this.opts.clock.now();
     switch (m.kind) {
       case 'claim':
+        if (this.opts.owner(m.clientId) !== this.opts.self && !this.registry.locked(m.clientId, now)) {
+          // Not the owner in this node's view (views differ while membership changes): a grant
+          // here could meet one by the node that is, and two sessions would live. The claimant
+          // refuses its CONNECT (0x89) and the client retries once the views agree.
+          this.send({ type: 'send', to: from, message: { kind: 'claimed', id: m.id, clientId: m.clientId, granted: false, holder: null } });
+          return;
+        }
         if (!this.sessions.complete() && this.registry.location(m.clientId) === null && !this.registry.locked(m.clientId, now)) {
           // Not every member's list is in since membership changed: "none known" may be wrong.
           this.parked.set(m.id, m);
@@ -196,6 +203,10 @@ export class TakeoverService {
         this.registry.unregister(e.clientId, from, now);
         continue;
       }
+      // A claim holds the id: a takeover is moving the session, and both its old node and its
+      // new one (installed, not yet accepted) list it. Its release says where it lives; an
+      // eviction now could end the copy the old node is handing over to.
+      if (this.registry.locked(e.clientId, now)) continue;
       const loser = this.registry.register(e.clientId, from, e.since, this.opts.live);
       if (loser === null) continue;
       this.opts.log.warn({ event: 'cluster.registry.conflict', clientId: e.clientId, winner: this.registry.location(e.clientId), loser: loser.node }, `client ${e.clientId} has a session on ${from} and on another node; the later one stays, ${loser.node} ends its copy`);

@@ -7,6 +7,9 @@
 
 import { RouteSync, type SyncEffect } from '../../src/cluster/route-sync.js';
 import type { PeerMessage, RouteSlice } from '../../src/cluster/peer-messages.js';
+import { prng, SimNetwork, type Faults, type SimMember } from './sim-network.js';
+
+export type { Faults };
 
 /** Rounds between a node's anti-entropy ticks (nodes are staggered). */
 export const TICK_EVERY = 4;
@@ -22,17 +25,6 @@ export type SimEvent =
   | { kind: 'heal' }
   | { kind: 'idle' };
 
-export interface Faults {
-  /** Probability that a message is lost. */
-  drop: number;
-  /** Probability that a message is delivered twice. */
-  dup: number;
-  /** Messages take 0..maxDelay extra rounds (so they overtake each other). */
-  maxDelay: number;
-  /** Probability per round that a lagging membership view catches up on one member. */
-  membershipCatchUp: number;
-}
-
 export interface SimOptions {
   nodes: number;
   seed: number;
@@ -46,58 +38,26 @@ type Payload =
   | { kind: 'fetch'; origin: string }
   | { kind: 'slice'; origin: string; slice: RouteSlice | null };
 
-interface InFlight {
-  at: number;
-  from: number;
-  to: number;
-  /** The receiver's incarnation when sent: a restarted receiver drops it (its streams broke). */
-  toIncarnation: number;
-  payload: Payload;
-}
-
-export interface SimNode {
-  readonly index: number;
-  readonly name: string;
-  up: boolean;
-  incarnation: number;
+export interface SimNode extends SimMember {
   sync: RouteSync;
   /** client → filters: the sessions' subscriptions, kept across restarts (persistent sessions). */
   readonly subs: Map<number, Set<string>>;
-  /** The membership view: name → incarnation believed alive. */
-  readonly view: Map<string, number>;
-  /** (name, incarnation) pairs this node was told are dead and not readmitted since. */
-  readonly purged: Set<string>;
-}
-
-/** mulberry32: small, fast, good enough for choosing faults. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class ClusterSim {
   readonly nodes: SimNode[] = [];
   round = 0;
-  faulty = true;
   /** Violations of "a purged incarnation never comes back", with the round seen. */
   readonly resurrections: string[] = [];
   /** Replicas that held something their origin never held at that point of its sequence. */
   readonly inconsistencies: string[] = [];
   /** Reference history: "name@incarnation" → seq → the origin's filters after that delta. */
   private readonly history = new Map<string, Map<number, Set<string>>>();
-  private readonly random: () => number;
-  private inFlight: InFlight[] = [];
-  private sides: number[] | null = null;
+  private readonly net: SimNetwork<Payload, SimNode>;
   private nextIncarnation = 1000;
 
   constructor(readonly opts: SimOptions) {
-    this.random = prng(opts.seed);
+    this.net = new SimNetwork(prng(opts.seed), opts.faults, this.nodes);
     for (let i = 0; i < opts.nodes; i++) {
       const node: SimNode = {
         index: i,
@@ -141,8 +101,7 @@ export class ClusterSim {
 
   /** Faults stop: partitions heal, nothing more is lost or duplicated (delays stay). */
   calm(): void {
-    this.faulty = false;
-    this.sides = null;
+    this.net.calm();
   }
 
   live(): SimNode[] {
@@ -219,42 +178,22 @@ export class ClusterSim {
         return;
       }
       case 'partition':
-        if (this.faulty) this.sides = e.sides;
+        this.net.partition(e.sides);
         return;
       case 'heal':
-        this.sides = null;
+        this.net.heal();
         return;
       case 'idle':
         return;
     }
   }
 
-  private reachable(a: number, b: number): boolean {
-    return this.sides === null || (this.sides[a] ?? 0) === (this.sides[b] ?? 0);
-  }
-
   /** Each live node's view moves toward what SWIM would tell it: live, reachable nodes. */
   private membershipStep(): void {
-    for (const observer of this.live()) {
-      for (const other of this.nodes) {
-        if (other === observer) continue;
-        const target = other.up && this.reachable(observer.index, other.index) ? other.incarnation : undefined;
-        const seen = observer.view.get(other.name);
-        if (seen === target) continue;
-        if (this.faulty && this.random() >= this.opts.faults.membershipCatchUp) continue;
-        if (seen !== undefined && (target === undefined || target > seen)) {
-          observer.purged.add(`${other.name}@${seen}`);
-        }
-        if (target === undefined) {
-          observer.view.delete(other.name);
-          observer.sync.memberDown(other.name, seen!);
-        } else {
-          observer.view.set(other.name, target);
-          observer.purged.delete(`${other.name}@${target}`);
-          this.run(observer, observer.sync.memberUp(other.name, target));
-        }
-      }
-    }
+    this.net.membershipStep({
+      down: (observer, other, seen) => observer.sync.memberDown(other.name, seen),
+      up: (observer, other, incarnation) => this.run(observer, observer.sync.memberUp(other.name, incarnation)),
+    });
   }
 
   private run(node: SimNode, effects: SyncEffect[]): void {
@@ -275,26 +214,12 @@ export class ClusterSim {
 
   private send(from: number, to: number, payload: Payload): void {
     if (!this.opts.antiEntropy && payload.kind === 'peer' && payload.message.kind === 'digests') return;
-    const f = this.opts.faults;
-    if (this.faulty && (!this.reachable(from, to) || this.random() < f.drop)) return;
-    const copies = this.faulty && this.random() < f.dup ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      const at = this.round + Math.floor(this.random() * (f.maxDelay + 1));
-      this.inFlight.push({ at, from, to, toIncarnation: this.nodes[to]!.incarnation, payload });
-    }
+    this.net.send(from, to, payload, this.round);
   }
 
   private deliver(): void {
-    const due = this.inFlight.filter((m) => m.at <= this.round);
-    this.inFlight = this.inFlight.filter((m) => m.at > this.round);
-    // Shuffle (Fisher-Yates with the seeded PRNG): same-round messages arrive in any order.
-    for (let i = due.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [due[i], due[j]] = [due[j]!, due[i]!];
-    }
-    for (const m of due) {
+    for (const m of this.net.due(this.round)) {
       const to = this.nodes[m.to]!;
-      if (!to.up || to.incarnation !== m.toIncarnation) continue;
       const fromName = this.nodes[m.from]!.name;
       if (m.payload.kind === 'peer') this.run(to, to.sync.receive(fromName, m.payload.message));
       else if (m.payload.kind === 'fetch') {
