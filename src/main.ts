@@ -1,5 +1,5 @@
-// The `shoal` command line: `shoal start [flags]`, `shoal scram-user <file> <user>`, `shoal help`,
-// `shoal --version`.
+// The `shoal` command line: `shoal start [flags]`, `shoal drain [flags]`, `shoal cluster status`,
+// `shoal scram-user <file> <user>`, `shoal help`, `shoal --version`.
 // Reads the configuration once, starts one node, and owns the process lifecycle (signals, exit
 // codes). Exit codes: 0 clean stop, 1 failure at runtime or a shutdown that overran, 2 bad usage
 // or configuration.
@@ -16,7 +16,8 @@ import type { NodeHandle } from './node.js';
 import { TlsCredentialsError } from './transport/errors.js';
 import { loadTlsCredentials, type TlsCredentials } from './transport/tls-credentials.js';
 
-/** A graceful close that takes longer than this is abandoned (e.g. a stuck SQLite flush). */
+/** A graceful close that takes longer than this (plus --drain-timeout for a cluster node) is
+ * abandoned (e.g. a stuck SQLite flush). */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 /** Bound on waiting for buffered log lines before exiting anyway. */
 const LOG_FLUSH_TIMEOUT_MS = 1_000;
@@ -47,23 +48,23 @@ async function exitProcess(logger: Logger, code: number): Promise<void> {
   process.exit(code);
 }
 
-function installSignalHandlers(started: Promise<NodeHandle>, logger: Logger): void {
+/**
+ * SIGTERM/SIGINT close the node (a cluster node leaves gracefully first, see
+ * src/cluster/node-drain.ts); so does `shoal drain`, which reaches the node over gRPC: either way
+ * the process exits once the close is done. A second signal exits at once.
+ */
+function installStopHandlers(started: Promise<NodeHandle>, logger: Logger, timeoutMs: number): void {
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.error({ event: 'node.shutdown.forced', signal }, 'second signal during shutdown, exiting now');
-      void exitProcess(logger, 1);
-      return;
-    }
+  const stop = (why: string): void => {
+    if (stopping) return;
     stopping = true;
-    logger.info({ event: 'node.shutdown.begin', signal }, 'shutting down');
     const timer = setTimeout(() => {
-      logger.error({ event: 'node.shutdown.timeout', timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown took too long, exiting');
+      logger.error({ event: 'node.shutdown.timeout', timeoutMs }, 'shutdown took too long, exiting');
       void exitProcess(logger, 1);
-    }, SHUTDOWN_TIMEOUT_MS);
+    }, timeoutMs);
     // A signal during startup waits for the node to come up, then closes it.
     started
-      .then((handle) => handle.close('signal'))
+      .then((handle) => handle.close(why))
       .then(
         () => {
           clearTimeout(timer);
@@ -77,8 +78,19 @@ function installSignalHandlers(started: Promise<NodeHandle>, logger: Logger): vo
         },
       );
   };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.error({ event: 'node.shutdown.forced', signal }, 'second signal during shutdown, exiting now');
+      void exitProcess(logger, 1);
+      return;
+    }
+    logger.info({ event: 'node.shutdown.begin', signal }, 'shutting down');
+    stop('signal');
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // `shoal drain` (or anything else) began the close inside the node.
+  started.then((handle) => handle.events.on('stopping', ({ reason }) => stop(reason)), () => undefined);
   // SIGHUP rereads the TLS certificate (without it, SIGHUP would end the process).
   process.on('SIGHUP', () => {
     void started.then((handle) => {
@@ -119,7 +131,8 @@ async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<v
 
   // Loaded lazily so `shoal --help` and config errors do not start workers or load SQLite.
   const started = import('./node.js').then(({ startNode }) => startNode(config, { logger, authMethods, tlsCredentials }));
-  installSignalHandlers(started, logger);
+  // A cluster node's graceful leave has its own bound (--drain-timeout) before storage closes.
+  installStopHandlers(started, logger, SHUTDOWN_TIMEOUT_MS + (config.seeds.length > 0 ? config.drainTimeoutMs : 0));
   let handle: NodeHandle;
   try {
     handle = await started;
@@ -168,6 +181,11 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<vo
     // Loaded lazily, like the node: the status call loads gRPC.
     const { clusterCommand } = await import('./cluster/status-command.js');
     process.exitCode = await clusterCommand(rest, env, (text) => process.stdout.write(text), (text) => process.stderr.write(text));
+    return;
+  }
+  if (command === 'drain') {
+    const { drainCommand } = await import('./cluster/drain-command.js');
+    process.exitCode = await drainCommand(rest, env, (text) => process.stdout.write(text), (text) => process.stderr.write(text));
     return;
   }
   const problem = command === undefined ? 'missing command' : `unknown command ${JSON.stringify(command)}`;

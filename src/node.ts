@@ -36,8 +36,11 @@ import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLi
 import type { PublishRateAction } from './transport/publish-rate.js';
 import { PublishEncodeCache } from './transport/publish-encoder.js';
 import { startListenerSet, type ListenAddresses, type ReloadResult } from './transport/listener-set.js';
-import { listenTcp } from './transport/tcp-listener.js';
+import { listenTcp, type TcpListener } from './transport/tcp-listener.js';
 import type { TlsCredentials } from './transport/tls-credentials.js';
+import { drainNode, type DrainReport, type DrainSteps } from './cluster/node-drain.js';
+import { serverReferences } from './cluster/server-reference.js';
+import { mqttAdvertiseAddress } from './config/drain-options.js';
 
 export const VERSION = '0.1.0';
 
@@ -54,6 +57,8 @@ export interface NodeEvents {
   'connection.refused': [{ address: string; cause: RefusalCause }];
   /** A PUBLISH over --max-publish-rate, and what was done with it (see src/transport/publish-rate.ts). */
   'publish.rate.exceeded': [{ clientId: string; qos: QoS; action: PublishRateAction }];
+  /** close() began (a signal, `shoal drain`, a test): `shoal start` then exits once it is done. */
+  stopping: [{ reason: string }];
 }
 
 export interface NodeHandle {
@@ -129,6 +134,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   private compactMessage: AppMessage | null = null;
   private readonly retainedScratch: AppMessage[] = [];
   private nextConnId = 1;
+  /** False until the node is up, and again from the first step of its shutdown or drain. */
+  accepting = false;
   private closing = false;
   private readonly startedAt = Date.now();
   private readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0, bytesReceived: 0, bytesSent: 0, clientsMaximum: 0 };
@@ -169,7 +176,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   }
 
   accept(stream: import('node:stream').Duplex, remoteAddress: string, certificateUsername?: string | null): void {
-    if (this.closing) {
+    if (!this.accepting) {
       stream.destroy();
       return;
     }
@@ -644,7 +651,54 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     for (const m of sysMessages(this.stats(), Date.now())) this.publish(m, null);
   }
 
-  /** Stops accepting, tells v5 clients 0x8B, flushes storage. Sessions stay as they were. */
+  /** Persistent sessions this node knows (online or offline). */
+  get persistentCount(): number {
+    return this.persistent.size;
+  }
+
+  /**
+   * Closes every client connection. MQTT 5 clients that `referenceFor` names a server for get
+   * DISCONNECT 0x9C Use Another Server with that Server Reference (a draining cluster node), the
+   * others 0x8B Server shutting down; 3.1.1 clients (no server DISCONNECT there) are closed. The
+   * server closed the connection without a DISCONNECT from the client, so wills are published
+   * [MQTT-3.1.2-8] and clean sessions end, once the sessions see the close.
+   */
+  disconnectClients(referenceFor: (clientId: string) => string | null): { redirected: number; shutDown: number; closed: number } {
+    this.accepting = false;
+    let redirected = 0;
+    let shutDown = 0;
+    let closed = 0;
+    for (const conn of [...this.byConnId.values()]) {
+      const reference = conn.protocolVersion === 5 && conn.state === 'open' && conn.clientId !== null ? referenceFor(conn.clientId) : null;
+      if (reference !== null) {
+        conn.close(ReasonCode.UseAnotherServer, 'node leaving the cluster: use another server', 'server', reference); // §4.11
+        redirected++;
+      } else if (conn.protocolVersion === 5 && conn.state === 'open') {
+        conn.close(ReasonCode.ServerShuttingDown, 'server shutting down', 'server');
+        shutDown++;
+      } else {
+        conn.close(ReasonCode.ServerShuttingDown, 'server shutting down', 'server');
+        closed++;
+      }
+    }
+    return { redirected, shutDown, closed };
+  }
+
+  /** Resolves once the sessions took the disconnects: the first barrier returns their effects
+   * (wills to route); routing them sends deliveries, which the second makes durable. */
+  async settleSessions(): Promise<void> {
+    await this.barrier();
+    await this.barrier();
+  }
+
+  /** Takes nothing more (forwarded messages are refused), settles, closes storage. */
+  async closeStorage(): Promise<void> {
+    this.closing = true;
+    await this.settleSessions();
+    await this.supervisor.close();
+    await this.retained.close();
+  }
+
   /**
    * Stops accepting, closes every client (v5: 0x8B), lets their sessions see the close — the
    * server closed the connection without a DISCONNECT, so wills are published [MQTT-3.1.2-8] and
@@ -652,13 +706,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
    */
   async shutdown(): Promise<void> {
     this.closing = true;
-    for (const conn of [...this.byConnId.values()]) conn.close(ReasonCode.ServerShuttingDown, 'server shutting down', 'server');
-    // Two barriers: the first returns the disconnects' effects (wills to route); routing them
-    // sends deliveries, which the second makes durable.
-    await this.barrier();
-    await this.barrier();
-    await this.supervisor.close();
-    await this.retained.close();
+    this.disconnectClients(() => null);
+    await this.closeStorage();
   }
 
   /** Resolves once every shard has committed and returned the effects of all events sent so far. */
@@ -693,7 +742,28 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   const retained = new RetainedMessages(retainedStore);
   const retainedCount = await retained.load(Date.now());
   const node = new ShoalNode(config, log, retained, authMethods);
-  const cluster = opts.cluster ?? clusterSettingsFrom(config, Date.now());
+  // Bound first, so the cluster can gossip the MQTT address clients should use (the bound port
+  // when --listen asks for port 0); connections are refused until the node is up (accepting).
+  const listener = await listenTcp(config.listen, (stream, remote) => node.accept(stream, remote));
+  try {
+    return await startOnListener(config, opts, log, node, listener, { dataDir, shardHost, retainedCount });
+  } catch (err) {
+    await listener.close();
+    throw err;
+  }
+}
+
+/** The rest of startNode, once the MQTT listener is bound (it closes the listener if this fails). */
+async function startOnListener(
+  config: ShoalConfig,
+  opts: StartOptions,
+  log: Logger,
+  node: ShoalNode,
+  listener: TcpListener,
+  { dataDir, shardHost, retainedCount }: { dataDir: string | null; shardHost: 'workers' | 'main'; retainedCount: number },
+): Promise<NodeHandle> {
+  const mqttAddress = mqttAdvertiseAddress(config, listener.address.port);
+  const cluster = opts.cluster === undefined ? clusterSettingsFrom(config, Date.now(), mqttAddress) : { mqttAddress, ...opts.cluster };
   if (cluster !== null) {
     // Loaded only for a cluster: a single node never loads gRPC or swim.
     const { ClusterNode } = await import('./cluster/cluster-node.js');
@@ -724,11 +794,9 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   node.restored(restored);
   log.info({ event: 'node.restored', retained: retainedCount, subscriptions: node.stats().subscriptions }, 'storage loaded');
   await node.cluster?.start();
-  const listener = await listenTcp(config.listen, (stream, remote) => node.accept(stream, remote));
-  const transports = await startListenerSet(config, (stream, remote, user) => node.accept(stream, remote, user), log, opts.tlsCredentials).catch(async (err: unknown) => {
-    await listener.close();
-    throw err;
-  });
+  // TLS and WebSocket listeners (if configured); startNode closes the TCP one if they fail.
+  const transports = await startListenerSet(config, (stream, remote, user) => node.accept(stream, remote, user), log, opts.tlsCredentials);
+  node.accepting = true;
   // Per-address rate state outlives the address's last connection by up to a second's burst.
   const sweepTimer = config.maxConnectionRate > 0 ? setInterval(() => node.sweepAdmission(), ADMISSION_SWEEP_MS) : null;
   sweepTimer?.unref();
@@ -736,7 +804,14 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   sysTimer?.unref();
   if (sysTimer !== null) node.publishSys();
   let closed: Promise<void> | null = null;
-  return {
+  /** The graceful leave's report, and the `shoal drain` calls waiting for it (a cluster node only). */
+  let drainReport: DrainReport | null = null;
+  const drainWaiters: ((report: DrainReport) => void)[] = [];
+  const reported = (report: DrainReport): void => {
+    drainReport = report;
+    for (const resolve of drainWaiters.splice(0)) resolve(report);
+  };
+  const handle: NodeHandle = {
     nodeName: config.nodeName,
     mqtt: listener.address,
     transports: transports.addresses,
@@ -747,13 +822,24 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
     close(reason = 'close') {
       closed ??= (async () => {
         log.info({ event: 'node.stopping', reason }, 'stopping node');
+        node.events.emit('stopping', { reason });
         if (sysTimer !== null) clearInterval(sysTimer);
         if (sweepTimer !== null) clearInterval(sweepTimer);
-        // Connections first: listener.close() destroys every socket at once, which would lose the
-        // DISCONNECT 0x8B owed to v5 clients (§4.13.2). shutdown() writes it synchronously and
-        // refuses new sockets; by the time storage is flushed the bytes have left.
-        await node.shutdown();
-        await node.cluster?.close();
+        if (node.cluster !== null) {
+          try {
+            await drainNode(drainSteps(node, node.cluster, listener, config.nodeName, reported), config.drainTimeoutMs, log);
+          } catch (err) {
+            log.error({ event: 'node.drain.failed', err }, 'graceful leave failed; stopping anyway');
+            node.disconnectClients(() => null);
+            await node.cluster.close();
+          }
+          await node.closeStorage();
+        } else {
+          // Connections first: listener.close() destroys every socket at once, which would lose
+          // the DISCONNECT 0x8B owed to v5 clients (§4.13.2). shutdown() writes it synchronously
+          // and refuses new sockets; by the time storage is flushed the bytes have left.
+          await node.shutdown();
+        }
         await listener.close();
         await transports.close();
         log.info({ event: 'node.stopped' }, 'node stopped');
@@ -761,5 +847,34 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
       })();
       return closed;
     },
+  };
+  if (node.cluster !== null) {
+    node.cluster.drainHandler = () => {
+      void handle.close('drain');
+      return drainReport !== null ? Promise.resolve(drainReport) : new Promise<DrainReport>((resolve) => drainWaiters.push(resolve));
+    };
+  }
+  return handle;
+}
+
+/** The drain's steps over this node, its cluster part and its listener (src/cluster/node-drain.ts). */
+function drainSteps(node: ShoalNode, cluster: ClusterNode, listener: TcpListener, nodeName: string, reported: (report: DrainReport) => void): DrainSteps {
+  return {
+    nodeName,
+    stopAccepting: () => {
+      // New connections on any listener (TCP, TLS, WebSocket) are refused from now on.
+      node.accepting = false;
+      listener.server.close(); // open connections stay; listener.close() at the end destroys leftovers
+    },
+    references: () => serverReferences(cluster.livePeers()),
+    sessionCount: () => node.persistentCount,
+    pushSessions: () => cluster.pushSessions(),
+    disconnectClients: (referenceFor) => node.disconnectClients(referenceFor),
+    settleSessions: () => node.settleSessions(),
+    forwardsInFlight: () => cluster.forwardsInFlight,
+    forwardsSettled: () => cluster.forwardsSettled(),
+    leaveGossip: () => cluster.leave(),
+    reported,
+    closeGrpc: () => cluster.close(),
   };
 }

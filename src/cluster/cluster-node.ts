@@ -20,6 +20,7 @@ import { laneFor, type AdoptOutcome, type ClusterStatus, type MemberStatusInfo }
 import { RetainedReplica } from './retained-replica.js';
 import { RouteLink } from './route-link.js';
 import type { ClusterSettings } from './cluster-settings.js';
+import type { DrainReport } from './node-drain.js';
 import { clientOwner, type OwnerCandidate } from './client-owner.js';
 import { TakeoverService, type ConnectWaiter } from './takeover-service.js';
 import { takeoverTimings } from './takeover.js';
@@ -40,6 +41,10 @@ export interface ClusterHost extends LocalDelivery {
   readonly supervisor: { takeover(clientId: string, request: TakeoverRequest): void };
 }
 
+function mqttOf(info: MemberInfo): { mqttAddress?: string } {
+  return info.mqttAddress === undefined ? {} : { mqttAddress: info.mqttAddress };
+}
+
 export class ClusterNode {
   private readonly membership: SwimMembership;
   private readonly transport: GrpcTransport;
@@ -58,7 +63,10 @@ export class ClusterNode {
   private readonly connected = new Map<string, number>();
   private retainedFetched = false;
   private timer: NodeJS.Timeout | null = null;
+  private leaving: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
+  /** Runs the node's graceful leave for `shoal drain` (set by startNode once the node is up). */
+  drainHandler: (() => Promise<DrainReport>) | null = null;
 
   constructor(
     private readonly settings: ClusterSettings,
@@ -70,11 +78,13 @@ export class ClusterNode {
       incarnation: settings.incarnation,
       grpcAddress: joinHostPort(settings.advertiseHost, settings.grpc.port),
       protocolVersion: CLUSTER_PROTOCOL_VERSION,
+      ...(settings.mqttAddress === undefined ? {} : { mqttAddress: settings.mqttAddress }),
     };
     this.membership = new SwimMembership({
       nodeName: self.name,
       incarnation: self.incarnation,
       grpcAddress: self.grpcAddress,
+      ...(self.mqttAddress === undefined ? {} : { mqttAddress: self.mqttAddress }),
       gossip: settings.gossip,
       advertiseHost: settings.advertiseHost,
       secret: settings.secret,
@@ -90,6 +100,10 @@ export class ClusterNode {
         routeSlice: (origin) => this.routes.sliceOf(origin),
         retainedSnapshot: () => this.replica.snapshot(),
         status: () => this.status(),
+        drain: () => {
+          if (this.drainHandler === null) return Promise.reject(new Error('the node is still starting; retry'));
+          return this.drainHandler();
+        },
         adopt: (_from, clientId) => this.takeovers.adopt(clientId),
       },
       logger: log,
@@ -228,7 +242,7 @@ export class ClusterNode {
     const table = this.routes.table;
     const self = this.membership.self;
     const members: MemberStatusInfo[] = [
-      { node: self.name, incarnation: self.incarnation, state: 'alive', routeCount: table.digest(self.name)?.count ?? 0, forwardQueueDepth: 0, grpcAddress: self.grpcAddress },
+      { node: self.name, incarnation: self.incarnation, state: 'alive', routeCount: table.digest(self.name)?.count ?? 0, forwardQueueDepth: 0, grpcAddress: self.grpcAddress, ...mqttOf(self) },
     ];
     for (const { info, state } of this.membership.members()) {
       members.push({
@@ -238,18 +252,44 @@ export class ClusterNode {
         routeCount: table.digest(info.name)?.count ?? 0,
         forwardQueueDepth: this.forwarder.awaiting(info.name),
         grpcAddress: info.grpcAddress,
+        ...mqttOf(info),
       });
     }
     return { node: self.name, incarnation: self.incarnation, protocolVersion: CLUSTER_PROTOCOL_VERSION, members };
   }
 
-  /** Leaves the gossip (the others see it go at once) and closes gRPC. */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
+  /** The other live members (those client ids are owned by, see ownerCandidates): where a
+   * draining node pushes sessions (pushSessions) and refers clients (server-reference.ts). */
+  livePeers(): MemberInfo[] {
+    return this.membership.members().filter(({ info }) => this.connected.get(info.name) === info.incarnation).map(({ info }) => info);
+  }
+
+  /** Forwarded messages awaiting their acknowledgement. */
+  get forwardsInFlight(): number {
+    return this.forwarder.inFlight;
+  }
+
+  /** Resolves once no forwarded message awaits its acknowledgement (each ends within FORWARD_ACK_TIMEOUT_MS). */
+  forwardsSettled(): Promise<void> {
+    return this.forwarder.settled();
+  }
+
+  /** Leaves the gossip: the others see this node go at once and drop its routes. Forwards already
+   * on their way are still taken until close(). */
+  leave(): Promise<void> {
+    this.leaving ??= (async () => {
       if (this.timer !== null) clearInterval(this.timer);
       this.takeovers.close();
       this.routes.close();
       await this.membership.leave();
+    })();
+    return this.leaving;
+  }
+
+  /** Leaves the gossip (if not done yet) and closes gRPC. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.leave();
       await this.transport.close();
       this.log.info({ event: 'cluster.stopped' }, 'left the cluster');
     })();

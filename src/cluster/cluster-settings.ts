@@ -12,6 +12,8 @@ export interface ClusterSettings {
   readonly grpc: { readonly host: string; readonly port: number };
   /** The host peers reach this node at (gossip and gRPC). */
   readonly advertiseHost: string;
+  /** "host:port" MQTT clients should use for this node (gossiped; see --advertise-mqtt). */
+  readonly mqttAddress?: string;
   readonly seeds: readonly string[];
   readonly secret: string | undefined;
   readonly tls?: { readonly certPath: string; readonly keyPath: string; readonly caPath: string };
@@ -20,8 +22,9 @@ export interface ClusterSettings {
   readonly takeoverStepMs: number;
 }
 
-/** The cluster settings of `config`, or null when it names no seeds (the node runs alone). */
-export function clusterSettingsFrom(config: ShoalConfig, incarnation: number): ClusterSettings | null {
+/** The cluster settings of `config`, or null when it names no seeds (the node runs alone).
+ * `mqttAddress`: what this node gossips as its MQTT address (known once the listener is bound). */
+export function clusterSettingsFrom(config: ShoalConfig, incarnation: number, mqttAddress?: string): ClusterSettings | null {
   if (config.seeds.length === 0) return null;
   const { clusterTlsCert: certPath, clusterTlsKey: keyPath, clusterTlsCa: caPath } = config;
   return {
@@ -30,6 +33,7 @@ export function clusterSettingsFrom(config: ShoalConfig, incarnation: number): C
     gossip: config.gossip,
     grpc: config.grpc,
     advertiseHost: config.advertise,
+    ...(mqttAddress === undefined ? {} : { mqttAddress }),
     seeds: config.seeds,
     secret: config.clusterSecret?.reveal(),
     takeoverStepMs: config.takeoverTimeoutMs,

@@ -114,6 +114,8 @@ export class Forwarder implements RemoteTarget {
   private cacheVersion = -1;
   /** Forward batches handed to the transport this callback and still growing, by lane and node. */
   private readonly open = new Map<string, ForwardedPublish[]>();
+  /** Callers of settled(), resolved when no copy awaits its ack. */
+  private settledWaiters: (() => void)[] = [];
 
   constructor(
     private readonly self: string,
@@ -167,6 +169,7 @@ export class Forwarder implements RemoteTarget {
       this.log.warn({ event: 'cluster.forward.refused', peer: from, topic: copy.message.topic }, `peer ${from} refused a forwarded message; the publisher is acknowledged without it`);
     }
     this.partDone(copy.wait);
+    this.notifySettled(); // after a re-pick, which may send a new copy
   }
 
   /** `node` went down (or restarted): its outstanding copies are given up, shared groups re-picked. */
@@ -179,6 +182,7 @@ export class Forwarder implements RemoteTarget {
       if (copy.groups.length > 0) this.repick(copy);
       this.partDone(copy.wait);
     }
+    this.notifySettled();
     if (given > 0) {
       this.counters.ackGivenUp += given;
       this.log.warn({ event: 'cluster.forward.peer_gone', peer: node, copies: given }, `peer ${node} went down before acknowledging ${given} forwarded messages; their publishers are acknowledged without it`);
@@ -195,10 +199,23 @@ export class Forwarder implements RemoteTarget {
       overdue++;
       this.partDone(copy.wait);
     }
+    this.notifySettled();
     if (overdue > 0) {
       this.counters.ackGivenUp += overdue;
       this.log.warn({ event: 'cluster.forward.ack_overdue', copies: overdue, timeoutMs: FORWARD_ACK_TIMEOUT_MS }, `${overdue} forwarded messages got no acknowledgement in time; their publishers are acknowledged without it`);
     }
+  }
+
+  /** Copies sent to any node and not yet acknowledged (or given up). */
+  get inFlight(): number {
+    return this.sent.size;
+  }
+
+  /** Resolves once no copy awaits its ack: each is acknowledged, or given up (its node went down,
+   * or FORWARD_ACK_TIMEOUT_MS passed). A draining node waits for this before it leaves. */
+  settled(): Promise<void> {
+    if (this.sent.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
   /** Copies sent to `node` and not yet acknowledged. */
@@ -293,6 +310,13 @@ export class Forwarder implements RemoteTarget {
     if (this.turns.size >= MAX_GROUP_TURNS) this.turns.clear();
     this.turns.set(share, turn + 1);
     return candidates[turn % candidates.length]!;
+  }
+
+  private notifySettled(): void {
+    if (this.sent.size > 0 || this.settledWaiters.length === 0) return;
+    const waiters = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private partDone(wait: AckWait | null): void {

@@ -18,6 +18,8 @@ import { MAX_BATCH_BYTES, PeerLink, SECRET_HINT } from './grpc-peer-link.js';
 import type { FullSyncResponse__Output } from './gen/cluster/v1/FullSyncResponse.js';
 import type { PeerBatch, PeerBatch__Output } from './gen/cluster/v1/PeerBatch.js';
 import type { StatusResponse__Output } from './gen/cluster/v1/StatusResponse.js';
+import type { DrainResponse__Output } from './gen/cluster/v1/DrainResponse.js';
+import type { DrainReport } from './node-drain.js';
 import type { TakeoverReceipt__Output } from './gen/cluster/v1/TakeoverReceipt.js';
 import { decodeTakeover, encodeTakeover, type SessionTakeoverMessage } from './takeover-codec.js';
 import { AUTH_HEADER, INCARNATION_HEADER, NODE_HEADER, authProof, checkCaller, type CallerIdentity } from './grpc-auth.js';
@@ -90,17 +92,24 @@ function clientCredentials(tls: GrpcTransportOptions['tls']): grpc.ChannelCreden
   return grpc.credentials.createSsl(readFileSync(tls.caPath), readFileSync(tls.keyPath), readFileSync(tls.certPath));
 }
 
-/** The caller name of `shoal cluster status`: admitted to the Status call only (with the secret). */
+/** The caller name of `shoal cluster status` and `shoal drain`: admitted to the Status and Drain
+ * calls only (with the secret). */
 export const STATUS_CALLER = 'shoal-cli';
 
-/**
- * One Status call to the node serving gRPC at `address`, as STATUS_CALLER: what
- * `shoal cluster status` prints. Proves `secret` like a node would; mTLS when `tls` is given.
- */
-export function queryStatus(
+/** How an operator command reaches the node serving gRPC at an address. */
+export interface OperatorCallOptions {
+  readonly secret: string | undefined;
+  readonly tls?: GrpcTransportOptions['tls'];
+  readonly deadlineMs: number;
+}
+
+/** One unary call as STATUS_CALLER, proving the secret like a node would; mTLS when `tls` is given. */
+function operatorCall<R>(
   address: string,
-  opts: { readonly secret: string | undefined; readonly tls?: GrpcTransportOptions['tls']; readonly deadlineMs: number },
-): Promise<ClusterStatus> {
+  method: string,
+  opts: OperatorCallOptions,
+  call: (c: ClusterClient, md: grpc.Metadata, o: grpc.CallOptions, cb: grpc.requestCallback<R>) => void,
+): Promise<R> {
   const proto = loadProto();
   const client = new proto.cluster.v1.Cluster(address, clientCredentials(opts.tls));
   const md = new grpc.Metadata();
@@ -108,13 +117,23 @@ export function queryStatus(
   md.set(NODE_HEADER, STATUS_CALLER);
   md.set(INCARNATION_HEADER, String(incarnation));
   if (opts.secret !== undefined) md.set(AUTH_HEADER, authProof(opts.secret, STATUS_CALLER, incarnation));
-  return new Promise<ClusterStatus>((resolve, reject) => {
-    client.Status({}, md, { deadline: Date.now() + opts.deadlineMs }, (err, res) => {
+  return new Promise<R>((resolve, reject) => {
+    call(client, md, { deadline: Date.now() + opts.deadlineMs }, (err, res) => {
       client.close();
-      if (err === null && res !== undefined) resolve(wire.decodeStatus(res));
-      else reject(new PeerCallError(address, 'Status', err?.code ?? grpc.status.UNKNOWN, err?.details ?? 'no response'));
+      if (err === null && res !== undefined) resolve(res);
+      else reject(new PeerCallError(address, method, err?.code ?? grpc.status.UNKNOWN, err?.details ?? 'no response'));
     });
   });
+}
+
+/** The node's view of the cluster: what `shoal cluster status` prints. */
+export async function queryStatus(address: string, opts: OperatorCallOptions): Promise<ClusterStatus> {
+  return wire.decodeStatus(await operatorCall<StatusResponse__Output>(address, 'Status', opts, (c, md, o, cb) => c.Status({}, md, o, cb)));
+}
+
+/** Asks the node to leave gracefully (`shoal drain`); resolves with its report once it has left. */
+export async function requestDrain(address: string, opts: OperatorCallOptions): Promise<DrainReport> {
+  return wire.decodeDrain(await operatorCall<DrainResponse__Output>(address, 'Drain', opts, (c, md, o, cb) => c.Drain({}, md, o, cb)));
 }
 
 /** What the refused caller's operator should do, per reason. */
@@ -330,6 +349,15 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
         // Also `shoal cluster status` (STATUS_CALLER), which is no member but proves the secret.
         if (this.admitCall(call, 'Status', (code, details) => cb({ code, details }), true) === null) return;
         cb(null, wire.encodeStatus(this.opts.handlers.status()));
+      },
+      Drain: (call, cb) => {
+        // From `shoal drain` (STATUS_CALLER) or any holder of the secret; answered once this node
+        // has left the gossip, before its gRPC server closes.
+        if (this.admitCall(call, 'Drain', (code, details) => cb({ code, details }), true) === null) return;
+        this.opts.handlers.drain().then(
+          (report) => cb(null, wire.encodeDrain(report)),
+          (err: unknown) => cb({ code: grpc.status.INTERNAL, details: `drain failed: ${err instanceof Error ? err.message : String(err)}` }),
+        );
       },
       RetainedSnapshot: (call) => {
         if (this.admitCall(call, 'RetainedSnapshot', (code, details) => call.emit('error', { code, details })) === null) return;

@@ -82,6 +82,8 @@ export interface SwimMembershipOptions {
   readonly incarnation: number;
   /** "host:port" peers dial for gRPC. */
   readonly grpcAddress: string;
+  /** "host:port" MQTT clients should use for this node; gossiped so a draining peer can refer clients here. */
+  readonly mqttAddress?: string;
   /** Where the gossip UDP socket binds; port 0 takes a free port (then advertised as bound). */
   readonly gossip: { readonly host: string; readonly port: number };
   /** The host peers send gossip to (--advertise). */
@@ -147,6 +149,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
       incarnation: opts.incarnation,
       grpcAddress: opts.grpcAddress,
       protocolVersion: CLUSTER_PROTOCOL_VERSION,
+      ...(opts.mqttAddress === undefined ? {} : { mqttAddress: opts.mqttAddress }),
     });
   }
 

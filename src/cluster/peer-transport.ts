@@ -7,6 +7,7 @@
 import type { PeerMessage, RetainedUpdate, RouteSlice } from './peer-messages.js';
 import type { SessionTakeoverMessage } from './takeover-codec.js';
 import { hashA } from './route-digest.js';
+import type { DrainReport } from './node-drain.js';
 import type { MemberInfo } from './types.js';
 
 export interface PeerTransportEvents {
@@ -28,6 +29,8 @@ export interface MemberStatusInfo {
   readonly routeCount: number;
   readonly forwardQueueDepth: number;
   readonly grpcAddress: string;
+  /** "host:port" MQTT clients should use; absent when the member advertises none. */
+  readonly mqttAddress?: string;
 }
 
 export interface ClusterStatus {
@@ -50,6 +53,8 @@ export interface ControlHandlers {
   routeSlice(origin: string): RouteSlice | null;
   retainedSnapshot(): Iterable<RetainedUpdate>;
   status(): ClusterStatus;
+  /** `shoal drain`: leave gracefully; resolves with the report once this node has left. */
+  drain(): Promise<DrainReport>;
 }
 
 /** Whether a caller naming itself (node, incarnation) may call: a current member, a node not (or

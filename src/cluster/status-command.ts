@@ -2,9 +2,11 @@
 // the gRPC Status call (src/cluster/grpc-transport.ts: queryStatus), with the same options and
 // environment as `shoal start` (it needs the node's --grpc address, --cluster-secret and
 // --cluster-tls-* files), and prints one line per member: state, incarnation, route count and
-// forward queue depth (forwarded copies awaiting their acknowledgement), or the answer as JSON.
+// forward queue depth (forwarded copies awaiting their acknowledgement), gRPC and MQTT addresses,
+// or the answer as JSON.
 import { loadConfig } from '../config/load.js';
-import { formatListen } from '../config/options.js';
+import { formatListen, type ShoalConfig } from '../config/options.js';
+import type { OperatorCallOptions } from './grpc-transport.js';
 import type { ClusterStatus } from './peer-transport.js';
 
 /** A node that does not answer this fast is reported as unreachable. */
@@ -16,10 +18,24 @@ export function statusAddress(grpc: { host: string; port: number }): string {
   return formatListen({ host, port: grpc.port });
 }
 
+/** How `shoal cluster status` and `shoal drain` reach the local node: its --grpc address, secret
+ * and TLS files, from the same flags, environment and config file as `shoal start`. */
+export function operatorTarget(config: ShoalConfig, deadlineMs: number): { address: string; opts: OperatorCallOptions } {
+  const { clusterTlsCert: certPath, clusterTlsKey: keyPath, clusterTlsCa: caPath } = config;
+  return {
+    address: statusAddress(config.grpc),
+    opts: {
+      secret: config.clusterSecret?.reveal(),
+      ...(certPath !== null && keyPath !== null && caPath !== null ? { tls: { certPath, keyPath, caPath } } : {}),
+      deadlineMs,
+    },
+  };
+}
+
 export function formatStatus(s: ClusterStatus): string {
-  const rows = [['NODE', 'STATE', 'INCARNATION', 'STARTED', 'ROUTES', 'FORWARD-QUEUE', 'GRPC']];
+  const rows = [['NODE', 'STATE', 'INCARNATION', 'STARTED', 'ROUTES', 'FORWARD-QUEUE', 'GRPC', 'MQTT']];
   for (const m of s.members) {
-    rows.push([m.node, m.state, String(m.incarnation), new Date(m.incarnation).toISOString(), String(m.routeCount), String(m.forwardQueueDepth), m.grpcAddress]);
+    rows.push([m.node, m.state, String(m.incarnation), new Date(m.incarnation).toISOString(), String(m.routeCount), String(m.forwardQueueDepth), m.grpcAddress, m.mqttAddress ?? '-']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
@@ -35,16 +51,11 @@ export async function clusterCommand(argv: readonly string[], env: NodeJS.Proces
   }
   const json = rest.includes('--json');
   const config = loadConfig({ argv: rest.filter((a) => a !== '--json'), env });
-  const address = statusAddress(config.grpc);
+  const { address, opts } = operatorTarget(config, STATUS_DEADLINE_MS);
   const { queryStatus } = await import('./grpc-transport.js');
-  const { clusterTlsCert: certPath, clusterTlsKey: keyPath, clusterTlsCa: caPath } = config;
   let status: ClusterStatus;
   try {
-    status = await queryStatus(address, {
-      secret: config.clusterSecret?.reveal(),
-      ...(certPath !== null && keyPath !== null && caPath !== null ? { tls: { certPath, keyPath, caPath } } : {}),
-      deadlineMs: STATUS_DEADLINE_MS,
-    });
+    status = await queryStatus(address, opts);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     err(`shoal: no cluster status from the node at ${address}: ${why}; is it running with --seeds, and are --grpc and --cluster-secret the node's?\n`);

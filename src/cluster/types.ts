@@ -5,6 +5,9 @@ export interface MemberInfo {
   readonly incarnation: number;   // start epoch ms
   readonly grpcAddress: string;   // "host:port" peers dial for gRPC
   readonly protocolVersion: number; // cluster protocol version (CLUSTER_PROTOCOL_VERSION = 1)
+  /** "host:port" MQTT clients should use for this node (a draining node's v5 Server Reference);
+   * absent from nodes that do not advertise one (older versions). */
+  readonly mqttAddress?: string;
 }
 export type MemberState = 'alive' | 'suspect' | 'down';
 export interface MembershipEvents {

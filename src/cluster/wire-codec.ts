@@ -12,6 +12,8 @@ import type { OriginDigest__Output } from './gen/cluster/v1/OriginDigest.js';
 import type { FullSyncResponse, FullSyncResponse__Output } from './gen/cluster/v1/FullSyncResponse.js';
 import type { ForwardStatus as WireForwardStatus } from './gen/cluster/v1/ForwardStatus.js';
 import type { StatusResponse, StatusResponse__Output } from './gen/cluster/v1/StatusResponse.js';
+import type { DrainResponse, DrainResponse__Output } from './gen/cluster/v1/DrainResponse.js';
+import type { DrainReport } from './node-drain.js';
 import type * as M from './peer-messages.js';
 import type { ClusterStatus } from './peer-transport.js';
 
@@ -243,6 +245,7 @@ export function encodeStatus(s: ClusterStatus): StatusResponse {
       route_count: m.routeCount,
       forward_queue_depth: m.forwardQueueDepth,
       grpc_address: m.grpcAddress,
+      mqtt_address: m.mqttAddress ?? '',
     })),
   };
 }
@@ -259,6 +262,39 @@ export function decodeStatus(s: StatusResponse__Output): ClusterStatus {
       routeCount: m.route_count,
       forwardQueueDepth: m.forward_queue_depth,
       grpcAddress: m.grpc_address,
+      ...(m.mqtt_address === '' ? {} : { mqttAddress: m.mqtt_address }),
     })),
+  };
+}
+
+export function encodeDrain(r: DrainReport): DrainResponse {
+  return {
+    node: r.node,
+    sessions_pushed: r.sessionsPushed,
+    sessions_kept: r.sessionsKept,
+    sessions_ended: r.sessionsEnded,
+    clients_redirected: r.clientsRedirected,
+    clients_shut_down: r.clientsShutDown,
+    clients_closed: r.clientsClosed,
+    forwards_settled: r.forwardsSettled,
+    forwards_unsettled: r.forwardsUnsettled,
+    timed_out: r.timedOut,
+    elapsed_ms: r.elapsedMs,
+  };
+}
+
+export function decodeDrain(r: DrainResponse__Output): DrainReport {
+  return {
+    node: r.node,
+    sessionsPushed: r.sessions_pushed,
+    sessionsKept: r.sessions_kept,
+    sessionsEnded: r.sessions_ended,
+    clientsRedirected: r.clients_redirected,
+    clientsShutDown: r.clients_shut_down,
+    clientsClosed: r.clients_closed,
+    forwardsSettled: r.forwards_settled,
+    forwardsUnsettled: r.forwards_unsettled,
+    timedOut: r.timed_out,
+    elapsedMs: r.elapsed_ms,
   };
 }

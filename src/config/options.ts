@@ -14,6 +14,7 @@ import {
   seedsKind,
   tlsFileKind,
 } from './cluster-options.js';
+import { DRAIN_DEFAULTS, DRAIN_SPECS, type DrainConfig } from './drain-options.js';
 import type { Secret } from './secret.js';
 import { DEFAULT_TLS_PORT, DEFAULT_WSS_PORT, DEFAULT_WS_PORT, checkTransportConfig, optionalListenKind, switchKind } from './transport-options.js';
 import { DEFAULT_LIMITS, LIMIT_SPECS, type LimitConfig } from './limit-options.js';
@@ -31,8 +32,9 @@ export const SHARD_HOSTS: readonly ShardHost[] = ['auto', 'workers', 'main'];
 export type { ListenAddress };
 export { parseListen, formatListen };
 
-/** The abuse limits (connections, rates, topic bounds) are in limit-options.ts. */
-export interface ShoalConfig extends LimitConfig {
+/** The abuse limits (connections, rates, topic bounds) are in limit-options.ts; the graceful-leave
+ * settings (--drain-timeout, --advertise-mqtt) in drain-options.ts. */
+export interface ShoalConfig extends LimitConfig, DrainConfig {
   readonly listen: ListenAddress;
   /** One SQLite file per shard lives here; relative paths resolve against the working directory. */
   readonly dataDir: string;
@@ -154,6 +156,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   tlsRequireClientCert: false,
   tlsCnAsUsername: false,
   takeoverTimeoutMs: 5_000,
+  ...DRAIN_DEFAULTS,
 } as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName' | 'advertise'>);
 
 export function defaultConfig(): ShoalConfig {
@@ -372,6 +375,7 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     kind: int(100, 60_000, '<ms>'),
     description: 'How long a CONNECT that moves a session from another node waits for each answer (claim, export, install, handover) before it is refused with 0x89 Server busy; the old node keeps the session twice as long.',
   },
+  ...DRAIN_SPECS,
 };
 
 /** `--max-queued-bytes` → `SHOAL_MAX_QUEUED_BYTES`. */

@@ -64,6 +64,8 @@ export interface CloseReason {
   detail: string;
   /** v5 DISCONNECT may update it. */
   sessionExpiryIntervalSec?: number;
+  /** v5 Server Reference sent with the server's DISCONNECT (0x9C Use Another Server, §4.11). */
+  serverReference?: string;
 }
 
 export interface ConnectionHandler {
@@ -467,11 +469,11 @@ export class Connection implements DecoderSink, DeadlineTarget {
   }
 
   /**
-   * Closes the connection: an open v5 client first gets DISCONNECT with `reasonCode` and
-   * `detail` as Reason String. onClose fires once, with `kind` (default 'server').
+   * Closes the connection: an open v5 client first gets DISCONNECT with `reasonCode`, `detail` as
+   * Reason String and `serverReference`, if given. onClose fires once, with `kind` (default 'server').
    */
-  close(reasonCode: number, detail: string, kind: CloseReason['kind'] = 'server'): void {
-    this.closeWith({ kind, reasonCode, detail }, true);
+  close(reasonCode: number, detail: string, kind: CloseReason['kind'] = 'server', serverReference?: string): void {
+    this.closeWith(serverReference === undefined ? { kind, reasonCode, detail } : { kind, reasonCode, detail, serverReference }, true);
   }
 
   /** @internal DeadlineTarget: checks the connect or keepalive deadline in force. */
@@ -855,7 +857,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
       const disconnect: IDisconnectPacket = {
         cmd: 'disconnect',
         reasonCode: reason.reasonCode,
-        properties: { reasonString: reason.detail },
+        properties: reason.serverReference === undefined ? { reasonString: reason.detail } : { reasonString: reason.detail, serverReference: reason.serverReference },
       };
       const buf = encodePacket(disconnect, 5, this.clientMaxPacketSize);
       // Written past the slow-consumer bound on purpose: it is the last packet.

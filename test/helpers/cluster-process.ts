@@ -1,8 +1,13 @@
 // Starts Shoal nodes joined into one cluster as separate `shoal start` processes on 127.0.0.1
 // (one event loop per node, as in production), each with its own ports and temp data directory,
 // and waits for their JSON log lines (no sleeps: every wait is for a line, with a timeout).
+import { execFile } from 'node:child_process';
+import { after, before } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { freeUdpPorts, spawnJsonLogChild, type JsonLogChild, type LogLine } from './membership-process.js';
-import { freePort, tempDir } from './node.js';
+import { freePort, removeDir, tempDir } from './node.js';
 
 /** One node's part of the cluster: its `shoal start` flags come from this. */
 export interface ClusterChildSpec {
@@ -13,13 +18,15 @@ export interface ClusterChildSpec {
   readonly seeds: readonly string[];
   /** More `shoal start` flags. */
   readonly extraArgs?: readonly string[];
+  /** MQTT port; absent or 0: a free one (a restart on the same port keeps clients' addresses valid). */
+  readonly mqttPort?: number;
 }
 
 /** `shoal start` arguments for `spec`: debug logs carry the route and retained lines tests wait for. */
 export function startArgs(spec: ClusterChildSpec): string[] {
   return [
     'src/main.ts', 'start',
-    '--listen', '127.0.0.1:0',
+    '--listen', `127.0.0.1:${spec.mqttPort ?? 0}`,
     '--data-dir', spec.dataDir,
     '--shards', '2',
     '--sys-interval', '0',
@@ -89,4 +96,53 @@ export async function incarnationOf(node: ClusterProcess): Promise<number> {
 /** Waits until `node` has its streams up to every name in `peers`. */
 export async function peersUp(node: ClusterProcess, peers: readonly string[], ms = 20_000): Promise<void> {
   await Promise.all(peers.map((p) => node.waitFor(`streams to ${p}`, (l) => l.event === 'cluster.peer.up' && l.peer === p, ms)));
+}
+
+/** Waits until `node` (just started) and every one of `others` have their streams up to each other
+ * at `node`'s new incarnation: it has joined (again). */
+export async function joined(node: ClusterProcess, others: readonly ClusterProcess[], ms = 20_000): Promise<void> {
+  const incarnation = await incarnationOf(node);
+  await peersUp(node, others.map((o) => o.spec.name), ms);
+  await Promise.all(
+    others.map((o) => o.waitFor(`streams to ${node.spec.name} (incarnation ${incarnation})`, (l) => l.event === 'cluster.peer.up' && l.peer === node.spec.name && l.incarnation === incarnation, ms)),
+  );
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Runs `shoal <args>` (e.g. `cluster status`, `drain`) as an operator would, against `node`'s gRPC
+ * port, with `secret` in SHOAL_CLUSTER_SECRET and none of the caller's other SHOAL_* variables. */
+export async function shoalCommand(node: ClusterProcess, args: readonly string[], secret: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const argv = ['--import', 'tsx', 'src/main.ts', ...args, '--grpc', `127.0.0.1:${node.spec.grpcPort}`];
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHOAL_')) env[k] = v;
+  env.SHOAL_CLUSTER_SECRET = secret;
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, argv, { cwd: ROOT, env });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/**
+ * A suite's cluster: `n` nodes started (streams up between all of them) before its tests, and
+ * stopped with their data directories removed after, with every client in `clients` ended first.
+ * `nodes` is filled in place, so a test may replace a restarted node in it.
+ */
+export function useCluster(n: number, secret: string): { nodes: ClusterProcess[]; clients: MqttClient[] } {
+  const nodes: ClusterProcess[] = [];
+  const clients: MqttClient[] = [];
+  before(async () => {
+    const specs = await clusterSpecs(n);
+    nodes.push(...(await Promise.all(specs.map((s) => startClusterProcess(s, secret)))));
+    await Promise.all(nodes.map((node) => peersUp(node, nodes.filter((o) => o !== node).map((o) => o.spec.name))));
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+    await Promise.all(nodes.map((node) => node.stop()));
+    for (const node of nodes) removeDir(node.spec.dataDir);
+  });
+  return { nodes, clients };
 }

@@ -27,6 +27,7 @@ async function main(): Promise<void> {
       retainedSnapshot: () => config.retained ?? [],
       adopt: (from, clientId) => Promise.resolve({ moved: false, detail: `${from} asked for ${clientId}; this test peer holds no sessions` }),
       status: () => ({ node: config.name, incarnation: config.incarnation, protocolVersion: 1, members: [] }),
+      drain: () => Promise.reject(new Error('this test peer does not drain')),
     },
   });
   const port = await t.start();

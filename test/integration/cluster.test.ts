@@ -3,54 +3,26 @@
 // `+` and `#`, retained messages across nodes, shared groups across nodes (exactly one receiver
 // per message), a kill -9 purging the dead node's routes within the documented bound, a restart
 // (new incarnation) resyncing, and a node with a wrong secret refused.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import type { MqttClient } from 'mqtt';
 import type { ClusterStatus } from '../../src/cluster/peer-transport.js';
 import { DEFAULT_GOSSIP_TIMINGS, downDetectionBoundMs } from '../../src/cluster/membership.js';
-import { clusterSpecs, incarnationOf, peersUp, routeVisible, startClusterProcess, type ClusterProcess } from '../helpers/cluster-process.js';
+import { clusterSpecs, incarnationOf, routeVisible, shoalCommand, startClusterProcess, useCluster, type ClusterProcess } from '../helpers/cluster-process.js';
 import { collector, connect, connectCollecting, removeDir } from '../helpers/node.js';
 
 const SECRET = 'cluster-integration-secret-51c2';
 const WAIT_MS = 10_000;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Runs `shoal cluster status` against `node`'s gRPC port with `secret` in the environment. */
-async function clusterStatus(node: ClusterProcess, secret: string, json: boolean): Promise<{ code: number; stdout: string; stderr: string }> {
-  const args = ['--import', 'tsx', 'src/main.ts', 'cluster', 'status', '--grpc', `127.0.0.1:${node.spec.grpcPort}`, ...(json ? ['--json'] : [])];
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHOAL_')) env[k] = v;
-  env.SHOAL_CLUSTER_SECRET = secret;
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, args, { cwd: ROOT, env });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function clusterStatus(node: ClusterProcess, secret: string, json: boolean): Promise<{ code: number; stdout: string; stderr: string }> {
+  return shoalCommand(node, ['cluster', 'status', ...(json ? ['--json'] : [])], secret);
 }
 /** When a killed node's routes must be gone from the others (README, Cluster): membership's
  * bound on declaring it down, plus one cluster tick for a purge missed at that moment. */
 const PURGE_BOUND_MS = downDetectionBoundMs(DEFAULT_GOSSIP_TIMINGS, 3) + 2_000;
 
 describe('cluster of three processes', { timeout: 120_000 }, () => {
-  let nodes: ClusterProcess[] = [];
-  const clients: MqttClient[] = [];
-
-  before(async () => {
-    const specs = await clusterSpecs(3);
-    nodes = await Promise.all(specs.map((s) => startClusterProcess(s, SECRET)));
-    await Promise.all(nodes.map((n) => peersUp(n, nodes.filter((o) => o !== n).map((o) => o.spec.name))));
-  });
-
-  after(async () => {
-    await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
-    await Promise.all(nodes.map((n) => n.stop()));
-    for (const n of nodes) removeDir(n.spec.dataDir);
-  });
+  const { nodes, clients } = useCluster(3, SECRET);
 
   it('delivers a PUBLISH on one node to subscribers on the others at QoS 0/1/2, with + and #', async () => {
     const [n1, n2, n3] = nodes as [ClusterProcess, ClusterProcess, ClusterProcess];

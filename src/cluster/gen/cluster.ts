@@ -5,6 +5,8 @@ import type { AdoptRequest as _cluster_v1_AdoptRequest, AdoptRequest__Output as 
 import type { AdoptResponse as _cluster_v1_AdoptResponse, AdoptResponse__Output as _cluster_v1_AdoptResponse__Output } from './cluster/v1/AdoptResponse.js';
 import type { ClusterClient as _cluster_v1_ClusterClient, ClusterDefinition as _cluster_v1_ClusterDefinition } from './cluster/v1/Cluster.js';
 import type { DigestSet as _cluster_v1_DigestSet, DigestSet__Output as _cluster_v1_DigestSet__Output } from './cluster/v1/DigestSet.js';
+import type { DrainRequest as _cluster_v1_DrainRequest, DrainRequest__Output as _cluster_v1_DrainRequest__Output } from './cluster/v1/DrainRequest.js';
+import type { DrainResponse as _cluster_v1_DrainResponse, DrainResponse__Output as _cluster_v1_DrainResponse__Output } from './cluster/v1/DrainResponse.js';
 import type { Evict as _cluster_v1_Evict, Evict__Output as _cluster_v1_Evict__Output } from './cluster/v1/Evict.js';
 import type { ForwardAck as _cluster_v1_ForwardAck, ForwardAck__Output as _cluster_v1_ForwardAck__Output } from './cluster/v1/ForwardAck.js';
 import type { ForwardBatch as _cluster_v1_ForwardBatch, ForwardBatch__Output as _cluster_v1_ForwardBatch__Output } from './cluster/v1/ForwardBatch.js';
@@ -55,6 +57,8 @@ export interface ProtoGrpcType {
       AdoptResponse: MessageTypeDefinition<_cluster_v1_AdoptResponse, _cluster_v1_AdoptResponse__Output>
       Cluster: SubtypeConstructor<typeof grpc.Client, _cluster_v1_ClusterClient> & { service: _cluster_v1_ClusterDefinition }
       DigestSet: MessageTypeDefinition<_cluster_v1_DigestSet, _cluster_v1_DigestSet__Output>
+      DrainRequest: MessageTypeDefinition<_cluster_v1_DrainRequest, _cluster_v1_DrainRequest__Output>
+      DrainResponse: MessageTypeDefinition<_cluster_v1_DrainResponse, _cluster_v1_DrainResponse__Output>
       Evict: MessageTypeDefinition<_cluster_v1_Evict, _cluster_v1_Evict__Output>
       ForwardAck: MessageTypeDefinition<_cluster_v1_ForwardAck, _cluster_v1_ForwardAck__Output>
       ForwardBatch: MessageTypeDefinition<_cluster_v1_ForwardBatch, _cluster_v1_ForwardBatch__Output>

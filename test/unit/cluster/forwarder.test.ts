@@ -108,6 +108,26 @@ describe('Forwarder', () => {
     assert.equal(fwd.counters.ackGivenUp, 1);
   });
 
+  it('settled() resolves once no copy awaits its ack (acked, node gone, or overdue), not before', async () => {
+    const { fwd, transport, clock } = setup({ b: ['q'], c: ['q'] });
+    assert.equal(await settled(fwd.settled()), true, 'nothing in flight');
+    fwd.route(msg('q', 1));
+    fwd.route(msg('q', 1));
+    assert.equal(fwd.inFlight, 4);
+    const waiting = fwd.settled();
+    const [first, second] = transport.forwards().filter((s) => s.peer === 'b');
+    fwd.onAck('b', { ackId: first!.p.ackId, status: 'stored' });
+    assert.equal(await settled(waiting), false);
+    fwd.nodeGone('c');
+    assert.equal(fwd.inFlight, 1);
+    assert.equal(await settled(waiting), false);
+    clock.now += FORWARD_ACK_TIMEOUT_MS + 1;
+    fwd.sweep();
+    assert.equal(fwd.inFlight, 0);
+    assert.equal(await settled(waiting), true);
+    assert.ok(second !== undefined);
+  });
+
   it('ends an overdue ack wait on sweep', async () => {
     const { fwd, clock } = setup({ b: ['q'] });
     const plan = fwd.route(msg('q', 2));

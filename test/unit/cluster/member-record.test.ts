@@ -4,12 +4,23 @@ import { GOSSIP_DATAGRAM_BYTES, MAX_MEMBER_RECORD_BYTES, fromMeta, memberRecordB
 import { SEAL_OVERHEAD_BYTES } from '../../../src/cluster/gossip-seal.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from '../../../src/cluster/types.js';
 
-const info: MemberInfo = { name: 'shoal@broker-1.example', incarnation: 1_765_147_310_123, grpcAddress: '10.20.30.40:7947', protocolVersion: CLUSTER_PROTOCOL_VERSION };
+const info: MemberInfo = { name: 'shoal@broker-1.example', incarnation: 1_765_147_310_123, grpcAddress: '10.20.30.40:7947', protocolVersion: CLUSTER_PROTOCOL_VERSION, mqttAddress: '10.20.30.40:1883' };
 
 test('MemberInfo survives the trip through swim meta (JSON)', () => {
   const meta = JSON.parse(JSON.stringify(toMeta(info))) as unknown;
   assert.deepEqual(fromMeta(meta), info);
-  assert.deepEqual(Object.keys(toMeta(info)), ['n', 'i', 'g', 'v']);
+  assert.deepEqual(Object.keys(toMeta(info)), ['n', 'i', 'g', 'v', 'm']);
+});
+
+test('a record without an MQTT address (an older node) still reads, and ours reads there', () => {
+  const { mqttAddress: _, ...older } = info;
+  const meta = JSON.parse(JSON.stringify(toMeta(older))) as unknown;
+  assert.deepEqual(Object.keys(meta as object), ['n', 'i', 'g', 'v']);
+  assert.deepEqual(fromMeta(meta), older);
+  assert.equal('mqttAddress' in (fromMeta(meta) as MemberInfo), false);
+  // An older reader destructures n, i, g, v only: the extra key changes nothing for it.
+  const { n, i, g, v } = toMeta(info);
+  assert.deepEqual({ n, i, g, v }, toMeta(older));
 });
 
 test('unusable meta is named, not guessed at', () => {
@@ -22,6 +33,8 @@ test('unusable meta is named, not guessed at', () => {
     [{ ...good, i: 1.5 }, /incarnation/],
     [{ ...good, g: 7947 }, /gRPC address/],
     [{ ...good, v: '1' }, /protocol version/],
+    [{ ...good, m: 1883 }, /MQTT address/],
+    [{ ...good, m: '' }, /MQTT address/],
   ];
   for (const [meta, why] of cases) {
     const result = fromMeta(meta);
@@ -32,9 +45,10 @@ test('unusable meta is named, not guessed at', () => {
 
 test('a typical record is well under the budget, which leaves room in a sealed 512-byte datagram', () => {
   const typical = memberRecordBytes('10.20.30.40:7946', toMeta(info), info.incarnation);
-  // Measured: 153 bytes (with its length prefix) for a 22-character name and IPv4 addresses.
-  assert.equal(typical, 153);
-  assert.ok(typical <= 160, `typical record ${typical} bytes`);
+  // Measured: 176 bytes (with its length prefix) for a 22-character name and IPv4 addresses
+  // (153 before the MQTT address was added).
+  assert.equal(typical, 176);
+  assert.ok(typical <= 180, `typical record ${typical} bytes`);
   assert.ok(typical <= MAX_MEMBER_RECORD_BYTES);
   // A ping in swim's compound framing: 3-byte header, then a 2-byte length, a type byte and
   // {"seq":n} (up to 9 digits). Two records of the largest size fit next to it in what swim may

@@ -70,6 +70,8 @@ export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
   tlsRequireClientCert: { text: 'on', json: true, expected: true },
   tlsCnAsUsername: { text: 'yes', json: true, expected: true },
   takeoverTimeoutMs: { text: '1500', json: 1500, expected: 1500 },
+  drainTimeoutMs: { text: '5000', json: 5000, expected: 5000 },
+  advertiseMqtt: { text: 'mqtt-1.example:8883', json: 'mqtt-1.example:8883', expected: 'mqtt-1.example:8883' },
 };
 
 /**
@@ -134,6 +136,8 @@ export const BAD_TEXT: Record<ConfigKey, string[]> = {
   tlsRequireClientCert: ['maybe', '2'],
   tlsCnAsUsername: ['enabled'],
   takeoverTimeoutMs: ['99', '60001', '5s'],
+  drainTimeoutMs: ['999', '3600001', '1.5', '10s'],
+  advertiseMqtt: ['mqtt.example', 'mqtt.example:0', '0.0.0.0:1883', ':1883', '[::]:1883', '::1:1883', 'bad host:1883'],
 };
 
 /** Values a JSON config file may carry that must be rejected (including wrong JSON types). */
@@ -180,6 +184,8 @@ export const BAD_JSON: Record<ConfigKey, unknown[]> = {
   tlsRequireClientCert: ['true', 1, null],
   tlsCnAsUsername: ['yes', 0],
   takeoverTimeoutMs: [99, 60_001, '5000'],
+  drainTimeoutMs: ['5000', 0, 1.5, null],
+  advertiseMqtt: [1883, { host: 'h', port: 1 }, 'h:0', true],
 };
 
 /** Runs `fn`, which must throw a ConfigError, and returns it. */

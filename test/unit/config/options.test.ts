@@ -63,6 +63,8 @@ test('defaults match the documented values', () => {
     tlsRequireClientCert: false,
     tlsCnAsUsername: false,
     takeoverTimeoutMs: 5000,
+    drainTimeoutMs: 30_000,
+    advertiseMqtt: null,
   });
   assert.deepEqual(parseConfig({}, 'empty.json'), c);
 });
@@ -183,6 +185,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
       '--cluster-tls-cert', '--cluster-tls-key', '--cluster-tls-ca',
       '--tls', '--ws', '--wss', '--tls-cert', '--tls-key', '--tls-ca', '--tls-require-client-cert', '--tls-cn-as-username',
       '--takeover-timeout',
+      '--drain-timeout', '--advertise-mqtt',
     ],
   );
   assert.deepEqual(

@@ -4,6 +4,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AdoptRequest as _cluster_v1_AdoptRequest, AdoptRequest__Output as _cluster_v1_AdoptRequest__Output } from '../../cluster/v1/AdoptRequest.js';
 import type { AdoptResponse as _cluster_v1_AdoptResponse, AdoptResponse__Output as _cluster_v1_AdoptResponse__Output } from '../../cluster/v1/AdoptResponse.js';
+import type { DrainRequest as _cluster_v1_DrainRequest, DrainRequest__Output as _cluster_v1_DrainRequest__Output } from '../../cluster/v1/DrainRequest.js';
+import type { DrainResponse as _cluster_v1_DrainResponse, DrainResponse__Output as _cluster_v1_DrainResponse__Output } from '../../cluster/v1/DrainResponse.js';
 import type { FullSyncRequest as _cluster_v1_FullSyncRequest, FullSyncRequest__Output as _cluster_v1_FullSyncRequest__Output } from '../../cluster/v1/FullSyncRequest.js';
 import type { FullSyncResponse as _cluster_v1_FullSyncResponse, FullSyncResponse__Output as _cluster_v1_FullSyncResponse__Output } from '../../cluster/v1/FullSyncResponse.js';
 import type { HelloRequest as _cluster_v1_HelloRequest, HelloRequest__Output as _cluster_v1_HelloRequest__Output } from '../../cluster/v1/HelloRequest.js';
@@ -35,6 +37,27 @@ export interface ClusterClient extends grpc.Client {
   adopt(argument: _cluster_v1_AdoptRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
   adopt(argument: _cluster_v1_AdoptRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
   adopt(argument: _cluster_v1_AdoptRequest, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Control: leave the cluster gracefully (`shoal drain`), as on SIGTERM: stop accepting MQTT
+   * connections, move persistent sessions to live peers, refer clients to live nodes, wait for
+   * forwarded messages, leave gossip. Answered once the node has left, just before it closes
+   * gRPC and exits; a repeated call joins the drain under way.
+   */
+  Drain(argument: _cluster_v1_DrainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_DrainResponse__Output>): grpc.ClientUnaryCall;
+  Drain(argument: _cluster_v1_DrainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_DrainResponse__Output>): grpc.ClientUnaryCall;
+  Drain(argument: _cluster_v1_DrainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_DrainResponse__Output>): grpc.ClientUnaryCall;
+  Drain(argument: _cluster_v1_DrainRequest, callback: grpc.requestCallback<_cluster_v1_DrainResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Control: leave the cluster gracefully (`shoal drain`), as on SIGTERM: stop accepting MQTT
+   * connections, move persistent sessions to live peers, refer clients to live nodes, wait for
+   * forwarded messages, leave gossip. Answered once the node has left, just before it closes
+   * gRPC and exits; a repeated call joins the drain under way.
+   */
+  drain(argument: _cluster_v1_DrainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_DrainResponse__Output>): grpc.ClientUnaryCall;
+  drain(argument: _cluster_v1_DrainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_DrainResponse__Output>): grpc.ClientUnaryCall;
+  drain(argument: _cluster_v1_DrainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_DrainResponse__Output>): grpc.ClientUnaryCall;
+  drain(argument: _cluster_v1_DrainRequest, callback: grpc.requestCallback<_cluster_v1_DrainResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Long-lived stream of batches from the caller to the callee. The callee answers with one
@@ -143,6 +166,14 @@ export interface ClusterHandlers extends grpc.UntypedServiceImplementation {
   Adopt: grpc.handleUnaryCall<_cluster_v1_AdoptRequest__Output, _cluster_v1_AdoptResponse>;
   
   /**
+   * Control: leave the cluster gracefully (`shoal drain`), as on SIGTERM: stop accepting MQTT
+   * connections, move persistent sessions to live peers, refer clients to live nodes, wait for
+   * forwarded messages, leave gossip. Answered once the node has left, just before it closes
+   * gRPC and exits; a repeated call joins the drain under way.
+   */
+  Drain: grpc.handleUnaryCall<_cluster_v1_DrainRequest__Output, _cluster_v1_DrainResponse>;
+  
+  /**
    * Long-lived stream of batches from the caller to the callee. The callee answers with one
    * empty batch once the caller is admitted (authenticated, known and current incarnation), then
    * may send nothing more; the caller dials K of these per peer and picks one by topic hash, so
@@ -183,6 +214,7 @@ export interface ClusterHandlers extends grpc.UntypedServiceImplementation {
 
 export interface ClusterDefinition extends grpc.ServiceDefinition {
   Adopt: MethodDefinition<_cluster_v1_AdoptRequest, _cluster_v1_AdoptResponse, _cluster_v1_AdoptRequest__Output, _cluster_v1_AdoptResponse__Output>
+  Drain: MethodDefinition<_cluster_v1_DrainRequest, _cluster_v1_DrainResponse, _cluster_v1_DrainRequest__Output, _cluster_v1_DrainResponse__Output>
   Exchange: MethodDefinition<_cluster_v1_PeerBatch, _cluster_v1_PeerBatch, _cluster_v1_PeerBatch__Output, _cluster_v1_PeerBatch__Output>
   FullSync: MethodDefinition<_cluster_v1_FullSyncRequest, _cluster_v1_FullSyncResponse, _cluster_v1_FullSyncRequest__Output, _cluster_v1_FullSyncResponse__Output>
   Hello: MethodDefinition<_cluster_v1_HelloRequest, _cluster_v1_HelloResponse, _cluster_v1_HelloRequest__Output, _cluster_v1_HelloResponse__Output>

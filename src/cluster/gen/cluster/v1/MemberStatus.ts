@@ -12,6 +12,10 @@ export interface MemberStatus {
   'route_count'?: (number);
   'forward_queue_depth'?: (number);
   'grpc_address'?: (string);
+  /**
+   * "host:port" MQTT clients should use; empty when the member does not advertise one.
+   */
+  'mqtt_address'?: (string);
 }
 
 export interface MemberStatus__Output {
@@ -24,4 +28,8 @@ export interface MemberStatus__Output {
   'route_count': (number);
   'forward_queue_depth': (number);
   'grpc_address': (string);
+  /**
+   * "host:port" MQTT clients should use; empty when the member does not advertise one.
+   */
+  'mqtt_address': (string);
 }
