@@ -5,8 +5,9 @@
 //   - its own UDP socket, bound to the configured host (swim binds every interface), with every
 //     datagram sealed by the cluster secret and checked before swim parses it (gossip-socket.ts);
 //   - joining by a seed list that may include this node, retried while no seed answers, and
-//     re-synced with unreached seeds and down members afterwards, so a healed partition merges
-//     (swim never probes a member again once it is faulty);
+//     re-synced with unreached seeds and down members afterwards (with a backoff per address), so
+//     a healed partition merges without a restart (swim never probes a member again once it is
+//     faulty);
 //   - one live node per name: a joiner that finds its name held by a live node refuses to start;
 //   - a graceful leave that tells the others (swim's leave() sends nothing);
 //   - timings chosen for a broker (swim's defaults suspect a node after a 4 ms ping timeout).
@@ -33,7 +34,8 @@ export interface GossipTimings {
   readonly joinTimeoutMs: number;
   /** Between join rounds while no other member is known. */
   readonly seedRetryMs: number;
-  /** Between re-syncs with unreached seeds and down members once joined (heals partitions). */
+  /** Once joined, an unreached seed or a down member is re-synced with after seedRetryMs, then
+   * after twice that, and so on up to this (heals partitions; see rejoinDelayMs). */
   readonly rejoinIntervalMs: number;
   /** A live node holding our name for this long after we saw it (at least the detection bound) makes us refuse to start. */
   readonly duplicateConfirmMs: number;
@@ -60,7 +62,7 @@ export const DEFAULT_GOSSIP_TIMINGS: GossipTimings = Object.freeze({
   suspectTimeoutMs: 1500,
   joinTimeoutMs: 1000,
   seedRetryMs: 1000,
-  rejoinIntervalMs: 10_000,
+  rejoinIntervalMs: 5_000,
   duplicateConfirmMs: 6000,
   forgetDownAfterMs: 15 * 60_000,
 });
@@ -74,6 +76,24 @@ export const DEFAULT_GOSSIP_TIMINGS: GossipTimings = Object.freeze({
 export function downDetectionBoundMs(t: GossipTimings, members: number): number {
   const periodsToFirstProbe = 2 * Math.max(1, members - 1);
   return (periodsToFirstProbe + 2) * t.intervalMs + t.pingTimeoutMs + t.pingReqTimeoutMs + t.suspectTimeoutMs;
+}
+
+/**
+ * Wait before the next re-sync with an address that is not a live member, after `attempts` of
+ * them: seedRetryMs, doubling, capped at rejoinIntervalMs. The first attempts come soon (a node
+ * declared down by a short stall answers at once); the cap bounds how long after a partition
+ * heals the two sides find each other (plus one join round), at one sealed datagram per address
+ * per period.
+ */
+export function rejoinDelayMs(t: Pick<GossipTimings, 'seedRetryMs' | 'rejoinIntervalMs'>, attempts: number): number {
+  const doubled = t.seedRetryMs * 2 ** Math.min(Math.max(0, attempts - 1), 30);
+  return Math.max(t.seedRetryMs, Math.min(doubled, t.rejoinIntervalMs));
+}
+
+/** Per address that is not a live member: re-syncs made and when the next one is due. */
+interface RejoinBackoff {
+  attempts: number;
+  nextAt: number;
 }
 
 export interface SwimMembershipOptions {
@@ -123,6 +143,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
   private readonly hosts = new Map<string, HostEntry>();
   private readonly owners = new Map<string, string>();
   private readonly warned = new Set<string>();
+  private readonly rejoin = new Map<string, RejoinBackoff>();
   private joinTimer: NodeJS.Timeout | undefined;
   private duplicateTimer: NodeJS.Timeout | undefined;
   private joinAttempt = 0;
@@ -330,6 +351,13 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
       return;
     }
     if (!wasLive || before.info.incarnation !== next.info.incarnation) {
+      if (before !== undefined && before.state === 'down' && before.info.incarnation === next.info.incarnation) {
+        // The same process again after it was declared down: a partition (or a stall) healed.
+        this.log.info(
+          { event: 'cluster.gossip.rejoined', name: next.info.name, gossip: host, downMs: next.since - before.since },
+          `member ${next.info.name} reachable again after ${next.since - before.since} ms down; merging`,
+        );
+      }
       // A new holder of the name, or the same address restarted before its death was noticed.
       this.emitMember(wasLive ? 'updated' : 'up', host, next.info);
       if (next.state === 'suspect') this.emitMember('suspect', host, next.info);
@@ -414,10 +442,10 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
   // ---- joining ------------------------------------------------------------------------------
 
   /**
-   * One round: send our record and everything we know to the seeds that are not members (all of
-   * them while we are alone) and to down members, which swim itself never probes again; then
-   * check after joinTimeoutMs whether anyone is known. Rounds repeat every seedRetryMs while alone,
-   * every rejoinIntervalMs once joined.
+   * One round: send our record and everything we know to the seeds that are not members and to
+   * down members, which swim itself never probes again (all of them while we are alone, else
+   * those whose backoff is due); then check after joinTimeoutMs whether anyone is known. Rounds
+   * repeat every seedRetryMs.
    */
   private joinRound(): void {
     const swim = this.swim;
@@ -426,10 +454,38 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     this.forgetOldDown();
     const live = new Set(swim.members().map((m) => m.host));
     const down = [...this.hosts].filter(([, entry]) => entry.state === 'down').map(([host]) => host);
-    const targets = [...this.seeds.filter((seed) => !live.has(seed)), ...down];
-    if (targets.length > 0) swim.membership.sync([...new Set(targets)]);
+    const candidates = new Set([...this.seeds.filter((seed) => !live.has(seed)), ...down]);
+    const targets = this.alone ? [...candidates] : this.dueForRejoin(candidates, Date.now());
+    if (targets.length > 0) swim.membership.sync(targets);
     this.joinTimer = setTimeout(() => this.afterJoinRound(), this.timings.joinTimeoutMs);
     this.joinTimer.unref();
+  }
+
+  /** The candidates whose backoff is due, their next attempt scheduled; logs attempts 1, 2, 4, .... */
+  private dueForRejoin(candidates: ReadonlySet<string>, now: number): string[] {
+    for (const host of this.rejoin.keys()) if (!candidates.has(host)) this.rejoin.delete(host);
+    const due: string[] = [];
+    const logged: { host: string; name: string | undefined; attempt: number; nextInMs: number }[] = [];
+    for (const host of candidates) {
+      let backoff = this.rejoin.get(host);
+      if (backoff === undefined) {
+        backoff = { attempts: 0, nextAt: now };
+        this.rejoin.set(host, backoff);
+      }
+      if (backoff.nextAt > now) continue;
+      backoff.attempts++;
+      const delay = rejoinDelayMs(this.timings, backoff.attempts);
+      backoff.nextAt = now + delay;
+      due.push(host);
+      if ((backoff.attempts & (backoff.attempts - 1)) === 0) logged.push({ host, name: this.hosts.get(host)?.info.name, attempt: backoff.attempts, nextInMs: delay });
+    }
+    if (logged.length > 0) {
+      this.log.info(
+        { event: 'cluster.gossip.rejoin', targets: logged },
+        `re-syncing with ${logged.map((t) => t.name ?? t.host).join(', ')} (not live members); retrying with backoff up to ${this.timings.rejoinIntervalMs} ms`,
+      );
+    }
+    return due;
   }
 
   private afterJoinRound(): void {
@@ -455,7 +511,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
       this.startGate.firstRoundDone = true;
       this.finishStartIfReady();
     }
-    this.joinTimer = setTimeout(() => this.joinRound(), this.alone ? this.timings.seedRetryMs : this.timings.rejoinIntervalMs);
+    this.joinTimer = setTimeout(() => this.joinRound(), this.timings.seedRetryMs);
     this.joinTimer.unref();
   }
 

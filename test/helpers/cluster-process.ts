@@ -1,8 +1,9 @@
 // Starts Shoal nodes joined into one cluster as separate `shoal start` processes on 127.0.0.1
 // (one event loop per node, as in production), each with its own ports and temp data directory,
 // and waits for their JSON log lines (no sleeps: every wait is for a line, with a timeout).
+import type { MqttClient } from 'mqtt';
 import { freeUdpPorts, spawnJsonLogChild, type JsonLogChild, type LogLine } from './membership-process.js';
-import { freePort, tempDir } from './node.js';
+import { freePort, removeDir, tempDir } from './node.js';
 
 /** One node's part of the cluster: its `shoal start` flags come from this. */
 export interface ClusterChildSpec {
@@ -11,21 +12,26 @@ export interface ClusterChildSpec {
   readonly gossipPort: number;
   readonly grpcPort: number;
   readonly seeds: readonly string[];
+  /** The address every listener (MQTT, gossip, gRPC) binds and advertises; default 127.0.0.1. */
+  readonly host?: string;
+  /** Command the node runs under, e.g. `ip netns exec NS` (test/helpers/netns-lab.ts). */
+  readonly wrap?: readonly string[];
 }
 
 /** `shoal start` arguments for `spec`: debug logs carry the route and retained lines tests wait for. */
 export function startArgs(spec: ClusterChildSpec): string[] {
+  const host = spec.host ?? '127.0.0.1';
   return [
     'src/main.ts', 'start',
-    '--listen', '127.0.0.1:0',
+    '--listen', `${host}:0`,
     '--data-dir', spec.dataDir,
     '--shards', '2',
     '--sys-interval', '0',
     '--log-level', 'debug',
     '--node-name', spec.name,
-    '--gossip', `127.0.0.1:${spec.gossipPort}`,
-    '--grpc', `127.0.0.1:${spec.grpcPort}`,
-    '--advertise', '127.0.0.1',
+    '--gossip', `${host}:${spec.gossipPort}`,
+    '--grpc', `${host}:${spec.grpcPort}`,
+    '--advertise', host,
     '--seeds', spec.seeds.join(','),
   ];
 }
@@ -52,7 +58,7 @@ export async function clusterSpecs(n: number, extra: Partial<ClusterChildSpec> =
 
 /** Starts one node and resolves once it listens for MQTT. */
 export async function startClusterProcess(spec: ClusterChildSpec, secret: string | undefined, nodeArgs: readonly string[] = []): Promise<ClusterProcess> {
-  const child = spawnJsonLogChild(spec, startArgs(spec), secret, nodeArgs);
+  const child = spawnJsonLogChild(spec, startArgs(spec), secret, nodeArgs, spec.wrap);
   const listening = await Promise.race([
     child.waitFor('node.listening', (l) => l.event === 'node.listening', CLUSTER_START_TIMEOUT_MS),
     child.exited.then(({ code }) => {
@@ -60,7 +66,7 @@ export async function startClusterProcess(spec: ClusterChildSpec, secret: string
     }),
   ]);
   const port = listening.port as number;
-  return Object.assign(child, { port, url: `mqtt://127.0.0.1:${port}` });
+  return Object.assign(child, { port, url: `mqtt://${spec.host ?? '127.0.0.1'}:${port}` });
 }
 
 /** A route delta or resync that shows `origin` (at `incarnation`, if given) holding `filter`. */
@@ -86,4 +92,18 @@ export async function incarnationOf(node: ClusterProcess): Promise<number> {
 /** Waits until `node` has its streams up to every name in `peers`. */
 export async function peersUp(node: ClusterProcess, peers: readonly string[], ms = 20_000): Promise<void> {
   await Promise.all(peers.map((p) => node.waitFor(`streams to ${p}`, (l) => l.event === 'cluster.peer.up' && l.peer === p, ms)));
+}
+
+/** Starts a node per spec and waits until each has its streams up to all the others. */
+export async function startCluster(specs: readonly ClusterChildSpec[], secret: string | undefined): Promise<ClusterProcess[]> {
+  const nodes = await Promise.all(specs.map((s) => startClusterProcess(s, secret)));
+  await Promise.all(nodes.map((n) => peersUp(n, nodes.filter((o) => o !== n).map((o) => o.spec.name))));
+  return nodes;
+}
+
+/** Ends the clients, stops the nodes (SIGTERM) and removes their data directories. */
+export async function stopCluster(nodes: readonly ClusterProcess[], clients: readonly MqttClient[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
+  await Promise.all(nodes.map((n) => n.stop()));
+  for (const n of nodes) removeDir(n.spec.dataDir);
 }

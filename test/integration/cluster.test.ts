@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import type { ClusterStatus } from '../../src/cluster/peer-transport.js';
 import { DEFAULT_GOSSIP_TIMINGS, downDetectionBoundMs } from '../../src/cluster/membership.js';
-import { clusterSpecs, incarnationOf, peersUp, routeVisible, startClusterProcess, type ClusterProcess } from '../helpers/cluster-process.js';
+import { clusterSpecs, incarnationOf, routeVisible, startCluster, startClusterProcess, stopCluster, type ClusterProcess } from '../helpers/cluster-process.js';
 import { collector, connect, connectCollecting, removeDir } from '../helpers/node.js';
 
 const SECRET = 'cluster-integration-secret-51c2';
@@ -41,16 +41,10 @@ describe('cluster of three processes', { timeout: 120_000 }, () => {
   const clients: MqttClient[] = [];
 
   before(async () => {
-    const specs = await clusterSpecs(3);
-    nodes = await Promise.all(specs.map((s) => startClusterProcess(s, SECRET)));
-    await Promise.all(nodes.map((n) => peersUp(n, nodes.filter((o) => o !== n).map((o) => o.spec.name))));
+    nodes = await startCluster(await clusterSpecs(3), SECRET);
   });
 
-  after(async () => {
-    await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
-    await Promise.all(nodes.map((n) => n.stop()));
-    for (const n of nodes) removeDir(n.spec.dataDir);
-  });
+  after(() => stopCluster(nodes, clients));
 
   it('delivers a PUBLISH on one node to subscribers on the others at QoS 0/1/2, with + and #', async () => {
     const [n1, n2, n3] = nodes as [ClusterProcess, ClusterProcess, ClusterProcess];

@@ -12,6 +12,11 @@ export interface MemberStatus {
   'route_count'?: (number);
   'forward_queue_depth'?: (number);
   'grpc_address'?: (string);
+  /**
+   * The answering node's digest of that member's routes (16 hex digits; "" when it holds none):
+   * equal on every node once route replication has converged.
+   */
+  'route_hash'?: (string);
 }
 
 export interface MemberStatus__Output {
@@ -24,4 +29,9 @@ export interface MemberStatus__Output {
   'route_count': (number);
   'forward_queue_depth': (number);
   'grpc_address': (string);
+  /**
+   * The answering node's digest of that member's routes (16 hex digits; "" when it holds none):
+   * equal on every node once route replication has converged.
+   */
+  'route_hash': (string);
 }
