@@ -2,6 +2,8 @@
 // (one event loop per node, as in production), each with its own ports and temp data directory,
 // and waits for their JSON log lines (no sleeps: every wait is for a line, with a timeout).
 import type { MqttClient } from 'mqtt';
+import { CLUSTER_TICK_MS } from '../../src/cluster/cluster-node.js';
+import { DEFAULT_GOSSIP_TIMINGS, downDetectionBoundMs } from '../../src/cluster/membership.js';
 import { freeUdpPorts, spawnJsonLogChild, type JsonLogChild, type LogLine } from './membership-process.js';
 import { freePort, removeDir, tempDir } from './node.js';
 
@@ -42,6 +44,13 @@ export interface ClusterProcess extends JsonLogChild<ClusterChildSpec> {
   /** MQTT port (from the "node.listening" line). */
   readonly port: number;
   readonly url: string;
+}
+
+/** When a killed node's routes must be gone from the others (README, Cluster) in a cluster of
+ * `members`: membership's bound on declaring it down, plus one cluster tick for a purge missed at
+ * that moment. */
+export function purgeBoundMs(members: number): number {
+  return downDetectionBoundMs(DEFAULT_GOSSIP_TIMINGS, members) + CLUSTER_TICK_MS;
 }
 
 /** Specs for `n` nodes named node1..n, every one seeded with the whole list (itself included). */

@@ -96,7 +96,7 @@ function scenario(lab: Lab): void {
       return c;
     };
 
-    it('keeps serving each side while split; nothing crosses the split', async () => {
+    it('keeps serving each side while split; nothing crosses the split', async (t) => {
       const [n1, n2, n3] = ['node1', 'node2', 'node3'].map(byName) as [ClusterProcess, ClusterProcess, ClusterProcess];
       const subA = await track(connect(n1.url, { clientId: 'sub-a', protocolVersion: 5 }));
       const subB = await track(connect(n3.url, { clientId: 'sub-b', protocolVersion: 5 }));
@@ -133,7 +133,7 @@ function scenario(lab: Lab): void {
       ]);
       const downLines = [n1, n2, n3].flatMap((n) => n.lines.filter(since(splitAt, (l) => l.event === 'cluster.member.down')));
       const detectMs = Math.max(...downLines.map((l) => Date.parse(String(l.time)))) - splitAt;
-      console.log(`# measured: partition detected on both sides ${detectMs} ms after the nftables rules`);
+      t.diagnostic(`measured: partition detected on both sides ${detectMs} ms after the nftables rules`);
       // node2 and node3 still see each other.
       assert.equal(n2.lines.some(since(splitAt, event('cluster.member.down', 'name', 'node3'))), false);
 
@@ -185,7 +185,7 @@ function scenario(lab: Lab): void {
         n3.waitFor('retained merged', since(healedAt, (l) => l.event === 'cluster.retained.synced' && l.reason === 'heal' && l.from === 'node1'), HEAL_MS),
       ]);
       const retainedMs = Math.max(...retainedLines.map((l) => Date.parse(String(l.time)))) - healedAt;
-      console.log(`# measured: after the heal, members up in ${memberMs} ms, routes back in ${routesMs} ms, retained merged in ${retainedMs} ms`);
+      t.diagnostic(`measured: after the heal, members up in ${memberMs} ms, routes back in ${routesMs} ms, retained merged in ${retainedMs} ms`);
 
       // Every node's view of every node's routes is the same (and the origin's own).
       const views = await Promise.all([n1, n2, n3].map(status));

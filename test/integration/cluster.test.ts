@@ -10,8 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import type { ClusterStatus } from '../../src/cluster/peer-transport.js';
-import { DEFAULT_GOSSIP_TIMINGS, downDetectionBoundMs } from '../../src/cluster/membership.js';
-import { clusterSpecs, incarnationOf, routeVisible, startCluster, startClusterProcess, stopCluster, type ClusterProcess } from '../helpers/cluster-process.js';
+import { clusterSpecs, incarnationOf, purgeBoundMs, routeVisible, startCluster, startClusterProcess, stopCluster, type ClusterProcess } from '../helpers/cluster-process.js';
 import { collector, connect, connectCollecting, removeDir } from '../helpers/node.js';
 
 const SECRET = 'cluster-integration-secret-51c2';
@@ -32,9 +31,7 @@ async function clusterStatus(node: ClusterProcess, secret: string, json: boolean
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
 }
-/** When a killed node's routes must be gone from the others (README, Cluster): membership's
- * bound on declaring it down, plus one cluster tick for a purge missed at that moment. */
-const PURGE_BOUND_MS = downDetectionBoundMs(DEFAULT_GOSSIP_TIMINGS, 3) + 2_000;
+const PURGE_BOUND_MS = purgeBoundMs(3);
 
 describe('cluster of three processes', { timeout: 120_000 }, () => {
   let nodes: ClusterProcess[] = [];
