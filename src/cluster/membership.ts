@@ -96,6 +96,18 @@ interface RejoinBackoff {
   nextAt: number;
 }
 
+/**
+ * Upper bound on how long after a partition heals every member lists the other side alive again,
+ * in a cluster of `members` nodes: each side re-syncs with the other's addresses at least every
+ * rejoinIntervalMs, checked once per join round (joinTimeoutMs + seedRetryMs); one such exchange
+ * makes the syncing node see the other alive and both refute the "faulty" verdict about
+ * themselves, and the refutations reach the rest piggybacked on pings, each member being pinged
+ * within about 2 × (members - 1) protocol periods.
+ */
+export function healDetectionBoundMs(t: GossipTimings, members: number): number {
+  return t.rejoinIntervalMs + t.joinTimeoutMs + t.seedRetryMs + 2 * Math.max(1, members - 1) * t.intervalMs;
+}
+
 export interface SwimMembershipOptions {
   readonly nodeName: string;
   /** Start epoch ms of this process; a restart must give a larger one. */

@@ -1,8 +1,9 @@
-// A real network partition of a three-node cluster and its heal, without restarting anything.
+// A real network partition of a four-node cluster and its heal, without restarting anything.
 // Each node runs in its own network namespace (test/helpers/netns-lab.ts); nftables rules drop all
-// traffic between node1 and {node2, node3} while the test's MQTT clients, in the hub namespace,
-// still reach every node. Checked: both sides keep serving their own clients (pub/sub on one node
-// and across the two nodes of the larger side), messages across the split are not delivered (a v5
+// traffic between {node1, node2} and {node3, node4} while the test's MQTT clients, in the hub
+// namespace, still reach every node. Checked: both sides keep serving their own clients (pub/sub
+// across the two nodes of each side; neither side is alone, so the heal goes through the rejoin
+// backoff), messages across the split are not delivered (a v5
 // PUBACK says No matching subscribers), and after the heal membership, routes (every node's view
 // of every node's routes has the same digest) and retained messages (last writer wins) reconverge
 // by themselves; the reconvergence time is measured from the nodes' log lines.
@@ -16,7 +17,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
+import { CLUSTER_TICK_MS } from '../../src/cluster/cluster-node.js';
 import { queryStatus } from '../../src/cluster/grpc-transport.js';
+import { DEFAULT_GOSSIP_TIMINGS, healDetectionBoundMs } from '../../src/cluster/membership.js';
 import type { ClusterStatus } from '../../src/cluster/peer-transport.js';
 import { routeSeen, startCluster, stopCluster, type ClusterChildSpec, type ClusterProcess } from '../helpers/cluster-process.js';
 import type { LogLine } from '../helpers/membership-process.js';
@@ -29,18 +32,21 @@ const SECRET = 'cluster-partition-secret-7f3a';
 const GOSSIP_PORT = 7946;
 const GRPC_PORT = 7947;
 const WAIT_MS = 15_000;
-/** Detection (≤ 5.3 s for 3 nodes) plus slack for a loaded 2-core box. */
+/** Detection (≤ 6.3 s for 4 nodes) plus slack for a loaded 2-core box. */
 const SPLIT_MS = 20_000;
-/** Documented heal bound (README, Partitions): one rejoin backoff period (5 s) plus a join round
- * and a digest round; the wait allows for a loaded box, the measured figure is printed. */
-const HEAL_MS = 25_000;
+/** Documented bounds after the heal (README, Partitions): membership's, then one cluster tick for
+ * the digests and fetches of routes and retained messages. */
+const MEMBERS_BACK_BOUND_MS = healDetectionBoundMs(DEFAULT_GOSSIP_TIMINGS, 4);
+const RECONVERGED_BOUND_MS = MEMBERS_BACK_BOUND_MS + CLUSTER_TICK_MS;
+/** How long the test waits for an event (longer than the bound: a miss is reported by the assert). */
+const HEAL_MS = RECONVERGED_BOUND_MS + 10_000;
 
 const labJson = process.env[LAB_ENV];
 
 if (labJson === undefined) {
   const why = labUnavailable();
-  test('partition and heal of a 3-node cluster, in a network namespace lab', { skip: why ?? false, timeout: 180_000 }, async (t) => {
-    await withLab(3, async (lab) => {
+  test('partition and heal of a 4-node cluster, in a network namespace lab', { skip: why ?? false, timeout: 180_000 }, async (t) => {
+    await withLab(4, async (lab) => {
       const env: NodeJS.ProcessEnv = {};
       for (const [k, v] of Object.entries(process.env)) if (k !== 'NODE_TEST_CONTEXT' && !k.startsWith('SHOAL_')) env[k] = v;
       env[LAB_ENV] = JSON.stringify(lab);
@@ -66,7 +72,7 @@ function since(ms: number, match: (l: LogLine) => boolean): (l: LogLine) => bool
 const event = (name: string, field: string, value: string) => (l: LogLine): boolean => l.event === name && l[field] === value;
 
 function scenario(lab: Lab): void {
-  describe('partition {node1} | {node2, node3}, then heal', { timeout: 150_000 }, () => {
+  describe('partition {node1, node2} | {node3, node4}, then heal', { timeout: 150_000 }, () => {
     let nodes: ClusterProcess[] = [];
     const clients: MqttClient[] = [];
     const byName = (name: string): ClusterProcess => nodes.find((n) => n.spec.name === name)!;
@@ -96,21 +102,25 @@ function scenario(lab: Lab): void {
       return c;
     };
 
-    it('keeps serving each side while split; nothing crosses the split', async (t) => {
-      const [n1, n2, n3] = ['node1', 'node2', 'node3'].map(byName) as [ClusterProcess, ClusterProcess, ClusterProcess];
+    it('keeps serving each side while split; nothing crosses the split; reconverges after the heal', async (t) => {
+      const [n1, n2, n3, n4] = ['node1', 'node2', 'node3', 'node4'].map(byName) as [ClusterProcess, ClusterProcess, ClusterProcess, ClusterProcess];
+      const sideA = [n1, n2];
+      const sideB = [n3, n4];
+      // Subscribers and publishers on different nodes of each side, and one subscriber across.
       const subA = await track(connect(n1.url, { clientId: 'sub-a', protocolVersion: 5 }));
-      const subB = await track(connect(n3.url, { clientId: 'sub-b', protocolVersion: 5 }));
-      const subX = await track(connect(n2.url, { clientId: 'sub-x', protocolVersion: 5 }));
+      const subB = await track(connect(n4.url, { clientId: 'sub-b', protocolVersion: 5 }));
+      const subX = await track(connect(n3.url, { clientId: 'sub-x', protocolVersion: 5 }));
       const gotA = collector(subA);
       const gotB = collector(subB);
       const gotX = collector(subX);
       await subA.subscribeAsync('side/a/#', { qos: 1 });
       await subB.subscribeAsync('side/b/#', { qos: 1 });
       await subX.subscribeAsync('across/#', { qos: 1 });
-      await n1.waitFor('route across/# of node2', routeSeen('node2', 'across/#'), WAIT_MS);
-      await n2.waitFor('route side/b/# of node3', routeSeen('node3', 'side/b/#'), WAIT_MS);
-      const pubA = await track(connect(n1.url, { clientId: 'pub-a', protocolVersion: 5 }));
-      const pubB = await track(connect(n2.url, { clientId: 'pub-b', protocolVersion: 5 }));
+      await n2.waitFor('route side/a/# of node1', routeSeen('node1', 'side/a/#'), WAIT_MS);
+      await n1.waitFor('route across/# of node3', routeSeen('node3', 'across/#'), WAIT_MS);
+      await n3.waitFor('route side/b/# of node4', routeSeen('node4', 'side/b/#'), WAIT_MS);
+      const pubA = await track(connect(n2.url, { clientId: 'pub-a', protocolVersion: 5 }));
+      const pubB = await track(connect(n3.url, { clientId: 'pub-b', protocolVersion: 5 }));
       const lastPuback = (c: MqttClient): (() => number | undefined) => {
         let rc: number | undefined;
         c.on('packetreceive', (p) => {
@@ -124,72 +134,71 @@ function scenario(lab: Lab): void {
       await gotX.until(1, WAIT_MS);
 
       const splitAt = Date.now();
-      partition(lab, [['node1'], ['node2', 'node3']]);
-      await Promise.all([
-        n1.waitFor('node2 down', since(splitAt, event('cluster.member.down', 'name', 'node2')), SPLIT_MS),
-        n1.waitFor('node3 down', since(splitAt, event('cluster.member.down', 'name', 'node3')), SPLIT_MS),
-        n2.waitFor('node1 down', since(splitAt, event('cluster.member.down', 'name', 'node1')), SPLIT_MS),
-        n3.waitFor('node1 down', since(splitAt, event('cluster.member.down', 'name', 'node1')), SPLIT_MS),
-      ]);
-      const downLines = [n1, n2, n3].flatMap((n) => n.lines.filter(since(splitAt, (l) => l.event === 'cluster.member.down')));
+      partition(lab, [['node1', 'node2'], ['node3', 'node4']]);
+      const crossPairs = [...sideA.flatMap((a) => sideB.map((b) => [a, b])), ...sideB.flatMap((b) => sideA.map((a) => [b, a]))] as [ClusterProcess, ClusterProcess][];
+      await Promise.all(crossPairs.map(([viewer, other]) => viewer.waitFor(`${other.spec.name} down`, since(splitAt, event('cluster.member.down', 'name', other.spec.name)), SPLIT_MS)));
+      const downLines = nodes.flatMap((n) => n.lines.filter(since(splitAt, (l) => l.event === 'cluster.member.down')));
       const detectMs = Math.max(...downLines.map((l) => Date.parse(String(l.time)))) - splitAt;
       t.diagnostic(`measured: partition detected on both sides ${detectMs} ms after the nftables rules`);
-      // node2 and node3 still see each other.
-      assert.equal(n2.lines.some(since(splitAt, event('cluster.member.down', 'name', 'node3'))), false);
+      // The two nodes of each side still see each other.
+      assert.equal(n1.lines.some(since(splitAt, event('cluster.member.down', 'name', 'node2'))), false);
+      assert.equal(n3.lines.some(since(splitAt, event('cluster.member.down', 'name', 'node4'))), false);
 
-      // Side A (one node) serves its clients.
+      // Each side serves its clients, across its two nodes.
       await pubA.publishAsync('side/a/1', 'a1', { qos: 1 });
       assert.deepEqual((await gotA.until(1, WAIT_MS)).map((m) => m.payload), ['a1']);
-      // Side B serves its clients across its two nodes (publisher on node2, subscriber on node3).
       await pubB.publishAsync('side/b/1', 'b1', { qos: 1 });
       assert.deepEqual((await gotB.until(1, WAIT_MS)).map((m) => m.payload), ['b1']);
-      // Across the split: node1 purged node2's routes, so nobody matches (v5 PUBACK 0x10).
+      // Across the split: side A purged side B's routes, so nobody matches (v5 PUBACK 0x10).
       await pubA.publishAsync('across/1', 'lost', { qos: 1 });
       assert.equal(pubackA(), 0x10);
 
       // Changes made while split, on both sides: new routes and competing retained writes.
       const subNew = await track(connect(n1.url, { clientId: 'sub-new', protocolVersion: 5 }));
-      const subLate = await track(connect(n3.url, { clientId: 'sub-late', protocolVersion: 5 }));
+      const subLate = await track(connect(n4.url, { clientId: 'sub-late', protocolVersion: 5 }));
       await subNew.subscribeAsync('new/#', { qos: 1 });
       await subLate.subscribeAsync('late/#', { qos: 1 });
-      await n2.waitFor('route late/# of node3', routeSeen('node3', 'late/#'), WAIT_MS);
+      await n2.waitFor('route new/# of node1', routeSeen('node1', 'new/#'), WAIT_MS);
+      await n3.waitFor('route late/# of node4', routeSeen('node4', 'late/#'), WAIT_MS);
       await pubA.publishAsync('r/shared', 'from-a', { qos: 1, retain: true });
       await pubA.publishAsync('r/only-a', 'a', { qos: 1, retain: true });
       // Later than side A's write: it wins everywhere after the heal.
       await pubB.publishAsync('r/shared', 'from-b', { qos: 1, retain: true });
       await pubB.publishAsync('r/only-b', 'b', { qos: 1, retain: true });
-      await n3.waitFor('retained r/only-b', event('cluster.retained.applied', 'topic', 'r/only-b'), WAIT_MS);
+      await n4.waitFor('retained r/only-b', event('cluster.retained.applied', 'topic', 'r/only-b'), WAIT_MS);
+      await n1.waitFor('retained r/only-a', event('cluster.retained.applied', 'topic', 'r/only-a'), WAIT_MS);
 
       healedAt = Date.now();
       heal(lab);
-      // Membership: each side finds the other again (rejoin backoff) with no restart.
-      await Promise.all([
-        n1.waitFor('node2 rejoined', since(healedAt, event('cluster.member.up', 'name', 'node2')), HEAL_MS),
-        n1.waitFor('node3 rejoined', since(healedAt, event('cluster.member.up', 'name', 'node3')), HEAL_MS),
-        n2.waitFor('node1 rejoined', since(healedAt, event('cluster.member.up', 'name', 'node1')), HEAL_MS),
-        n3.waitFor('node1 rejoined', since(healedAt, event('cluster.member.up', 'name', 'node1')), HEAL_MS),
-      ]);
-      const memberMs = Math.max(...[n1, n2, n3].flatMap((n) => n.lines.filter(since(healedAt, (l) => l.event === 'cluster.member.up')).map((l) => Date.parse(String(l.time))))) - healedAt;
-      // Routes: the other side's routes come back, those made during the split included.
+      // Membership: each side finds the other again (rejoin backoff), with no restart.
+      await Promise.all(crossPairs.map(([viewer, other]) => viewer.waitFor(`${other.spec.name} up again`, since(healedAt, event('cluster.member.up', 'name', other.spec.name)), HEAL_MS)));
+      const memberMs = Math.max(...nodes.flatMap((n) => n.lines.filter(since(healedAt, (l) => l.event === 'cluster.member.up')).map((l) => Date.parse(String(l.time))))) - healedAt;
+      // Routes: the other side's come back, those made during the split included.
       const routeLines = await Promise.all([
-        n1.waitFor('node2 routes back', since(healedAt, routeSeen('node2', 'across/#')), HEAL_MS),
-        n1.waitFor('node3 routes back', since(healedAt, routeSeen('node3', 'late/#')), HEAL_MS),
-        n2.waitFor('node1 routes back', since(healedAt, routeSeen('node1', 'new/#')), HEAL_MS),
-        n3.waitFor('node1 routes back', since(healedAt, routeSeen('node1', 'new/#')), HEAL_MS),
+        ...sideA.flatMap((n) => [
+          n.waitFor('node3 routes back', since(healedAt, routeSeen('node3', 'across/#')), HEAL_MS),
+          n.waitFor('node4 routes back', since(healedAt, routeSeen('node4', 'late/#')), HEAL_MS),
+        ]),
+        ...sideB.map((n) => n.waitFor('node1 routes back', since(healedAt, routeSeen('node1', 'new/#')), HEAL_MS)),
       ]);
       const routesMs = Math.max(...routeLines.map((l) => Date.parse(String(l.time)))) - healedAt;
-      // Retained: every node merged the other side's writes.
-      const retainedLines = await Promise.all([
-        n1.waitFor('retained merged', since(healedAt, (l) => l.event === 'cluster.retained.synced' && l.reason === 'heal'), HEAL_MS),
-        n2.waitFor('retained merged', since(healedAt, (l) => l.event === 'cluster.retained.synced' && l.reason === 'heal' && l.from === 'node1'), HEAL_MS),
-        n3.waitFor('retained merged', since(healedAt, (l) => l.event === 'cluster.retained.synced' && l.reason === 'heal' && l.from === 'node1'), HEAL_MS),
-      ]);
+      // Retained: every node merged a snapshot from the other side.
+      const retainedLines = await Promise.all(
+        crossPairs.map(([viewer, other]) =>
+          viewer.waitFor(`retained from ${other.spec.name}`, since(healedAt, (l) => l.event === 'cluster.retained.synced' && l.reason === 'heal' && l.from === other.spec.name), HEAL_MS),
+        ),
+      );
       const retainedMs = Math.max(...retainedLines.map((l) => Date.parse(String(l.time)))) - healedAt;
-      t.diagnostic(`measured: after the heal, members up in ${memberMs} ms, routes back in ${routesMs} ms, retained merged in ${retainedMs} ms`);
+      t.diagnostic(
+        `measured: after the heal, members up in ${memberMs} ms (bound ${MEMBERS_BACK_BOUND_MS}), routes back in ${routesMs} ms, ` +
+          `retained merged in ${retainedMs} ms (bound ${RECONVERGED_BOUND_MS})`,
+      );
+      assert.ok(memberMs <= MEMBERS_BACK_BOUND_MS, `members up ${memberMs} ms after the heal; documented bound ${MEMBERS_BACK_BOUND_MS} ms`);
+      assert.ok(Math.max(routesMs, retainedMs) <= RECONVERGED_BOUND_MS, `routes/retained back ${routesMs}/${retainedMs} ms after the heal; documented bound ${RECONVERGED_BOUND_MS} ms`);
 
-      // Every node's view of every node's routes is the same (and the origin's own).
-      const views = await Promise.all([n1, n2, n3].map(status));
-      for (const origin of ['node1', 'node2', 'node3']) {
+      // Every node's view of every node's routes is the same as the origin's own.
+      const views = await Promise.all(nodes.map(status));
+      for (const origin of nodes.map((n) => n.spec.name)) {
         const seen = views.map((v) => {
           const m = v.members.find((x) => x.node === origin);
           return [v.node, m?.state, m?.routeCount, m?.routeHash];
@@ -201,8 +210,7 @@ function scenario(lab: Lab): void {
       // Cross-side delivery works again, both ways, with the routes made during the split.
       const gotNew = collector(subNew);
       const gotLate = collector(subLate);
-      const pub3 = await track(connect(n3.url, { clientId: 'pub-3', protocolVersion: 5 }));
-      await pub3.publishAsync('new/1', 'to-a', { qos: 1 });
+      await pubB.publishAsync('new/1', 'to-a', { qos: 1 });
       await pubA.publishAsync('late/1', 'to-b', { qos: 1 });
       await pubA.publishAsync('across/2', 'after', { qos: 1 });
       assert.deepEqual((await gotNew.until(1, WAIT_MS)).map((m) => m.payload), ['to-a']);
@@ -211,7 +219,7 @@ function scenario(lab: Lab): void {
       assert.deepEqual((await gotX.until(2, WAIT_MS)).map((m) => m.payload), ['before', 'after']);
 
       // Retained: last writer wins on every node, and each side's own topics reached the other.
-      for (const n of [n1, n2, n3]) {
+      for (const n of nodes) {
         const { c, got } = await connectCollecting(n.url, { clientId: `reader-${n.spec.name}`, protocolVersion: 5 });
         clients.push(c);
         await c.subscribeAsync('r/#', { qos: 1 });
