@@ -8,6 +8,9 @@
 //     re-synced with unreached seeds and down members afterwards (with a backoff per address), so
 //     a healed partition merges without a restart (swim never probes a member again once it is
 //     faulty);
+//   - doubt about a "faulty" verdict on a member this node heard from moments ago (a stale one from
+//     the far side of a healed partition would otherwise take down members of this side): it is
+//     checked as a suspicion instead, which a live member refutes at once;
 //   - one live node per name: a joiner that finds its name held by a live node refuses to start;
 //   - a graceful leave that tells the others (swim's leave() sends nothing);
 //   - timings chosen for a broker (swim's defaults suspect a node after a 4 ms ping timeout).
@@ -19,6 +22,7 @@ import { SEAL_OVERHEAD_BYTES } from './gossip-seal.js';
 import { GossipSocket, MAX_TRACKED_SOURCES, joinHostPort } from './gossip-socket.js';
 import { GOSSIP_DATAGRAM_BYTES, MAX_MEMBER_RECORD_BYTES, fromMeta, memberRecordBytes, toMeta } from './member-record.js';
 import { DuplicateNodeNameError, MemberRecordTooLargeError, MembershipStateError } from './membership-errors.js';
+import { RejoinSchedule } from './rejoin-schedule.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo, type MemberState, type MembershipEvents, type MembershipSource } from './types.js';
 
 export interface GossipTimings {
@@ -35,7 +39,7 @@ export interface GossipTimings {
   /** Between join rounds while no other member is known. */
   readonly seedRetryMs: number;
   /** Once joined, an unreached seed or a down member is re-synced with after seedRetryMs, then
-   * after twice that, and so on up to this (heals partitions; see rejoinDelayMs). */
+   * after twice that, and so on up to this (heals partitions; see rejoin-schedule.ts). */
   readonly rejoinIntervalMs: number;
   /** A live node holding our name for this long after we saw it (at least the detection bound) makes us refuse to start. */
   readonly duplicateConfirmMs: number;
@@ -79,24 +83,6 @@ export function downDetectionBoundMs(t: GossipTimings, members: number): number 
 }
 
 /**
- * Wait before the next re-sync with an address that is not a live member, after `attempts` of
- * them: seedRetryMs, doubling, capped at rejoinIntervalMs. The first attempts come soon (a node
- * declared down by a short stall answers at once); the cap bounds how long after a partition
- * heals the two sides find each other (plus one join round), at one sealed datagram per address
- * per period.
- */
-export function rejoinDelayMs(t: Pick<GossipTimings, 'seedRetryMs' | 'rejoinIntervalMs'>, attempts: number): number {
-  const doubled = t.seedRetryMs * 2 ** Math.min(Math.max(0, attempts - 1), 30);
-  return Math.max(t.seedRetryMs, Math.min(doubled, t.rejoinIntervalMs));
-}
-
-/** Per address that is not a live member: re-syncs made and when the next one is due. */
-interface RejoinBackoff {
-  attempts: number;
-  nextAt: number;
-}
-
-/**
  * Upper bound on how long after a partition heals every member lists the other side alive again,
  * in a cluster of `members` nodes: each side re-syncs with the other's addresses at least every
  * rejoinIntervalMs, checked once per join round (joinTimeoutMs + seedRetryMs); one such exchange
@@ -126,6 +112,8 @@ export interface SwimMembershipOptions {
 
 /** swim's Member.State codes, and its Update message type (lib/message-type.js). */
 const SWIM_STATE: readonly MemberState[] = ['alive', 'suspect', 'down'];
+const SWIM_ALIVE = 0;
+const SWIM_SUSPECT = 1;
 const SWIM_FAULTY = 2;
 const SWIM_MESSAGE_UPDATE = 14;
 /** Bound on waiting for the leave announcements to be handed to the kernel. */
@@ -155,7 +143,11 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
   private readonly hosts = new Map<string, HostEntry>();
   private readonly owners = new Map<string, string>();
   private readonly warned = new Set<string>();
-  private readonly rejoin = new Map<string, RejoinBackoff>();
+  private readonly rejoin: RejoinSchedule;
+  /** When a datagram last came from each known member's address (ms epoch). */
+  private readonly lastHeard = new Map<string, number>();
+  /** The address of the datagram swim is processing (it does so synchronously), else ''. */
+  private sender = '';
   private joinTimer: NodeJS.Timeout | undefined;
   private duplicateTimer: NodeJS.Timeout | undefined;
   private joinAttempt = 0;
@@ -167,13 +159,23 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     super();
     this.opts = opts;
     this.timings = Object.freeze({ ...DEFAULT_GOSSIP_TIMINGS, ...opts.timings });
+    this.rejoin = new RejoinSchedule(this.timings);
     this.log = opts.logger;
     this.socket = new GossipSocket({
       host: opts.gossip.host,
       port: opts.gossip.port,
       secret: opts.secret,
       logger: opts.logger,
-      onPayload: (payload, rinfo) => this.swim?.net.onNetMessage(payload, rinfo),
+      onPayload: (payload, rinfo) => {
+        const from = joinHostPort(rinfo.address, rinfo.port);
+        if (this.hosts.has(from)) this.lastHeard.set(from, Date.now());
+        this.sender = from;
+        try {
+          this.swim?.net.onNetMessage(payload, rinfo);
+        } finally {
+          this.sender = '';
+        }
+      },
     });
     this.self = Object.freeze({
       name: opts.nodeName,
@@ -301,16 +303,53 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     swim.net.listen = (callback) => callback();
     swim.net.close = () => undefined;
     swim.net.sendBuffer = (buffer, host) => this.socket.send(buffer, host);
+    const updateFaulty = membership.updateFaulty.bind(membership);
+    membership.updateFaulty = (data) => {
+      if (!this.doubtVerdict(swim, data)) updateFaulty(data);
+    };
     swim.on('update', (data) => this.onRecord(data));
     swim.on('error', (err) => this.log.error({ event: 'cluster.gossip.swim_error', err }, 'gossip library error'));
     return swim;
+  }
+
+  /**
+   * A "faulty" record about a member held alive at the same incarnation is a death certificate
+   * this node never saw the suspicion for. If this node heard from that member more recently than
+   * any detector could have given up on it (ping, indirect ping and suspicion timeouts), the
+   * certificate is stale: typically gossip from the far side of a partition that just healed,
+   * which would take a live member of this side down and purge its routes. It is checked as a
+   * suspicion instead: the member is told directly and pinged, and its refutation (a raised SWIM
+   * incarnation) comes back on the ack; if none comes, the suspect timer declares it down. Returns
+   * true when the record was handled so.
+   */
+  private doubtVerdict(swim: Swim, data: Swim.MemberData): boolean {
+    // Our own record, or the member's own word (its leave announcement): not doubted.
+    if (data.host === this.localHost || data.host === this.sender) return false;
+    const held = swim.membership.get(data.host);
+    if (held === undefined || held.state !== SWIM_ALIVE || held.incarnation !== data.incarnation) return false;
+    const heard = this.lastHeard.get(data.host);
+    const t = this.timings;
+    const silenceBeforeVerdictMs = t.pingTimeoutMs + t.pingReqTimeoutMs + t.suspectTimeoutMs;
+    if (heard === undefined || Date.now() - heard > silenceBeforeVerdictMs) return false;
+    this.log.info(
+      { event: 'cluster.gossip.verdict_doubted', host: data.host, name: this.hosts.get(data.host)?.info.name, heardMsAgo: Date.now() - heard },
+      `a "down" verdict about ${data.host}, heard from ${Date.now() - heard} ms ago, is checked as a suspicion`,
+    );
+    swim.membership.suspectListener(held);
+    swim.net.sendMessage({ type: SWIM_MESSAGE_UPDATE, data: { ...held.data(), state: SWIM_SUSPECT } }, data.host);
+    swim.failureDetector.pingMember(held);
+    return true;
   }
 
   // ---- records → events ---------------------------------------------------------------------
 
   private onRecord(data: Swim.MemberData): void {
     if (data.host === this.localHost) {
-      if (data.state !== 0) this.log.info({ event: 'cluster.gossip.refuted', incarnation: data.incarnation }, 'refuted a suspicion about this node');
+      // swim raises our SWIM incarnation (and reports our alive record) when it hears a suspect or
+      // faulty record about us: that is a refutation.
+      if (data.incarnation > this.self.incarnation) {
+        this.log.info({ event: 'cluster.gossip.refuted', incarnation: data.incarnation }, 'refuted a suspicion about this node');
+      }
       return;
     }
     const prev = this.hosts.get(data.host);
@@ -473,31 +512,17 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     this.joinTimer.unref();
   }
 
-  /** The candidates whose backoff is due, their next attempt scheduled; logs attempts 1, 2, 4, .... */
+  /** The candidates whose backoff is due (RejoinSchedule); logs attempts 1, 2, 4, .... */
   private dueForRejoin(candidates: ReadonlySet<string>, now: number): string[] {
-    for (const host of this.rejoin.keys()) if (!candidates.has(host)) this.rejoin.delete(host);
-    const due: string[] = [];
-    const logged: { host: string; name: string | undefined; attempt: number; nextInMs: number }[] = [];
-    for (const host of candidates) {
-      let backoff = this.rejoin.get(host);
-      if (backoff === undefined) {
-        backoff = { attempts: 0, nextAt: now };
-        this.rejoin.set(host, backoff);
-      }
-      if (backoff.nextAt > now) continue;
-      backoff.attempts++;
-      const delay = rejoinDelayMs(this.timings, backoff.attempts);
-      backoff.nextAt = now + delay;
-      due.push(host);
-      if ((backoff.attempts & (backoff.attempts - 1)) === 0) logged.push({ host, name: this.hosts.get(host)?.info.name, attempt: backoff.attempts, nextInMs: delay });
-    }
-    if (logged.length > 0) {
+    const { hosts, milestones } = this.rejoin.due(candidates, now);
+    if (milestones.length > 0) {
+      const targets = milestones.map((m) => ({ ...m, name: this.hosts.get(m.host)?.info.name }));
       this.log.info(
-        { event: 'cluster.gossip.rejoin', targets: logged },
-        `re-syncing with ${logged.map((t) => t.name ?? t.host).join(', ')} (not live members); retrying with backoff up to ${this.timings.rejoinIntervalMs} ms`,
+        { event: 'cluster.gossip.rejoin', targets },
+        `re-syncing with ${targets.map((t) => t.name ?? t.host).join(', ')} (not live members); retrying with backoff up to ${this.timings.rejoinIntervalMs} ms`,
       );
     }
-    return due;
+    return hosts;
   }
 
   private afterJoinRound(): void {
@@ -540,6 +565,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     for (const [host, entry] of this.hosts) {
       if (entry.state !== 'down' || entry.since > cutoff) continue;
       this.hosts.delete(host);
+      this.lastHeard.delete(host);
       if (this.owners.get(entry.info.name) === host) this.owners.delete(entry.info.name);
       delete this.swim?.membership.hostToFaulty[host];
     }

@@ -138,8 +138,9 @@ export function destroyLab(lab: Lab): void {
 
 /**
  * Splits the nodes into `sides` (node names): every packet between nodes of different sides is
- * dropped, in both directions, at both ends. Established TCP connections hang as on a real
- * network failure (no reset). Replaces any earlier partition.
+ * dropped where it arrives (each node drops what comes from the other side), so senders see no
+ * error, as on a real network failure: datagrams vanish, established TCP connections hang, new
+ * ones time out. Replaces any earlier partition.
  */
 export function partition(lab: Lab, sides: readonly (readonly string[])[]): void {
   heal(lab);
@@ -152,7 +153,6 @@ export function partition(lab: Lab, sides: readonly (readonly string[])[]): void
     run(['ip', 'netns', 'exec', node.ns, 'nft', '-f', '-'], [
       `table inet ${PARTITION_TABLE} {`,
       `  chain input { type filter hook input priority 0; policy accept; ip saddr ${set} drop; }`,
-      `  chain output { type filter hook output priority 0; policy accept; ip daddr ${set} drop; }`,
       `}`,
       '',
     ].join('\n'));
