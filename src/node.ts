@@ -153,6 +153,21 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   // ---- connection → session actor -------------------------------------------------------
 
   onConnect(conn: ClientConnection, packet: IConnectPacket, decision: ConnectAccepted): void {
+    if (this.cluster === null) {
+      this.connectLocal(conn, packet, decision);
+      return;
+    }
+    // Clustered: the client id's owner decides first, and a session on another node moves here
+    // (src/cluster/takeover-service.ts). The connection reads nothing more until then.
+    this.cluster.connecting(decision.clientId, packet.clean ?? true, {
+      proceed: () => {
+        if (conn.state !== 'closed') this.connectLocal(conn, packet, decision);
+      },
+      refuse: (reasonCode, detail) => conn.reject(reasonCode, detail),
+    });
+  }
+
+  private connectLocal(conn: ClientConnection, packet: IConnectPacket, decision: ConnectAccepted): void {
     const clientId = decision.clientId;
     const v5 = packet.protocolVersion === 5;
     const expiryIntervalSec = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : packet.clean ? 0 : SESSION_NEVER_EXPIRES;
@@ -443,6 +458,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         return;
       }
       case 'takeover':
+        this.cluster?.takeoverReply(e.clientId, e.reply);
         this.events.emit('session.takeover', { clientId: e.clientId, reply: e.reply });
         return;
     }

@@ -4,6 +4,7 @@
 // receiving side, and retained replication. startNode() starts it only when --seeds is given; it
 // hooks into the node through three seams: the router's observer, the dispatcher's remote target
 // and the node's local delivery.
+import type { TakeoverReply, TakeoverRequest } from '../actors/session-types.js';
 import type { Dispatcher } from '../broker/dispatch.js';
 import type { RetainedMessages } from '../broker/retained.js';
 import type { Logger } from '../log.js';
@@ -19,6 +20,8 @@ import { laneFor, type ClusterStatus, type MemberStatusInfo } from './peer-trans
 import { RetainedReplica } from './retained-replica.js';
 import { RouteLink } from './route-link.js';
 import type { ClusterSettings } from './cluster-settings.js';
+import { clientOwner, type OwnerCandidate } from './client-owner.js';
+import { TakeoverService, type ConnectWaiter } from './takeover-service.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from './types.js';
 
 /** Digests to every peer, purge of dead slices, and overdue forward acks, this often. Anti-entropy
@@ -32,6 +35,8 @@ export interface ClusterHost extends LocalDelivery {
   readonly router: Router;
   readonly dispatcher: Dispatcher;
   readonly retained: RetainedMessages;
+  /** The shard's part of a session takeover (the node's supervisor). */
+  readonly supervisor: { takeover(clientId: string, request: TakeoverRequest): void };
 }
 
 export class ClusterNode {
@@ -41,6 +46,9 @@ export class ClusterNode {
   private readonly forwarder: Forwarder;
   private readonly intake: ForwardIntake;
   private readonly replica: RetainedReplica;
+  private readonly takeovers: TakeoverService;
+  /** This node and the live members: who may own a client id (clientOwner). */
+  private ownerCandidates: OwnerCandidate[];
   /** Peers whose streams are up. */
   private readonly up = new Set<string>();
   /** Incarnation of each member this node connected to. */
@@ -86,6 +94,26 @@ export class ClusterNode {
     this.forwarder = new Forwarder(self.name, this.routes, this.transport, host, log, Date.now);
     this.intake = new ForwardIntake(host, (to, ackId, status) => this.transport.send(to, { kind: 'forward-ack', ack: { ackId, status } }, 0));
     this.replica = new RetainedReplica(self.name, host.retained, Date.now);
+    this.ownerCandidates = [{ name: self.name, incarnation: self.incarnation }];
+    this.takeovers = new TakeoverService({
+      self: self.name,
+      incarnation: self.incarnation,
+      wire: (to, message) => {
+        this.transport.takeover(to, message, this.takeovers.timings.stepMs).catch((err: unknown) => {
+          // The machines resend and time out on their own; this says why a step went unanswered.
+          log.debug({ event: 'cluster.takeover.send_failed', peer: to, kind: message.kind, clientId: message.clientId, err }, `takeover ${message.kind} to ${to} failed`);
+        });
+      },
+      shards: { takeover: (clientId, request) => host.supervisor.takeover(clientId, request) },
+      owner: (clientId) => clientOwner(this.ownerCandidates, clientId)!.name,
+      live: (node) => node === self.name || this.connected.has(node),
+      clock: {
+        now: Date.now,
+        setTimer: (ms, fn) => setTimeout(fn, ms).unref(),
+        clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+      },
+      log,
+    });
     // Before storage is loaded: restored persistent subscriptions become this node's routes.
     host.router.observer = this.routes;
     host.dispatcher.remote = this.forwarder;
@@ -94,6 +122,7 @@ export class ClusterNode {
   /** Serves gRPC, joins through the seeds. */
   async start(): Promise<void> {
     this.transport.on('message', (from, message) => this.onMessage(from, message));
+    this.transport.on('takeover', (from, message) => this.takeovers.receive(from, message));
     this.transport.on('peer-up', (peer) => this.onPeerUp(peer));
     this.transport.on('peer-down', (name) => this.up.delete(name));
     this.membership.on('up', (info) => this.memberLive(info));
@@ -112,6 +141,19 @@ export class ClusterNode {
     const update = this.replica.localWrite(compactMessage(message));
     const lane = laneFor(message.topic, this.transport.lanes);
     for (const peer of this.connected.keys()) this.transport.send(peer, { kind: 'retained', updates: [update] }, lane);
+  }
+
+  /**
+   * A CONNECT on this node: the cluster decides first (claim at the id's owner, moving the session
+   * here if another node holds it); `waiter` then runs the local connect or refuses.
+   */
+  connecting(clientId: string, cleanStart: boolean, waiter: ConnectWaiter): void {
+    this.takeovers.connect(clientId, cleanStart, waiter);
+  }
+
+  /** A shard's answer to a takeover step. */
+  takeoverReply(clientId: string, reply: TakeoverReply): void {
+    this.takeovers.shardReply(clientId, reply);
   }
 
   status(): ClusterStatus {
@@ -137,6 +179,7 @@ export class ClusterNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.timer !== null) clearInterval(this.timer);
+      this.takeovers.close();
       this.routes.close();
       await this.membership.leave();
       await this.transport.close();
@@ -153,6 +196,7 @@ export class ClusterNode {
       this.up.delete(info.name);
     }
     this.connected.set(info.name, info.incarnation);
+    this.membersChanged();
     this.routes.memberUp(info);
     this.transport.connect(info);
   }
@@ -160,10 +204,16 @@ export class ClusterNode {
   private memberDown(info: MemberInfo): void {
     if (this.connected.get(info.name) !== info.incarnation) return;
     this.connected.delete(info.name);
+    this.membersChanged();
     this.up.delete(info.name);
     this.transport.disconnect(info.name);
     this.forwarder.nodeGone(info.name);
     this.routes.memberDown(info);
+  }
+
+  private membersChanged(): void {
+    const self = this.ownerCandidates[0]!;
+    this.ownerCandidates = [self, ...[...this.connected].map(([name, incarnation]) => ({ name, incarnation }))];
   }
 
   private onPeerUp(peer: MemberInfo): void {

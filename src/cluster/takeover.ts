@@ -190,6 +190,13 @@ export class Takeover<S, D> {
     }
   }
 
+  /** Granted, but the node holding the session is down (the shell knows membership): refuse
+   * without asking it; the release frees the id, the location stays. */
+  refuseUnavailable(detail: string, out: TakeoverEffect<S, D>[]): void {
+    if (this.phaseNow !== 'claiming') return;
+    this.fail(out, detail, null);
+  }
+
   /** The shell could not install the session (a live session of the id is here): A keeps it. */
   installFailed(detail: string, out: TakeoverEffect<S, D>[]): void {
     if (this.phaseNow !== 'installing') return;
