@@ -196,18 +196,12 @@ export class TakeoverService {
           this.logEffect(e, t.id);
           break;
         case 'connectLocal':
-        case 'accept': {
-          const w = this.waiters.get(t.id);
-          this.waiters.delete(t.id);
-          w?.proceed();
+        case 'accept':
+          this.takeWaiter(t.id)?.proceed();
           break;
-        }
-        case 'refuse': {
-          const w = this.waiters.get(t.id);
-          this.waiters.delete(t.id);
-          w?.refuse(e.reasonCode, e.detail);
+        case 'refuse':
+          this.takeWaiter(t.id)?.refuse(e.reasonCode, e.detail);
           break;
-        }
         case 'install':
           shards.takeover(e.clientId, { op: 'install', id: t.id, session: e.session });
           break;
@@ -225,26 +219,21 @@ export class TakeoverService {
   }
 
   private runA(out: readonly AEffect[]): void {
-    const { shards } = this.opts;
     for (const e of out) {
-      switch (e.type) {
-        case 'send':
-          this.send(e);
-          break;
-        case 'log':
-          this.logEffect(e, null);
-          break;
-        case 'export':
-          shards.takeover(e.clientId, { op: 'export', id: e.id, discard: e.discard });
-          break;
-        case 'handover':
-          shards.takeover(e.clientId, { op: 'drop', id: e.id, handover: true });
-          break;
-        case 'resume':
-          shards.takeover(e.clientId, { op: 'resume', id: e.id });
-          break;
+      if (e.type === 'send') this.send(e);
+      else if (e.type === 'log') this.logEffect(e, null);
+      else {
+        const request: TakeoverRequest =
+          e.type === 'export' ? { op: 'export', id: e.id, discard: e.discard } : e.type === 'handover' ? { op: 'drop', id: e.id, handover: true } : { op: 'resume', id: e.id };
+        this.opts.shards.takeover(e.clientId, request);
       }
     }
+  }
+
+  private takeWaiter(id: string): ConnectWaiter | undefined {
+    const w = this.waiters.get(id);
+    this.waiters.delete(id);
+    return w;
   }
 
   private send(e: SendEffect): void {
