@@ -422,7 +422,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         const conn = this.byConnId.get(e.connId);
         if (conn !== undefined) {
           conn.withSession = false; // the actor already detached it
-          conn.close(e.reasonCode, e.detail, e.reasonCode === ReasonCode.SessionTakenOver ? 'takeover' : 'server');
+          // Refused before its CONNACK (its session is moving to another node): a CONNACK with the code.
+          if (conn.state === 'connecting') conn.reject(e.reasonCode, e.detail);
+          else conn.close(e.reasonCode, e.detail, e.reasonCode === ReasonCode.SessionTakenOver ? 'takeover' : 'server');
         }
         return;
       }
@@ -436,9 +438,11 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
           this.persistent.delete(e.clientId);
           this.router.removeSession(e.clientId);
           this.sessions.delete(e.clientId);
+          this.cluster?.sessionGone(e.clientId);
           return;
         }
         this.sessions.add(e.clientId);
+        this.cluster?.sessionHere(e.clientId);
         for (const a of e.add) this.router.subscribe(e.clientId, a.filter, a.options);
         return;
       case 'qos2Status':

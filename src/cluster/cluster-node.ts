@@ -22,6 +22,7 @@ import { RouteLink } from './route-link.js';
 import type { ClusterSettings } from './cluster-settings.js';
 import { clientOwner, type OwnerCandidate } from './client-owner.js';
 import { TakeoverService, type ConnectWaiter } from './takeover-service.js';
+import { takeoverTimings } from './takeover.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from './types.js';
 
 /** Digests to every peer, purge of dead slices, and overdue forward acks, this often. Anti-entropy
@@ -98,12 +99,14 @@ export class ClusterNode {
     this.takeovers = new TakeoverService({
       self: self.name,
       incarnation: self.incarnation,
+      timings: takeoverTimings(settings.takeoverStepMs),
       wire: (to, message) => {
         this.transport.takeover(to, message, this.takeovers.timings.stepMs).catch((err: unknown) => {
           // The machines resend and time out on their own; this says why a step went unanswered.
           log.debug({ event: 'cluster.takeover.send_failed', peer: to, kind: message.kind, clientId: message.clientId, err }, `takeover ${message.kind} to ${to} failed`);
         });
       },
+      peer: (to, message) => this.transport.send(to, message, 0),
       shards: { takeover: (clientId, request) => host.supervisor.takeover(clientId, request) },
       owner: (clientId) => clientOwner(this.ownerCandidates, clientId)!.name,
       live: (node) => node === self.name || this.connected.has(node),
@@ -129,6 +132,7 @@ export class ClusterNode {
     this.membership.on('updated', (info) => this.memberLive(info));
     this.membership.on('down', (info) => this.memberDown(info));
     await this.transport.start();
+    this.membersChanged(); // alone so far: registers what storage restored with itself
     await this.membership.start(this.settings.seeds);
     this.timer = setInterval(() => this.tick(), CLUSTER_TICK_MS);
     this.timer.unref();
@@ -214,6 +218,17 @@ export class ClusterNode {
   private membersChanged(): void {
     const self = this.ownerCandidates[0]!;
     this.ownerCandidates = [self, ...[...this.connected].map(([name, incarnation]) => ({ name, incarnation }))];
+    this.takeovers.membersChanged(this.ownerCandidates);
+  }
+
+  /** A session arrived on this node outside a CONNECT (restored from storage, or installed). */
+  sessionHere(clientId: string): void {
+    this.takeovers.sessionHere(clientId);
+  }
+
+  /** A session ended on this node or moved away. */
+  sessionGone(clientId: string): void {
+    this.takeovers.sessionGone(clientId);
   }
 
   private onPeerUp(peer: MemberInfo): void {
@@ -247,6 +262,12 @@ export class ClusterNode {
         return;
       case 'forward-ack':
         this.forwarder.onAck(from, message.ack);
+        return;
+      case 'registrations':
+        this.takeovers.registrations(from, message.view, message.entries, message.complete);
+        return;
+      case 'evict':
+        this.takeovers.evicted(message.clientId, message.since, message.winner);
         return;
       case 'retained':
         for (const u of message.updates) {

@@ -9,6 +9,9 @@
 import type { SessionSnapshot, TakeoverReply, TakeoverRequest } from '../actors/session-types.js';
 import type { Logger } from '../log.js';
 import type { StoredMessage } from '../storage/types.js';
+import type { OwnerCandidate } from './client-owner.js';
+import type { PeerMessage, Registration } from './peer-messages.js';
+import { batches, RegistrySync, viewKey } from './registry-sync.js';
 import type { SessionTakeoverMessage } from './takeover-codec.js';
 import {
   ClaimRegistry,
@@ -49,6 +52,8 @@ export interface TakeoverServiceOptions {
   readonly timings?: TakeoverTimings;
   /** Sends one message to a peer, fire and forget: the machines resend what gets no answer. */
   readonly wire: (to: NodeName, message: SessionTakeoverMessage) => void;
+  /** Sends registrations and evictions to a peer on its ordered stream (lane 0). */
+  readonly peer: (to: NodeName, message: PeerMessage) => void;
   /** The shard's part (Supervisor.takeover); answers come back through shardReply(). */
   readonly shards: { takeover(clientId: string, request: TakeoverRequest): void };
   /** The owner of a client id among the live members, self included (clientOwner). */
@@ -59,6 +64,15 @@ export interface TakeoverServiceOptions {
   readonly log: Logger;
 }
 
+/** How long an owner lets a claim for an unknown client id wait for the members' lists after a
+ * membership change before answering "none known" (a member that never sends its list must not
+ * block CONNECTs; below the claimant's step time of 5 s). */
+export const REGISTRY_GRACE_MS = 2_000;
+/** Membership events come in bursts (a join sees every member): lists go once the burst is over. */
+export const REREGISTER_DELAY_MS = 20;
+
+type Claim = Extract<SessionTakeoverMessage, { kind: 'claim' }>;
+
 const WARN_EVENTS = new Set(['cluster.takeover.failed', 'cluster.takeover.in_doubt', 'cluster.takeover.aborted']);
 
 export class TakeoverService {
@@ -67,6 +81,14 @@ export class TakeoverService {
   private readonly waiters = new Map<string, ConnectWaiter>();
   private readonly holder: TakeoverHolder<SessionSnapshot, StoredMessage>;
   readonly registry: ClaimRegistry;
+  /** Sessions living here, and whether the owners' lists are complete (see registry-sync.ts). */
+  readonly sessions = new RegistrySync();
+  /** Claims for client ids this owner knows no location of, waiting for a complete registry. */
+  private readonly parked = new Map<string, Claim>();
+  private graceTimer: unknown = null;
+  private reregisterTimer: unknown = null;
+  private goneScheduled = false;
+  private members: readonly OwnerCandidate[] = [];
   private counter = 0;
   private timer: unknown = null;
   private timerAt = Infinity;
@@ -107,12 +129,17 @@ export class TakeoverService {
     const now = this.opts.clock.now();
     switch (m.kind) {
       case 'claim':
-      case 'release': {
-        const out: SendEffect[] = [];
-        this.registry.receive(m, now, out);
-        for (const e of out) this.send(e);
+        if (!this.sessions.complete() && this.registry.location(m.clientId) === null && !this.registry.locked(m.clientId, now)) {
+          // Not every member's list is in since membership changed: "none known" may be wrong.
+          this.parked.set(m.id, m);
+          this.armGrace();
+          return;
+        }
+        this.toRegistry(m, now);
         return;
-      }
+      case 'release':
+        this.toRegistry(m, now);
+        return;
       case 'begin':
       case 'end':
       case 'abort': {
@@ -140,6 +167,116 @@ export class TakeoverService {
         return;
       }
     }
+  }
+
+  /** Registrations from `from` (a peer, or this node for the ids it owns itself). */
+  registrations(from: NodeName, view: string, entries: readonly Registration[], complete: boolean): void {
+    if (this.closed) return;
+    const now = this.opts.clock.now();
+    for (const e of entries) {
+      if (!e.present) {
+        this.registry.unregister(e.clientId, from, now);
+        continue;
+      }
+      const loser = this.registry.register(e.clientId, from, e.since, this.opts.live);
+      if (loser === null) continue;
+      this.opts.log.warn({ event: 'cluster.registry.conflict', clientId: e.clientId, winner: this.registry.location(e.clientId), loser: loser.node }, `client ${e.clientId} has a session on ${from} and on another node; the later one stays, ${loser.node} ends its copy`);
+      const evict: PeerMessage = { kind: 'evict', clientId: e.clientId, since: loser.since, winner: this.registry.location(e.clientId) ?? '' };
+      if (loser.node === this.opts.self) this.evicted(evict.clientId, evict.since, evict.winner);
+      else this.opts.peer(loser.node, evict);
+    }
+    if (complete && this.sessions.markComplete(from, view)) this.releaseParked('complete');
+  }
+
+  /** The owner says a later registration of `clientId` won: end the copy here if it is that one. */
+  evicted(clientId: string, since: number, winner: string): void {
+    if (this.closed || this.sessions.local.get(clientId) !== since) return;
+    this.opts.log.warn({ event: 'cluster.registry.evicted', clientId, winner }, `ending the session of ${clientId} here: node ${winner} holds a later one (its connection gets 0x8E)`);
+    // Discarded as a Clean Start would: the connection closed with 0x8E, the session ended.
+    this.opts.shards.takeover(clientId, { op: 'export', id: `evict/${this.opts.self}/${++this.counter}`, discard: true });
+  }
+
+  /** A session arrived here other than through connect() (restored from storage, or installed). */
+  sessionHere(clientId: string): void {
+    this.sessions.restored(clientId);
+  }
+
+  /** A session ended here or moved away: its owner forgets it (batched per event-loop turn). */
+  sessionGone(clientId: string): void {
+    this.sessions.ended(clientId);
+    if (this.goneScheduled || this.closed) return;
+    this.goneScheduled = true;
+    this.opts.clock.setTimer(0, () => {
+      this.goneScheduled = false;
+      for (const [owner, entries] of this.sessions.takeGone(this.opts.owner)) this.sendRegistrations(owner, entries, false);
+    });
+  }
+
+  /**
+   * The live members changed (`members`: self included). Owners drop what they no longer own,
+   * and once the burst of changes is over this node sends every member its full list.
+   */
+  membersChanged(members: readonly OwnerCandidate[]): void {
+    if (this.closed || viewKey(members) === this.sessions.view) return;
+    this.members = members;
+    this.registry.retain((clientId) => this.opts.owner(clientId) === this.opts.self);
+    this.sessions.viewChanged(members, this.opts.self);
+    if (this.reregisterTimer !== null) this.opts.clock.clearTimer(this.reregisterTimer);
+    this.reregisterTimer = this.opts.clock.setTimer(REREGISTER_DELAY_MS, () => {
+      this.reregisterTimer = null;
+      this.reregister();
+    });
+    if (this.sessions.complete()) this.releaseParked('complete');
+  }
+
+  /** Sends every live member (self included) the sessions here that it owns, then complete. */
+  private reregister(): void {
+    const names = this.members.map((m) => m.name);
+    let total = 0;
+    for (const [owner, list] of this.sessions.fullLists(names, this.opts.owner)) {
+      total += list.length;
+      this.sendRegistrations(owner, list, true);
+    }
+    this.opts.log.info({ event: 'cluster.registry.sent', sessions: total, members: names.length, view: this.sessions.view }, `registered ${total} sessions with their owners`);
+  }
+
+  private sendRegistrations(owner: NodeName, list: readonly Registration[], complete: boolean): void {
+    const view = this.sessions.view;
+    const parts = batches(list);
+    parts.forEach((entries, i) => {
+      const last = complete && i === parts.length - 1;
+      if (owner === this.opts.self) this.registrations(owner, view, entries, last);
+      else if (entries.length > 0 || last) this.opts.peer(owner, { kind: 'registrations', view, entries, complete: last });
+    });
+  }
+
+  private toRegistry(m: Extract<SessionTakeoverMessage, { kind: 'claim' | 'release' }>, now: number): void {
+    const out: SendEffect[] = [];
+    this.registry.receive(m, now, out);
+    for (const e of out) this.send(e);
+  }
+
+  private armGrace(): void {
+    if (this.graceTimer !== null) return;
+    this.graceTimer = this.opts.clock.setTimer(REGISTRY_GRACE_MS, () => {
+      this.graceTimer = null;
+      if (this.parked.size === 0 || this.sessions.complete()) return;
+      this.opts.log.warn({ event: 'cluster.registry.incomplete', missing: this.sessions.missing(), waiting: this.parked.size }, `no session list from ${this.sessions.missing().join(', ')} within ${REGISTRY_GRACE_MS} ms of the membership change; answering claims with what is known`);
+      this.sessions.giveUp();
+      this.releaseParked('grace');
+    });
+  }
+
+  private releaseParked(why: 'complete' | 'grace'): void {
+    if (this.graceTimer !== null && why === 'complete') {
+      this.opts.clock.clearTimer(this.graceTimer);
+      this.graceTimer = null;
+    }
+    if (this.parked.size === 0) return;
+    const claims = [...this.parked.values()];
+    this.parked.clear();
+    const now = this.opts.clock.now();
+    for (const m of claims) this.toRegistry(m, now);
   }
 
   /** A shard's answer to a takeover step (the node's 'takeover' effect). */
@@ -178,8 +315,8 @@ export class TakeoverService {
   /** Refuses what waits and stops the timer (the node is stopping). */
   close(): void {
     this.closed = true;
-    if (this.timer !== null) this.opts.clock.clearTimer(this.timer);
-    this.timer = null;
+    for (const t of [this.timer, this.graceTimer, this.reregisterTimer]) if (t !== null) this.opts.clock.clearTimer(t);
+    this.timer = this.graceTimer = this.reregisterTimer = null;
     for (const w of this.waiters.values()) w.refuse(0x89, 'the node is shutting down; retry on another node');
     this.waiters.clear();
     this.takeovers.clear();
@@ -197,6 +334,7 @@ export class TakeoverService {
           break;
         case 'connectLocal':
         case 'accept':
+          this.sessions.here(t.clientId, this.opts.clock.now());
           this.takeWaiter(t.id)?.proceed();
           break;
         case 'refuse':

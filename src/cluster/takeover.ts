@@ -45,13 +45,12 @@ export interface TakeoverTimings {
 }
 
 /** EMQX's defaults: 5 s per step, the old side giving up at 2 × that (lesson 6). */
-export const DEFAULT_TAKEOVER_TIMINGS: TakeoverTimings = {
-  stepMs: 5_000,
-  retryMs: 500,
-  holdMs: 10_000,
-  decisionTtlMs: 120_000,
-  leaseMs: 30_000,
-};
+export const DEFAULT_TAKEOVER_TIMINGS: TakeoverTimings = takeoverTimings(5_000);
+
+/** The timings for a step time of `stepMs` (--takeover-timeout), in the defaults' proportions. */
+export function takeoverTimings(stepMs: number): TakeoverTimings {
+  return { stepMs, retryMs: stepMs / 10, holdMs: 2 * stepMs, decisionTtlMs: 24 * stepMs, leaseMs: 6 * stepMs };
+}
 
 /** `id` names one takeover cluster-wide (claimant node, incarnation, counter); `S`: an exported
  * session, `D`: a buffered delivery (plain data in both cases, see exportSession). */
@@ -409,7 +408,8 @@ interface ClaimLock {
  */
 export class ClaimRegistry {
   private readonly locks = new Map<string, ClaimLock>();
-  private readonly locations = new Map<string, NodeName>();
+  /** Where each session lives and since when (ms; a release counts at its arrival here). */
+  private readonly locations = new Map<string, { node: NodeName; since: number }>();
 
   constructor(private readonly timings: TakeoverTimings) {}
 
@@ -447,24 +447,41 @@ export class ClaimRegistry {
         if (i >= 0) lock.waiting.splice(i, 1);
         return;
       }
-      if (m.location !== null) this.locations.set(m.clientId, m.location);
+      if (m.location !== null) this.locations.set(m.clientId, { node: m.location, since: now });
       this.grantNext(m.clientId, lock, now, out);
     }
   }
 
   /** Where the session of `clientId` lives as far as this owner knows. */
   location(clientId: string): NodeName | null {
-    return this.locations.get(clientId) ?? null;
+    return this.locations.get(clientId)?.node ?? null;
   }
 
-  /** Records a session's node (a node re-registering its sessions after ownership moved). */
-  register(clientId: string, node: NodeName): void {
-    this.locations.set(clientId, node);
+  /**
+   * Records that `node` holds the session of `clientId` since `since` (a node re-registering its
+   * sessions after ownership moved, or after a partition healed). When another live node is
+   * registered for it, the later arrival wins (equal times: the greater name) and the loser is
+   * returned, to be told to end its copy; null when there is no conflict.
+   */
+  register(clientId: string, node: NodeName, since: number, live: (node: NodeName) => boolean): { node: NodeName; since: number } | null {
+    const current = this.locations.get(clientId);
+    if (current === undefined || current.node === node || !live(current.node)) {
+      this.locations.set(clientId, { node, since });
+      return null;
+    }
+    if (since > current.since || (since === current.since && node > current.node)) {
+      this.locations.set(clientId, { node, since });
+      return current;
+    }
+    return { node, since };
   }
 
-  /** Forgets where `clientId` lives if that is `node` (its session ended there). */
-  unregister(clientId: string, node: NodeName): void {
-    if (this.locations.get(clientId) === node) this.locations.delete(clientId);
+  /**
+   * Forgets where `clientId` lives if that is `node` (its session ended there). Not while a claim
+   * holds the id: the claimant's release is about to say where it lives now.
+   */
+  unregister(clientId: string, node: NodeName, now: number): void {
+    if (this.locations.get(clientId)?.node === node && !this.locked(clientId, now)) this.locations.delete(clientId);
   }
 
   /** Forgets every location for which `keep` says no (ids this node no longer owns). */
@@ -497,6 +514,6 @@ export class ClaimRegistry {
   }
 
   private claimed<S, D>(id: string, clientId: string, to: NodeName, granted: boolean): Send<S, D> {
-    return { type: 'send', to, message: { kind: 'claimed', id, clientId, granted, holder: this.locations.get(clientId) ?? null } };
+    return { type: 'send', to, message: { kind: 'claimed', id, clientId, granted, holder: this.location(clientId) } };
   }
 }

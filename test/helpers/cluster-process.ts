@@ -11,6 +11,8 @@ export interface ClusterChildSpec {
   readonly gossipPort: number;
   readonly grpcPort: number;
   readonly seeds: readonly string[];
+  /** More `shoal start` flags. */
+  readonly extraArgs?: readonly string[];
 }
 
 /** `shoal start` arguments for `spec`: debug logs carry the route and retained lines tests wait for. */
@@ -27,6 +29,7 @@ export function startArgs(spec: ClusterChildSpec): string[] {
     '--grpc', `127.0.0.1:${spec.grpcPort}`,
     '--advertise', '127.0.0.1',
     '--seeds', spec.seeds.join(','),
+    ...(spec.extraArgs ?? []),
   ];
 }
 /** tsx compiles on the fly, SQLite opens, workers start, gossip joins: allow for a slow box. */

@@ -398,8 +398,28 @@ describe('ClaimRegistry (the owner)', () => {
     assert.deepEqual(claim(r, 'c1', 'C', 2), { kind: 'claimed', id: 'c1', clientId: C, granted: true, holder: 'B' });
     r.receive<S, D>({ kind: 'release', id: 'c1', clientId: C, location: null }, 3, []);
     assert.equal(r.location(C), 'B', 'a failed takeover leaves the location');
-    r.register(C, 'D');
+    assert.equal(r.register(C, 'D', 10, () => false), null, 'B is down: no conflict');
     assert.equal(r.location(C), 'D');
+  });
+
+  it('two live registrations for one id: the later wins and the loser is named; an ended session is forgotten unless claimed', () => {
+    const r = new ClaimRegistry(T);
+    const live = (): boolean => true;
+    assert.equal(r.register(C, 'A', 100, live), null);
+    assert.equal(r.register(C, 'A', 150, live), null, 'the same node again');
+    assert.deepEqual(r.register(C, 'B', 200, live), { node: 'A', since: 150 }, 'B connected later: A loses');
+    assert.equal(r.location(C), 'B');
+    assert.deepEqual(r.register(C, 'A', 120, live), { node: 'A', since: 120 }, 'a late registration of the older copy loses');
+    assert.equal(r.location(C), 'B');
+    assert.deepEqual(r.register(C, 'C', 200, live), { node: 'B', since: 200 }, 'equal times: the greater name wins');
+    r.unregister(C, 'B', 300);
+    assert.equal(r.location(C), 'C', 'only the node it lives on unregisters it');
+    claim(r, 'x1', 'X', 300);
+    r.unregister(C, 'C', 301);
+    assert.equal(r.location(C), 'C', 'not while a claim holds the id');
+    r.receive<S, D>({ kind: 'release', id: 'x1', clientId: C, location: null }, 302, []);
+    r.unregister(C, 'C', 303);
+    assert.equal(r.location(C), null);
   });
 });
 
