@@ -50,6 +50,8 @@ export interface NodeHandle {
   nodeName: string;
   mqtt: { host: string; port: number };
   events: EventEmitter<NodeEvents>;
+  /** The node's part of the cluster (null when it runs alone): e.g. pushSessions() on a graceful leave. */
+  cluster: ClusterNode | null;
   stats(): BrokerStats;
   close(reason?: string): Promise<void>;
 }
@@ -656,6 +658,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
     nodeName: config.nodeName,
     mqtt: listener.address,
     events: node.events,
+    cluster: node.cluster,
     stats: () => node.stats(),
     close(reason = 'close') {
       closed ??= (async () => {

@@ -16,7 +16,7 @@ import { GrpcTransport } from './grpc-transport.js';
 import { joinHostPort } from './gossip-socket.js';
 import { SwimMembership } from './membership.js';
 import type { PeerMessage } from './peer-messages.js';
-import { laneFor, type ClusterStatus, type MemberStatusInfo } from './peer-transport.js';
+import { laneFor, type AdoptOutcome, type ClusterStatus, type MemberStatusInfo } from './peer-transport.js';
 import { RetainedReplica } from './retained-replica.js';
 import { RouteLink } from './route-link.js';
 import type { ClusterSettings } from './cluster-settings.js';
@@ -88,6 +88,7 @@ export class ClusterNode {
         routeSlice: (origin) => this.routes.sliceOf(origin),
         retainedSnapshot: () => this.replica.snapshot(),
         status: () => this.status(),
+        adopt: (_from, clientId) => this.takeovers.adopt(clientId),
       },
       logger: log,
     });
@@ -153,6 +154,58 @@ export class ClusterNode {
    */
   connecting(clientId: string, cleanStart: boolean, waiter: ConnectWaiter): void {
     this.takeovers.connect(clientId, cleanStart, waiter);
+  }
+
+  /**
+   * Push direction: asks `toNode` to take the session of `clientId` (held here) over, as a
+   * CONNECT there would, with no connection; the session ends up offline on `toNode`. An online
+   * session's connection here gets 0x8E. Rejects when `toNode` cannot be called.
+   */
+  push(clientId: string, toNode: string): Promise<AdoptOutcome> {
+    // The callee's takeover takes at most four steps; a little more for the call itself.
+    return this.transport.adopt(toNode, clientId, 5 * this.takeovers.timings.stepMs);
+  }
+
+  /**
+   * Graceful leave: moves every session held here to its owner among the other live members
+   * (rendezvous hash, so a later CONNECT anywhere finds it at once), `concurrency` at a time.
+   * `moved`: now on another node; `failed`: still here (each logged with why); `skipped`: ended
+   * instead of moving (expiry 0) or gone meanwhile. Call it after refusing new CONNECTs and
+   * disconnecting clients, before leaving the gossip.
+   */
+  async pushSessions(concurrency = 32): Promise<{ moved: number; failed: number; skipped: number }> {
+    const others = this.ownerCandidates.slice(1);
+    const ids = [...this.takeovers.sessions.local.keys()];
+    const counts = { moved: 0, failed: 0, skipped: 0 };
+    if (others.length === 0) {
+      if (ids.length > 0) this.log.warn({ event: 'cluster.sessions.push_failed', sessions: ids.length }, `no other live member to push ${ids.length} sessions to; they stay in this node's storage`);
+      return { ...counts, failed: ids.length };
+    }
+    this.log.info({ event: 'cluster.sessions.pushing', sessions: ids.length, members: others.length }, `pushing ${ids.length} sessions to ${others.length} members`);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length) {
+        const clientId = ids[next++]!;
+        const to = clientOwner(others, clientId)!.name;
+        try {
+          const o = await this.push(clientId, to);
+          if (o.moved) counts.moved++;
+          else if (o.detail === '') counts.skipped++;
+          else {
+            counts.failed++;
+            this.log.warn({ event: 'cluster.sessions.push_failed', clientId, to, detail: o.detail }, `session ${clientId} not pushed to ${to}: ${o.detail}`);
+          }
+        } catch (err) {
+          counts.failed++;
+          this.log.warn({ event: 'cluster.sessions.push_failed', clientId, to, err }, `session ${clientId} not pushed to ${to}`);
+        }
+        const done = counts.moved + counts.failed + counts.skipped;
+        if (done % 1000 === 0) this.log.info({ event: 'cluster.sessions.push_progress', done, of: ids.length }, `pushed ${done} of ${ids.length} sessions`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
+    this.log.info({ event: 'cluster.sessions.pushed', ...counts }, `sessions pushed: ${counts.moved} moved, ${counts.failed} failed, ${counts.skipped} ended instead`);
+    return counts;
   }
 
   /** A shard's answer to a takeover step. */

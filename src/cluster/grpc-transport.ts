@@ -22,7 +22,8 @@ import type { TakeoverReceipt__Output } from './gen/cluster/v1/TakeoverReceipt.j
 import { decodeTakeover, encodeTakeover, type SessionTakeoverMessage } from './takeover-codec.js';
 import { AUTH_HEADER, INCARNATION_HEADER, NODE_HEADER, authProof, checkCaller, type CallerIdentity } from './grpc-auth.js';
 import type { PeerMessage, RetainedUpdate, RouteSlice } from './peer-messages.js';
-import type { Admission, ClusterStatus, ControlHandlers, PeerTransport, PeerTransportEvents } from './peer-transport.js';
+import type { AdoptResponse__Output } from './gen/cluster/v1/AdoptResponse.js';
+import type { AdoptOutcome, Admission, ClusterStatus, ControlHandlers, PeerTransport, PeerTransportEvents } from './peer-transport.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from './types.js';
 import * as wire from './wire-codec.js';
 
@@ -225,6 +226,11 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
     await this.unary<TakeoverReceipt__Output>(peer, 'Takeover', deadlineMs, (c, md, o, cb) => c.Takeover(request, md, o, cb));
   }
 
+  async adopt(peer: string, clientId: string, deadlineMs: number): Promise<AdoptOutcome> {
+    const r = await this.unary<AdoptResponse__Output>(peer, 'Adopt', deadlineMs, (c, md, o, cb) => c.Adopt({ client_id: clientId }, md, o, cb));
+    return { moved: r.moved, detail: r.detail };
+  }
+
   fetchRetained(peer: string, deadlineMs: number): Promise<RetainedUpdate[]> {
     const link = this.requireLink(peer, 'RetainedSnapshot');
     return new Promise((resolve, reject) => {
@@ -307,6 +313,18 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
         }
         cb(null, {});
         this.emit('takeover', caller.node, message);
+      },
+      Adopt: (call, cb) => {
+        const caller = this.admitCall(call, 'Adopt', (code, details) => cb({ code, details }));
+        if (caller === null) return;
+        if (call.request.client_id === '') {
+          cb({ code: grpc.status.INVALID_ARGUMENT, details: 'Adopt needs a client id' });
+          return;
+        }
+        this.opts.handlers.adopt(caller.node, call.request.client_id).then(
+          (o) => cb(null, { moved: o.moved, detail: o.detail }),
+          (err: unknown) => cb({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) }),
+        );
       },
       Status: (call, cb) => {
         // Also `shoal cluster status` (STATUS_CALLER), which is no member but proves the secret.

@@ -37,8 +37,16 @@ export interface ClusterStatus {
   readonly members: readonly MemberStatusInfo[];
 }
 
+/** The outcome of an Adopt call: moved, nothing to move (detail ''), or refused (detail why). */
+export interface AdoptOutcome {
+  readonly moved: boolean;
+  readonly detail: string;
+}
+
 /** What a node answers to its peers' control calls. */
 export interface ControlHandlers {
+  /** Takes the session of `clientId` over from `from` (push direction); resolves when done. */
+  adopt(from: string, clientId: string): Promise<AdoptOutcome>;
   routeSlice(origin: string): RouteSlice | null;
   retainedSnapshot(): Iterable<RetainedUpdate>;
   status(): ClusterStatus;
@@ -65,6 +73,8 @@ export interface PeerTransport {
    * large and must not hold up forwarding). Resolves once the peer took it; rejects when the peer
    * is unknown, refuses, or does not answer within `deadlineMs` (the protocol resends). */
   takeover(peer: string, message: SessionTakeoverMessage, deadlineMs: number): Promise<void>;
+  /** Asks `peer` to take this node's session of `clientId` over (push direction). */
+  adopt(peer: string, clientId: string, deadlineMs: number): Promise<AdoptOutcome>;
   on<E extends keyof PeerTransportEvents>(event: E, listener: (...args: PeerTransportEvents[E]) => void): this;
   off<E extends keyof PeerTransportEvents>(event: E, listener: (...args: PeerTransportEvents[E]) => void): this;
   close(): Promise<void>;

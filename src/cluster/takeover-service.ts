@@ -33,8 +33,9 @@ type SendEffect = Send<SessionSnapshot, StoredMessage>;
 
 /** Where a CONNECT waiting for the cluster goes on. */
 export interface ConnectWaiter {
-  /** Run the ordinary local CONNECT (a session moved here is resumed by it: Session Present). */
-  proceed(): void;
+  /** Run the ordinary local CONNECT (a session moved here is resumed by it: Session Present);
+   * `moved`: a session was moved here for it. */
+  proceed(moved: boolean): void;
   /** Refuse the CONNECT with `reasonCode` (v5; 3.1.1 maps it), `detail` saying why. */
   refuse(reasonCode: number, detail: string): void;
 }
@@ -121,6 +122,23 @@ export class TakeoverService {
     this.takeovers.set(id, t);
     this.waiters.set(id, waiter);
     this.runB(t, out);
+  }
+
+  /**
+   * Push direction: takes the session of `clientId` over from wherever it lives, as a CONNECT
+   * would, with no connection: it ends up offline here. Resolves with the outcome.
+   */
+  adopt(clientId: string): Promise<{ moved: boolean; detail: string }> {
+    return new Promise((resolve) => {
+      this.connect(clientId, false, {
+        proceed: (moved) => {
+          // Nothing moved: no session existed; the CONNECT path would have made one, this makes none.
+          if (!moved) this.sessions.ended(clientId);
+          resolve({ moved, detail: '' });
+        },
+        refuse: (_code, detail) => resolve({ moved: false, detail }),
+      });
+    });
   }
 
   /** A takeover message from `from` (or this node). */
@@ -335,7 +353,7 @@ export class TakeoverService {
         case 'connectLocal':
         case 'accept':
           this.sessions.here(t.clientId, this.opts.clock.now());
-          this.takeWaiter(t.id)?.proceed();
+          this.takeWaiter(t.id)?.proceed(e.type === 'accept');
           break;
         case 'refuse':
           this.takeWaiter(t.id)?.refuse(e.reasonCode, e.detail);

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     handlers: {
       routeSlice: (origin) => table.sliceOf(origin),
       retainedSnapshot: () => config.retained ?? [],
+      adopt: (from, clientId) => Promise.resolve({ moved: false, detail: `${from} asked for ${clientId}; this test peer holds no sessions` }),
       status: () => ({ node: config.name, incarnation: config.incarnation, protocolVersion: 1, members: [] }),
     },
   });

@@ -1,6 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AdoptRequest as _cluster_v1_AdoptRequest, AdoptRequest__Output as _cluster_v1_AdoptRequest__Output } from './cluster/v1/AdoptRequest.js';
+import type { AdoptResponse as _cluster_v1_AdoptResponse, AdoptResponse__Output as _cluster_v1_AdoptResponse__Output } from './cluster/v1/AdoptResponse.js';
 import type { ClusterClient as _cluster_v1_ClusterClient, ClusterDefinition as _cluster_v1_ClusterDefinition } from './cluster/v1/Cluster.js';
 import type { DigestSet as _cluster_v1_DigestSet, DigestSet__Output as _cluster_v1_DigestSet__Output } from './cluster/v1/DigestSet.js';
 import type { Evict as _cluster_v1_Evict, Evict__Output as _cluster_v1_Evict__Output } from './cluster/v1/Evict.js';
@@ -49,6 +51,8 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   cluster: {
     v1: {
+      AdoptRequest: MessageTypeDefinition<_cluster_v1_AdoptRequest, _cluster_v1_AdoptRequest__Output>
+      AdoptResponse: MessageTypeDefinition<_cluster_v1_AdoptResponse, _cluster_v1_AdoptResponse__Output>
       Cluster: SubtypeConstructor<typeof grpc.Client, _cluster_v1_ClusterClient> & { service: _cluster_v1_ClusterDefinition }
       DigestSet: MessageTypeDefinition<_cluster_v1_DigestSet, _cluster_v1_DigestSet__Output>
       Evict: MessageTypeDefinition<_cluster_v1_Evict, _cluster_v1_Evict__Output>

@@ -38,6 +38,9 @@ class FakeTransport extends EventEmitter<PeerTransportEvents> implements PeerTra
   takeover(): never {
     throw new Error('not used');
   }
+  adopt(): never {
+    throw new Error('not used');
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }
