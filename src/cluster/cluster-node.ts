@@ -48,6 +48,8 @@ export class ClusterNode {
   private readonly intake: ForwardIntake;
   private readonly replica: RetainedReplica;
   private readonly takeovers: TakeoverService;
+  /** Takeover messages whose call is on its way (see the wire in the constructor). */
+  private readonly takeoverCalls = new Set<string>();
   /** This node and the live members: who may own a client id (clientOwner). */
   private ownerCandidates: OwnerCandidate[];
   /** Peers whose streams are up. */
@@ -102,10 +104,19 @@ export class ClusterNode {
       incarnation: self.incarnation,
       timings: takeoverTimings(settings.takeoverStepMs),
       wire: (to, message) => {
-        this.transport.takeover(to, message, this.takeovers.timings.stepMs).catch((err: unknown) => {
-          // The machines resend and time out on their own; this says why a step went unanswered.
-          log.debug({ event: 'cluster.takeover.send_failed', peer: to, kind: message.kind, clientId: message.clientId, err }, `takeover ${message.kind} to ${to} failed`);
-        });
+        // The machines resend what gets no answer; over gRPC a message is lost only when its call
+        // fails. A resend while the same call is still on its way would only add load (under a
+        // storm, calls slower than the resend period multiplied until every step timed out).
+        const key = `${to}\u0000${message.id}\u0000${message.kind}`;
+        if (this.takeoverCalls.has(key)) return;
+        this.takeoverCalls.add(key);
+        this.transport
+          .takeover(to, message, this.takeovers.timings.stepMs)
+          .catch((err: unknown) => {
+            // The machines time out on their own; this says why a step went unanswered.
+            log.debug({ event: 'cluster.takeover.send_failed', peer: to, kind: message.kind, clientId: message.clientId, err }, `takeover ${message.kind} to ${to} failed`);
+          })
+          .finally(() => this.takeoverCalls.delete(key));
       },
       peer: (to, message) => this.transport.send(to, message, 0),
       shards: { takeover: (clientId, request) => host.supervisor.takeover(clientId, request) },

@@ -104,6 +104,40 @@ describe('cross-node session takeover (three processes)', { timeout: 180_000 }, 
     moved.send({ cmd: 'disconnect' });
   });
 
+  it("moves an offline session's queued QoS 0 and QoS 2 copies; QoS 2 completes on the new node", async () => {
+    const [, n2, n3] = nodes as [ClusterProcess, ClusterProcess, ClusterProcess];
+    const { c } = await rawConnect(n2, connectPacket('mixed', true));
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'mx/0', qos: 0 }, { topic: 'mx/2', qos: 2 }] });
+    assert.equal((await c.next('SUBACK', WAIT_MS)).cmd, 'suback');
+    c.send({ cmd: 'disconnect' });
+    await c.waitClosed(WAIT_MS);
+    await routeVisible([n3], 'node2', 'mx/2');
+    const pub = await connect(n3.url, { clientId: 'mx-pub', protocolVersion: 5 });
+    for (let i = 0; i < 3; i++) {
+      await pub.publishAsync('mx/0', `zero ${i}`, { qos: 0 });
+      await pub.publishAsync('mx/2', `two ${i}`, { qos: 2 });
+    }
+    await pub.endAsync();
+    const { c: moved, connack } = await rawConnect(n3, connectPacket('mixed', false));
+    raws.push(moved);
+    assert.equal((connack as { sessionPresent: boolean }).sessionPresent, true);
+    const got: string[] = [];
+    let released = 0;
+    while (got.length < 6 || released < 3) {
+      const p = await moved.next(`queued message or PUBREL (${got.length} and ${released} so far)`, WAIT_MS);
+      if (p.cmd === 'publish') {
+        got.push(`${p.qos}:${p.payload.toString()}`);
+        if (p.qos === 2) moved.send({ cmd: 'pubrec', messageId: p.messageId! });
+      } else {
+        assert.equal(p.cmd, 'pubrel');
+        released++;
+        moved.send({ cmd: 'pubcomp', messageId: p.messageId! });
+      }
+    }
+    assert.deepEqual(got, ['0:zero 0', '2:two 0', '0:zero 1', '2:two 1', '0:zero 2', '2:two 2'], 'both QoS in publish order, each once');
+    moved.send({ cmd: 'disconnect' });
+  });
+
   it('one client id CONNECTing to two nodes at once, 100 times: one live session each time', async () => {
     const [n1, n2] = nodes as [ClusterProcess, ClusterProcess];
     for (let round = 0; round < 100; round++) {
