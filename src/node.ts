@@ -50,6 +50,8 @@ export interface NodeHandle {
   nodeName: string;
   mqtt: { host: string; port: number };
   events: EventEmitter<NodeEvents>;
+  /** The node's part of the cluster (null when it runs alone): e.g. pushSessions() on a graceful leave. */
+  cluster: ClusterNode | null;
   stats(): BrokerStats;
   close(reason?: string): Promise<void>;
 }
@@ -153,6 +155,21 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   // ---- connection → session actor -------------------------------------------------------
 
   onConnect(conn: ClientConnection, packet: IConnectPacket, decision: ConnectAccepted): void {
+    if (this.cluster === null) {
+      this.connectLocal(conn, packet, decision);
+      return;
+    }
+    // Clustered: the client id's owner decides first, and a session on another node moves here
+    // (src/cluster/takeover-service.ts). The connection reads nothing more until then.
+    this.cluster.connecting(decision.clientId, packet.clean ?? true, {
+      proceed: () => {
+        if (conn.state !== 'closed') this.connectLocal(conn, packet, decision);
+      },
+      refuse: (reasonCode, detail) => conn.reject(reasonCode, detail),
+    });
+  }
+
+  private connectLocal(conn: ClientConnection, packet: IConnectPacket, decision: ConnectAccepted): void {
     const clientId = decision.clientId;
     const v5 = packet.protocolVersion === 5;
     const expiryIntervalSec = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : packet.clean ? 0 : SESSION_NEVER_EXPIRES;
@@ -407,7 +424,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         const conn = this.byConnId.get(e.connId);
         if (conn !== undefined) {
           conn.withSession = false; // the actor already detached it
-          conn.close(e.reasonCode, e.detail, e.reasonCode === ReasonCode.SessionTakenOver ? 'takeover' : 'server');
+          // Refused before its CONNACK (its session is moving to another node): a CONNACK with the code.
+          if (conn.state === 'connecting') conn.reject(e.reasonCode, e.detail);
+          else conn.close(e.reasonCode, e.detail, e.reasonCode === ReasonCode.SessionTakenOver ? 'takeover' : 'server');
         }
         return;
       }
@@ -421,9 +440,11 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
           this.persistent.delete(e.clientId);
           this.router.removeSession(e.clientId);
           this.sessions.delete(e.clientId);
+          this.cluster?.sessionGone(e.clientId);
           return;
         }
         this.sessions.add(e.clientId);
+        this.cluster?.sessionHere(e.clientId);
         for (const a of e.add) this.router.subscribe(e.clientId, a.filter, a.options);
         return;
       case 'qos2Status':
@@ -443,6 +464,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         return;
       }
       case 'takeover':
+        this.cluster?.takeoverReply(e.clientId, e.reply);
         this.events.emit('session.takeover', { clientId: e.clientId, reply: e.reply });
         return;
     }
@@ -636,6 +658,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
     nodeName: config.nodeName,
     mqtt: listener.address,
     events: node.events,
+    cluster: node.cluster,
     stats: () => node.stats(),
     close(reason = 'close') {
       closed ??= (async () => {

@@ -188,7 +188,10 @@ export type TakeoverRequest =
   /** `handover`: the old node's drop after `end` (refused, `ok` false, when this shard no longer
    * holds that export, e.g. it restarted: what arrived since is unknown, so the session stays). */
   | { op: 'drop'; id: string; handover: boolean }
-  | { op: 'resume'; id: string };
+  | { op: 'resume'; id: string }
+  /** New node: what the old node took in after the export, queued ahead of what came here since
+   * the install (takeArrived). No answer. */
+  | { op: 'arrived'; id: string; messages: StoredMessage[] };
 
 export type TakeoverReply =
   /** null: no session here, or it ended instead of moving (Clean Start, expiry 0). */

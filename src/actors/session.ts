@@ -431,12 +431,14 @@ export function importSession(data: SessionSnapshot): SessionState {
 
 /**
  * Cross-node takeover, old node (src/cluster/takeover.ts): detaches the session from its
- * connection, which is closed with 0x8E [MQTT-3.1.4-3], and returns its state to move. No will:
- * its client is connecting again on the other node, with the will of that CONNECT (a pending
- * delayed will of an offline session moves with its due time, and the reconnect cancels it). The
- * session stays here, offline, until the takeover ends (dropForTakeover) or fails; deliveries
- * meanwhile queue in it as for any offline session, durably. Returns null, ending the session as a
- * same-node CONNECT would, when it does not move: `discard` (Clean Start [MQTT-3.1.2-4]) or an
+ * connection, which is closed with 0x8E [MQTT-3.1.4-3], and returns its state to move. The will
+ * follows the rule of a takeover on one node (connect() above): the old connection closed without
+ * DISCONNECT, so its will is published now if its delay is 0 [MQTT-3.1.2-8]; a delayed will moves
+ * with its due time and the CONNECT on the new node, which attaches right after, cancels it
+ * [MQTT-3.1.3-9] (if the takeover fails instead, it stays due here, as after any abnormal close).
+ * The session stays here, offline, until the takeover ends (dropForTakeover) or fails; deliveries
+ * meanwhile queue in it as for any offline session, durably. Returns null, ending the session as
+ * a same-node CONNECT would, when it does not move: `discard` (Clean Start [MQTT-3.1.2-4]) or an
  * expiry of 0 (it lasted only as long as the closed connection [MQTT-3.1.2-6]).
  */
 export function detachForTakeover(s: SessionState, discard: boolean, now: number, out: SessionOutput): SessionSnapshot | null {
@@ -445,7 +447,8 @@ export function detachForTakeover(s: SessionState, discard: boolean, now: number
     out.effects.push({ type: 'close', connId: s.connId, reasonCode: ReasonCode.SessionTakenOver, detail: 'the client connected to another node of the cluster' });
     s.connId = null;
     s.disconnectedAt = now;
-    if (!ends) s.will = null;
+    if (s.will !== null && s.will.delaySec === 0) publishWill(s, now, out);
+    else if (s.will !== null && !ends) s.willDueAt = now + Math.min(s.will.delaySec, s.expiryIntervalSec) * 1000;
     // Offline from now on, here or (once connected there) not at all: it expires as any would.
     if (s.expiryIntervalSec !== SESSION_NEVER_EXPIRES) s.expiresAt = now + s.expiryIntervalSec * 1000;
   }
@@ -456,6 +459,34 @@ export function detachForTakeover(s: SessionState, discard: boolean, now: number
   }
   persistMeta(s, out);
   return exportSession(s);
+}
+
+/**
+ * Cross-node takeover, new node: the copies the old node took in between its export and its
+ * handover (`arrived`, in order) join the installed session's queue ahead of the copies that
+ * reached it here directly since the install (seq >= `directFrom`). The old node's routes matched
+ * those earlier: a publisher's messages then keep their order across the move. Every copy gets a
+ * new seq in that order (queue order is seq order, also in the store).
+ */
+export function takeArrived(s: SessionState, arrived: readonly StoredMessage[], directFrom: number, now: number, limits: SessionLimits, out: SessionOutput): void {
+  const direct: StoredMessage[] = [];
+  if (s.queue.length > 0 && arrived.length > 0) {
+    const keep: StoredMessage[] = [];
+    for (const m of s.queue) (m.seq >= directFrom ? direct : keep).push(m);
+    if (direct.length > 0) {
+      s.queue = keep.length === 0 ? NO_QUEUE : MessageQueue.from(keep);
+      s.queuedBytes = 0;
+      s.queuedQos0 = 0;
+      for (const m of keep) {
+        s.queuedBytes += m.message.payload.byteLength + m.message.topic.length;
+        if (m.qos === 0) s.queuedQos0++;
+      }
+      if (isPersistent(s)) for (const m of direct) out.store.push({ op: 'deleteMessage', clientId: s.clientId, seq: m.seq });
+    }
+  }
+  for (const list of [arrived, direct]) {
+    for (const m of list) deliver(s, m.message, m.qos, m.retain, [...m.subscriptionIds], now, limits, out);
+  }
 }
 
 /**

@@ -6,7 +6,7 @@
 // DEFER_WRITE_MS). Hosted by shard-host.ts, in a worker or on the main thread; takes its port
 // and store as parameters, so tests can run it in-process.
 import type { SessionStore, StoredMessage, StoreOp } from '../storage/types.js';
-import { detachForTakeover, dropForTakeover, handleSession, handleSharedDelivery, installSession, restoreSession } from './session.js';
+import { detachForTakeover, dropForTakeover, handleSession, handleSharedDelivery, installSession, restoreSession, takeArrived } from './session.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import { queueSharedOffline } from './session-outbound.js';
 import { nextDeadline, newOutput, type SessionEffect, type SessionEvent, type SessionLimits, type SessionOutput, type SessionState, type TakeoverRequest } from './session-types.js';
@@ -98,6 +98,11 @@ export class Shard {
    * seq of what arrived since (see takeover()). Their timers are off and a CONNECT here is refused.
    */
   private readonly exported = new Map<string, { id: string; fromSeq: number }>();
+  /**
+   * Sessions installed by a cross-node takeover whose old node's arrivals are still to come: the
+   * takeover's id and the first seq of what reached the session here directly (see takeArrived).
+   */
+  private readonly installed = new Map<string, { id: string; directFrom: number }>();
   /** Batches that arrived before start() finished loading: handled right after it. */
   private early: (readonly ToShard[])[] | null = [];
 
@@ -356,6 +361,9 @@ export class Shard {
         if (s !== undefined) dropForTakeover(s, out); // an offline copy here is older than the one moving in
         this.exported.delete(clientId);
         const installed = installSession(request.session, out);
+        // Copies that reach it from now on take seqs above every seq it moved with.
+        installed.nextSeq = Math.max(installed.nextSeq, this.nextSeq);
+        this.installed.set(clientId, { id: request.id, directFrom: installed.nextSeq });
         this.track(clientId, s ?? null, installed);
         reply({ op: 'installed', id: request.id, ok: true, detail: '' });
         return;
@@ -367,6 +375,7 @@ export class Shard {
           return;
         }
         this.exported.delete(clientId);
+        this.installed.delete(clientId);
         const arrived = s === undefined || ex === undefined ? [] : [...s.inflight.toArray(), ...s.queue.toArray()].filter((m) => m.seq >= ex.fromSeq);
         if (s !== undefined) {
           dropForTakeover(s, out);
@@ -380,6 +389,17 @@ export class Shard {
         if (s !== undefined) this.armTimer(s);
         reply({ op: 'resumed', id: request.id });
         return;
+      case 'arrived': {
+        const inst = this.installed.get(clientId);
+        if (inst?.id === request.id) this.installed.delete(clientId);
+        if (s === undefined) {
+          if (request.messages.length > 0) out.effects.push({ type: 'event', name: 'session.takeover.arrivals_lost', clientId, detail: `takeover ${request.id}: ${request.messages.length} copies arrived for a session no longer here` });
+          return;
+        }
+        takeArrived(s, request.messages, inst?.id === request.id ? inst.directFrom : Infinity, now, this.limits, out);
+        this.track(clientId, s, s);
+        return;
+      }
     }
   }
 

@@ -4,6 +4,7 @@
 // receiving side, and retained replication. startNode() starts it only when --seeds is given; it
 // hooks into the node through three seams: the router's observer, the dispatcher's remote target
 // and the node's local delivery.
+import type { TakeoverReply, TakeoverRequest } from '../actors/session-types.js';
 import type { Dispatcher } from '../broker/dispatch.js';
 import type { RetainedMessages } from '../broker/retained.js';
 import type { Logger } from '../log.js';
@@ -15,10 +16,13 @@ import { GrpcTransport } from './grpc-transport.js';
 import { joinHostPort } from './gossip-socket.js';
 import { SwimMembership } from './membership.js';
 import type { PeerMessage } from './peer-messages.js';
-import { laneFor, type ClusterStatus, type MemberStatusInfo } from './peer-transport.js';
+import { laneFor, type AdoptOutcome, type ClusterStatus, type MemberStatusInfo } from './peer-transport.js';
 import { RetainedReplica } from './retained-replica.js';
 import { RouteLink } from './route-link.js';
 import type { ClusterSettings } from './cluster-settings.js';
+import { clientOwner, type OwnerCandidate } from './client-owner.js';
+import { TakeoverService, type ConnectWaiter } from './takeover-service.js';
+import { takeoverTimings } from './takeover.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from './types.js';
 
 /** Digests to every peer, purge of dead slices, and overdue forward acks, this often. Anti-entropy
@@ -32,6 +36,8 @@ export interface ClusterHost extends LocalDelivery {
   readonly router: Router;
   readonly dispatcher: Dispatcher;
   readonly retained: RetainedMessages;
+  /** The shard's part of a session takeover (the node's supervisor). */
+  readonly supervisor: { takeover(clientId: string, request: TakeoverRequest): void };
 }
 
 export class ClusterNode {
@@ -41,6 +47,11 @@ export class ClusterNode {
   private readonly forwarder: Forwarder;
   private readonly intake: ForwardIntake;
   private readonly replica: RetainedReplica;
+  private readonly takeovers: TakeoverService;
+  /** Takeover messages whose call is on its way (see the wire in the constructor). */
+  private readonly takeoverCalls = new Set<string>();
+  /** This node and the live members: who may own a client id (clientOwner). */
+  private ownerCandidates: OwnerCandidate[];
   /** Peers whose streams are up. */
   private readonly up = new Set<string>();
   /** Incarnation of each member this node connected to. */
@@ -84,6 +95,7 @@ export class ClusterNode {
         routeSlice: (origin) => this.routes.sliceOf(origin),
         retainedSnapshot: () => this.replica.snapshot(),
         status: () => this.status(),
+        adopt: (_from, clientId) => this.takeovers.adopt(clientId),
       },
       logger: log,
     });
@@ -91,6 +103,37 @@ export class ClusterNode {
     this.forwarder = new Forwarder(self.name, this.routes, this.transport, host, log, Date.now);
     this.intake = new ForwardIntake(host, (to, ackId, status) => this.transport.send(to, { kind: 'forward-ack', ack: { ackId, status } }, 0));
     this.replica = new RetainedReplica(self.name, host.retained, Date.now);
+    this.ownerCandidates = [{ name: self.name, incarnation: self.incarnation }];
+    this.takeovers = new TakeoverService({
+      self: self.name,
+      incarnation: self.incarnation,
+      timings: takeoverTimings(settings.takeoverStepMs),
+      wire: (to, message) => {
+        // The machines resend what gets no answer; over gRPC a message is lost only when its call
+        // fails. A resend while the same call is still on its way would only add load (under a
+        // storm, calls slower than the resend period multiplied until every step timed out).
+        const key = `${to}\u0000${message.id}\u0000${message.kind}`;
+        if (this.takeoverCalls.has(key)) return;
+        this.takeoverCalls.add(key);
+        this.transport
+          .takeover(to, message, this.takeovers.timings.stepMs)
+          .catch((err: unknown) => {
+            // The machines time out on their own; this says why a step went unanswered.
+            log.debug({ event: 'cluster.takeover.send_failed', peer: to, kind: message.kind, clientId: message.clientId, err }, `takeover ${message.kind} to ${to} failed`);
+          })
+          .finally(() => this.takeoverCalls.delete(key));
+      },
+      peer: (to, message) => this.transport.send(to, message, 0),
+      shards: { takeover: (clientId, request) => host.supervisor.takeover(clientId, request) },
+      owner: (clientId) => clientOwner(this.ownerCandidates, clientId)!.name,
+      live: (node) => node === self.name || this.connected.has(node),
+      clock: {
+        now: Date.now,
+        setTimer: (ms, fn) => setTimeout(fn, ms).unref(),
+        clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+      },
+      log,
+    });
     // Before storage is loaded: restored persistent subscriptions become this node's routes.
     host.router.observer = this.routes;
     host.dispatcher.remote = this.forwarder;
@@ -99,12 +142,14 @@ export class ClusterNode {
   /** Serves gRPC, joins through the seeds. */
   async start(): Promise<void> {
     this.transport.on('message', (from, message) => this.onMessage(from, message));
+    this.transport.on('takeover', (from, message) => this.takeovers.receive(from, message));
     this.transport.on('peer-up', (peer) => this.onPeerUp(peer));
     this.transport.on('peer-down', (name) => this.up.delete(name));
     this.membership.on('up', (info) => this.memberLive(info));
     this.membership.on('updated', (info) => this.memberLive(info));
     this.membership.on('down', (info) => this.memberDown(info));
     await this.transport.start();
+    this.membersChanged(); // alone so far: registers what storage restored with itself
     await this.membership.start(this.settings.seeds);
     this.timer = setInterval(() => this.tick(), CLUSTER_TICK_MS);
     this.timer.unref();
@@ -117,6 +162,71 @@ export class ClusterNode {
     const update = this.replica.localWrite(compactMessage(message));
     const lane = laneFor(message.topic, this.transport.lanes);
     for (const peer of this.connected.keys()) this.transport.send(peer, { kind: 'retained', updates: [update] }, lane);
+  }
+
+  /**
+   * A CONNECT on this node: the cluster decides first (claim at the id's owner, moving the session
+   * here if another node holds it); `waiter` then runs the local connect or refuses.
+   */
+  connecting(clientId: string, cleanStart: boolean, waiter: ConnectWaiter): void {
+    this.takeovers.connect(clientId, cleanStart, waiter);
+  }
+
+  /**
+   * Push direction: asks `toNode` to take the session of `clientId` (held here) over, as a
+   * CONNECT there would, with no connection; the session ends up offline on `toNode`. An online
+   * session's connection here gets 0x8E. Rejects when `toNode` cannot be called.
+   */
+  push(clientId: string, toNode: string): Promise<AdoptOutcome> {
+    // The callee's takeover takes at most four steps; a little more for the call itself.
+    return this.transport.adopt(toNode, clientId, 5 * this.takeovers.timings.stepMs);
+  }
+
+  /**
+   * Graceful leave: moves every session held here to its owner among the other live members
+   * (rendezvous hash, so a later CONNECT anywhere finds it at once), `concurrency` at a time.
+   * `moved`: now on another node; `failed`: still here (each logged with why); `skipped`: ended
+   * instead of moving (expiry 0) or gone meanwhile. Call it after refusing new CONNECTs and
+   * disconnecting clients, before leaving the gossip.
+   */
+  async pushSessions(concurrency = 32): Promise<{ moved: number; failed: number; skipped: number }> {
+    const others = this.ownerCandidates.slice(1);
+    const ids = [...this.takeovers.sessions.local.keys()];
+    const counts = { moved: 0, failed: 0, skipped: 0 };
+    if (others.length === 0) {
+      if (ids.length > 0) this.log.warn({ event: 'cluster.sessions.push_failed', sessions: ids.length }, `no other live member to push ${ids.length} sessions to; they stay in this node's storage`);
+      return { ...counts, failed: ids.length };
+    }
+    this.log.info({ event: 'cluster.sessions.pushing', sessions: ids.length, members: others.length }, `pushing ${ids.length} sessions to ${others.length} members`);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length) {
+        const clientId = ids[next++]!;
+        const to = clientOwner(others, clientId)!.name;
+        try {
+          const o = await this.push(clientId, to);
+          if (o.moved) counts.moved++;
+          else if (o.detail === '') counts.skipped++;
+          else {
+            counts.failed++;
+            this.log.warn({ event: 'cluster.sessions.push_failed', clientId, to, detail: o.detail }, `session ${clientId} not pushed to ${to}: ${o.detail}`);
+          }
+        } catch (err) {
+          counts.failed++;
+          this.log.warn({ event: 'cluster.sessions.push_failed', clientId, to, err }, `session ${clientId} not pushed to ${to}`);
+        }
+        const done = counts.moved + counts.failed + counts.skipped;
+        if (done % 1000 === 0) this.log.info({ event: 'cluster.sessions.push_progress', done, of: ids.length }, `pushed ${done} of ${ids.length} sessions`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
+    this.log.info({ event: 'cluster.sessions.pushed', ...counts }, `sessions pushed: ${counts.moved} moved, ${counts.failed} failed, ${counts.skipped} ended instead`);
+    return counts;
+  }
+
+  /** A shard's answer to a takeover step. */
+  takeoverReply(clientId: string, reply: TakeoverReply): void {
+    this.takeovers.shardReply(clientId, reply);
   }
 
   status(): ClusterStatus {
@@ -144,6 +254,7 @@ export class ClusterNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.timer !== null) clearInterval(this.timer);
+      this.takeovers.close();
       this.routes.close();
       await this.membership.leave();
       await this.transport.close();
@@ -162,6 +273,7 @@ export class ClusterNode {
       this.up.delete(info.name);
     }
     this.connected.set(info.name, info.incarnation);
+    this.membersChanged();
     this.routes.memberUp(info);
     this.transport.connect(info);
   }
@@ -171,10 +283,27 @@ export class ClusterNode {
     this.downAt.set(info.name, info.incarnation);
     this.retainedResync.delete(info.name);
     this.connected.delete(info.name);
+    this.membersChanged();
     this.up.delete(info.name);
     this.transport.disconnect(info.name);
     this.forwarder.nodeGone(info.name);
     this.routes.memberDown(info);
+  }
+
+  private membersChanged(): void {
+    const self = this.ownerCandidates[0]!;
+    this.ownerCandidates = [self, ...[...this.connected].map(([name, incarnation]) => ({ name, incarnation }))];
+    this.takeovers.membersChanged(this.ownerCandidates);
+  }
+
+  /** A session arrived on this node outside a CONNECT (restored from storage, or installed). */
+  sessionHere(clientId: string): void {
+    this.takeovers.sessionHere(clientId);
+  }
+
+  /** A session ended on this node or moved away. */
+  sessionGone(clientId: string): void {
+    this.takeovers.sessionGone(clientId);
   }
 
   private onPeerUp(peer: MemberInfo): void {
@@ -218,6 +347,12 @@ export class ClusterNode {
         return;
       case 'forward-ack':
         this.forwarder.onAck(from, message.ack);
+        return;
+      case 'registrations':
+        this.takeovers.registrations(from, message.view, message.entries, message.complete);
+        return;
+      case 'evict':
+        this.takeovers.evicted(message.clientId, message.since, message.winner);
         return;
       case 'retained':
         for (const u of message.updates) {

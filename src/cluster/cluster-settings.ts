@@ -16,6 +16,8 @@ export interface ClusterSettings {
   readonly secret: string | undefined;
   readonly tls?: { readonly certPath: string; readonly keyPath: string; readonly caPath: string };
   readonly gossipTimings?: Partial<GossipTimings>;
+  /** --takeover-timeout: each step of a cross-node takeover (see takeoverTimings). */
+  readonly takeoverStepMs: number;
 }
 
 /** The cluster settings of `config`, or null when it names no seeds (the node runs alone). */
@@ -30,6 +32,7 @@ export function clusterSettingsFrom(config: ShoalConfig, incarnation: number): C
     advertiseHost: config.advertise,
     seeds: config.seeds,
     secret: config.clusterSecret?.reveal(),
+    takeoverStepMs: config.takeoverTimeoutMs,
     // The options layer accepts all three TLS files or none.
     ...(certPath !== null && keyPath !== null && caPath !== null ? { tls: { certPath, keyPath, caPath } } : {}),
   };

@@ -218,5 +218,9 @@ function approximateBytes(m: PeerMessage): number {
       return 16 + 48 * m.set.digests.length;
     case 'forward-ack':
       return 16;
+    case 'registrations':
+      return 16 + m.view.length + 24 * m.entries.length + m.entries.reduce((n, e) => n + e.clientId.length, 0);
+    case 'evict':
+      return 32 + m.clientId.length;
   }
 }

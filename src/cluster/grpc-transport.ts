@@ -18,9 +18,12 @@ import { MAX_BATCH_BYTES, PeerLink, SECRET_HINT } from './grpc-peer-link.js';
 import type { FullSyncResponse__Output } from './gen/cluster/v1/FullSyncResponse.js';
 import type { PeerBatch, PeerBatch__Output } from './gen/cluster/v1/PeerBatch.js';
 import type { StatusResponse__Output } from './gen/cluster/v1/StatusResponse.js';
+import type { TakeoverReceipt__Output } from './gen/cluster/v1/TakeoverReceipt.js';
+import { decodeTakeover, encodeTakeover, type SessionTakeoverMessage } from './takeover-codec.js';
 import { AUTH_HEADER, INCARNATION_HEADER, NODE_HEADER, authProof, checkCaller, type CallerIdentity } from './grpc-auth.js';
 import type { PeerMessage, RetainedUpdate, RouteSlice } from './peer-messages.js';
-import type { Admission, ClusterStatus, ControlHandlers, PeerTransport, PeerTransportEvents } from './peer-transport.js';
+import type { AdoptResponse__Output } from './gen/cluster/v1/AdoptResponse.js';
+import type { AdoptOutcome, Admission, ClusterStatus, ControlHandlers, PeerTransport, PeerTransportEvents } from './peer-transport.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from './types.js';
 import * as wire from './wire-codec.js';
 
@@ -218,6 +221,16 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
     );
   }
 
+  async takeover(peer: string, message: SessionTakeoverMessage, deadlineMs: number): Promise<void> {
+    const request = encodeTakeover(message, this.opts.self.name);
+    await this.unary<TakeoverReceipt__Output>(peer, 'Takeover', deadlineMs, (c, md, o, cb) => c.Takeover(request, md, o, cb));
+  }
+
+  async adopt(peer: string, clientId: string, deadlineMs: number): Promise<AdoptOutcome> {
+    const r = await this.unary<AdoptResponse__Output>(peer, 'Adopt', deadlineMs, (c, md, o, cb) => c.Adopt({ client_id: clientId }, md, o, cb));
+    return { moved: r.moved, detail: r.detail };
+  }
+
   fetchRetained(peer: string, deadlineMs: number): Promise<RetainedUpdate[]> {
     const link = this.requireLink(peer, 'RetainedSnapshot');
     return new Promise((resolve, reject) => {
@@ -283,10 +296,35 @@ export class GrpcTransport extends EventEmitter<PeerTransportEvents> implements 
         cb(null, wire.encodeSlice(call.request.origin, this.opts.handlers.routeSlice(call.request.origin)));
       },
       Takeover: (call, cb) => {
-        // The takeover machines (takeover.ts) are not wired to this transport yet: answer as a
-        // peer without the call would, which the protocol treats as "cannot take part" (0x89).
-        if (this.admitCall(call, 'Takeover', (code, details) => cb({ code, details })) === null) return;
-        cb({ code: grpc.status.UNIMPLEMENTED, details: 'session takeover is not wired on this node yet (issue 17)' });
+        const caller = this.admitCall(call, 'Takeover', (code, details) => cb({ code, details }));
+        if (caller === null) return;
+        let message: SessionTakeoverMessage;
+        try {
+          message = decodeTakeover(call.request);
+        } catch (err) {
+          this.opts.logger.warn({ event: 'cluster.wire.bad_message', peer: caller.node, method: 'Takeover', err }, 'takeover message from peer refused: cannot decode');
+          cb({ code: grpc.status.INVALID_ARGUMENT, details: `cannot decode the takeover message: ${err instanceof Error ? err.message : String(err)}` });
+          return;
+        }
+        // The protocol answers to `from`: a node may speak only for itself.
+        if (call.request.from !== caller.node) {
+          cb({ code: grpc.status.PERMISSION_DENIED, details: `takeover message names ${JSON.stringify(call.request.from)} as its sender but the caller is ${caller.node}` });
+          return;
+        }
+        cb(null, {});
+        this.emit('takeover', caller.node, message);
+      },
+      Adopt: (call, cb) => {
+        const caller = this.admitCall(call, 'Adopt', (code, details) => cb({ code, details }));
+        if (caller === null) return;
+        if (call.request.client_id === '') {
+          cb({ code: grpc.status.INVALID_ARGUMENT, details: 'Adopt needs a client id' });
+          return;
+        }
+        this.opts.handlers.adopt(caller.node, call.request.client_id).then(
+          (o) => cb(null, { moved: o.moved, detail: o.detail }),
+          (err: unknown) => cb({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) }),
+        );
       },
       Status: (call, cb) => {
         // Also `shoal cluster status` (STATUS_CALLER), which is no member but proves the secret.

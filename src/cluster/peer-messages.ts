@@ -76,10 +76,20 @@ export interface RetainedPayload {
   readonly expiresAt?: number;
 }
 
+/** A session living on the sender (present) or gone from it, for the owner's registry. */
+export interface Registration {
+  readonly clientId: string;
+  readonly present: boolean;
+  /** When it arrived at the sender (epoch ms, the sender's clock; 0: restored from storage). */
+  readonly since: number;
+}
+
 /** One message on a peer stream. */
 export type PeerMessage =
   | { readonly kind: 'route-delta'; readonly delta: RouteDelta }
   | { readonly kind: 'digests'; readonly set: DigestSet }
   | { readonly kind: 'forward'; readonly publishes: readonly ForwardedPublish[] }
   | { readonly kind: 'forward-ack'; readonly ack: ForwardAck }
-  | { readonly kind: 'retained'; readonly updates: readonly RetainedUpdate[] };
+  | { readonly kind: 'retained'; readonly updates: readonly RetainedUpdate[] }
+  | { readonly kind: 'registrations'; readonly view: string; readonly entries: readonly Registration[]; readonly complete: boolean }
+  | { readonly kind: 'evict'; readonly clientId: string; readonly since: number; readonly winner: string };

@@ -5,12 +5,15 @@
 // 0, so one origin's deltas stay in sequence order.
 
 import type { PeerMessage, RetainedUpdate, RouteSlice } from './peer-messages.js';
+import type { SessionTakeoverMessage } from './takeover-codec.js';
 import { hashA } from './route-digest.js';
 import type { MemberInfo } from './types.js';
 
 export interface PeerTransportEvents {
   /** A message from `from` (admitted: right secret, known name, current incarnation). */
   message: [from: string, message: PeerMessage];
+  /** A session takeover message (src/cluster/takeover.ts) from `from`, admitted like a message. */
+  takeover: [from: string, message: SessionTakeoverMessage];
   /** Every outgoing stream to the peer is open and admitted by it. */
   'peer-up': [peer: MemberInfo];
   /** The peer's streams failed or it was disconnected; messages sent meanwhile wait (bounded). */
@@ -37,8 +40,16 @@ export interface ClusterStatus {
   readonly members: readonly MemberStatusInfo[];
 }
 
+/** The outcome of an Adopt call: moved, nothing to move (detail ''), or refused (detail why). */
+export interface AdoptOutcome {
+  readonly moved: boolean;
+  readonly detail: string;
+}
+
 /** What a node answers to its peers' control calls. */
 export interface ControlHandlers {
+  /** Takes the session of `clientId` over from `from` (push direction); resolves when done. */
+  adopt(from: string, clientId: string): Promise<AdoptOutcome>;
   routeSlice(origin: string): RouteSlice | null;
   retainedSnapshot(): Iterable<RetainedUpdate>;
   status(): ClusterStatus;
@@ -61,6 +72,12 @@ export interface PeerTransport {
   fetchSlice(peer: string, origin: string, deadlineMs: number): Promise<RouteSlice | null>;
   fetchRetained(peer: string, deadlineMs: number): Promise<RetainedUpdate[]>;
   status(peer: string, deadlineMs: number): Promise<ClusterStatus>;
+  /** Carries one takeover message to `peer` (its own call, not a lane: an exported session can be
+   * large and must not hold up forwarding). Resolves once the peer took it; rejects when the peer
+   * is unknown, refuses, or does not answer within `deadlineMs` (the protocol resends). */
+  takeover(peer: string, message: SessionTakeoverMessage, deadlineMs: number): Promise<void>;
+  /** Asks `peer` to take this node's session of `clientId` over (push direction). */
+  adopt(peer: string, clientId: string, deadlineMs: number): Promise<AdoptOutcome>;
   on<E extends keyof PeerTransportEvents>(event: E, listener: (...args: PeerTransportEvents[E]) => void): this;
   off<E extends keyof PeerTransportEvents>(event: E, listener: (...args: PeerTransportEvents[E]) => void): this;
   close(): Promise<void>;

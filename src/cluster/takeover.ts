@@ -45,13 +45,12 @@ export interface TakeoverTimings {
 }
 
 /** EMQX's defaults: 5 s per step, the old side giving up at 2 × that (lesson 6). */
-export const DEFAULT_TAKEOVER_TIMINGS: TakeoverTimings = {
-  stepMs: 5_000,
-  retryMs: 500,
-  holdMs: 10_000,
-  decisionTtlMs: 120_000,
-  leaseMs: 30_000,
-};
+export const DEFAULT_TAKEOVER_TIMINGS: TakeoverTimings = takeoverTimings(5_000);
+
+/** The timings for a step time of `stepMs` (--takeover-timeout), in the defaults' proportions. */
+export function takeoverTimings(stepMs: number): TakeoverTimings {
+  return { stepMs, retryMs: stepMs / 10, holdMs: 2 * stepMs, decisionTtlMs: 24 * stepMs, leaseMs: 6 * stepMs };
+}
 
 /** `id` names one takeover cluster-wide (claimant node, incarnation, counter); `S`: an exported
  * session, `D`: a buffered delivery (plain data in both cases, see exportSession). */
@@ -188,6 +187,19 @@ export class Takeover<S, D> {
       out.push({ type: 'log', event: 'cluster.takeover.done', clientId: this.clientId, detail: `session moved from ${this.holder}${inDoubt ? ' (after the CONNECT was refused)' : ''}` });
       return this.finish('done', this.self, out);
     }
+  }
+
+  /** Granted, but the node holding the session is down (the shell knows membership): refuse
+   * without asking it; the release frees the id, the location stays. */
+  refuseUnavailable(detail: string, out: TakeoverEffect<S, D>[]): void {
+    if (this.phaseNow !== 'claiming') return;
+    this.fail(out, detail, null);
+  }
+
+  /** The shell could not install the session (a live session of the id is here): A keeps it. */
+  installFailed(detail: string, out: TakeoverEffect<S, D>[]): void {
+    if (this.phaseNow !== 'installing') return;
+    this.fail(out, `the local install failed: ${detail}`, this.holder);
   }
 
   /** The shell installed the exported session (stored, routes added). */
@@ -377,36 +389,131 @@ export class TakeoverHolder<S, D> {
   }
 }
 
-/** O's side: one claim lock per client id and where its session lives. */
+/** Claims that wait for one client id's lock at most; more are refused (the client retries). */
+export const MAX_WAITING_CLAIMS = 16;
+
+interface ClaimLock {
+  id: string;
+  until: number;
+  /** Claims that came while the lock was held, in arrival order: each is granted in turn. */
+  waiting: { id: string; from: NodeName }[];
+}
+
+/**
+ * O's side: one claim lock per client id and where its session lives. A claim that finds the
+ * lock held waits for it (up to MAX_WAITING_CLAIMS per id) rather than being refused: two
+ * CONNECTs racing on two nodes then end as on one node, the later one taking the session over
+ * from the earlier, whose client gets 0x8E [MQTT-3.1.4-3]. Its claimant gives up after its step
+ * time, sending release, which takes it out of the queue.
+ */
 export class ClaimRegistry {
-  private readonly locks = new Map<string, { id: string; until: number }>();
-  private readonly locations = new Map<string, NodeName>();
+  private readonly locks = new Map<string, ClaimLock>();
+  /** Where each session lives and since when (ms; a release counts at its arrival here). */
+  private readonly locations = new Map<string, { node: NodeName; since: number }>();
 
   constructor(private readonly timings: TakeoverTimings) {}
 
   receive<S, D>(m: TakeoverMessage<S, D>, now: number, out: Send<S, D>[]): void {
     if (m.kind === 'claim') {
-      const lock = this.locks.get(m.clientId);
-      const free = lock === undefined || lock.until <= now || lock.id === m.id;
-      if (free) this.locks.set(m.clientId, { id: m.id, until: now + this.timings.leaseMs });
-      out.push({ type: 'send', to: m.from, message: { kind: 'claimed', id: m.id, clientId: m.clientId, granted: free, holder: this.locations.get(m.clientId) ?? null } });
+      let lock = this.locks.get(m.clientId);
+      // A lease that ran out frees the lock: its claimant died or lost its release.
+      if (lock !== undefined && lock.until <= now && lock.id !== m.id) {
+        lock = this.grantNext(m.clientId, lock, now, out);
+        if (lock?.id === m.id) return; // this claim waited and is granted now
+      }
+      if (lock === undefined) {
+        this.locks.set(m.clientId, { id: m.id, until: now + this.timings.leaseMs, waiting: [] });
+        out.push(this.claimed(m.id, m.clientId, m.from, true));
+        return;
+      }
+      if (lock.id === m.id) {
+        out.push(this.claimed(m.id, m.clientId, m.from, true)); // a resend: its answer was lost
+        return;
+      }
+      if (lock.waiting.some((w) => w.id === m.id)) return; // a resend while waiting
+      if (lock.waiting.length >= MAX_WAITING_CLAIMS) {
+        out.push(this.claimed(m.id, m.clientId, m.from, false));
+        return;
+      }
+      lock.waiting.push({ id: m.id, from: m.from });
       return;
     }
     if (m.kind === 'release') {
       const lock = this.locks.get(m.clientId);
-      if (lock === undefined || lock.id !== m.id) return; // not (or no longer) the lock holder
-      this.locks.delete(m.clientId);
-      if (m.location !== null) this.locations.set(m.clientId, m.location);
+      if (lock === undefined) return;
+      if (lock.id !== m.id) {
+        // Not the lock holder: a waiting claimant that gave up (or a late duplicate).
+        const i = lock.waiting.findIndex((w) => w.id === m.id);
+        if (i >= 0) lock.waiting.splice(i, 1);
+        return;
+      }
+      if (m.location !== null) this.locations.set(m.clientId, { node: m.location, since: now });
+      this.grantNext(m.clientId, lock, now, out);
     }
   }
 
   /** Where the session of `clientId` lives as far as this owner knows. */
   location(clientId: string): NodeName | null {
-    return this.locations.get(clientId) ?? null;
+    return this.locations.get(clientId)?.node ?? null;
   }
 
-  /** Records a session's node (a node re-registering its sessions after ownership moved). */
-  register(clientId: string, node: NodeName): void {
-    this.locations.set(clientId, node);
+  /**
+   * Records that `node` holds the session of `clientId` since `since` (a node re-registering its
+   * sessions after ownership moved, or after a partition healed). When another live node is
+   * registered for it, the later arrival wins (equal times: the greater name) and the loser is
+   * returned, to be told to end its copy; null when there is no conflict.
+   */
+  register(clientId: string, node: NodeName, since: number, live: (node: NodeName) => boolean): { node: NodeName; since: number } | null {
+    const current = this.locations.get(clientId);
+    if (current === undefined || current.node === node || !live(current.node)) {
+      this.locations.set(clientId, { node, since });
+      return null;
+    }
+    if (since > current.since || (since === current.since && node > current.node)) {
+      this.locations.set(clientId, { node, since });
+      return current;
+    }
+    return { node, since };
+  }
+
+  /**
+   * Forgets where `clientId` lives if that is `node` (its session ended there). Not while a claim
+   * holds the id: the claimant's release is about to say where it lives now.
+   */
+  unregister(clientId: string, node: NodeName, now: number): void {
+    if (this.locations.get(clientId)?.node === node && !this.locked(clientId, now)) this.locations.delete(clientId);
+  }
+
+  /** Forgets every location for which `keep` says no (ids this node no longer owns). */
+  retain(keep: (clientId: string) => boolean): void {
+    for (const clientId of this.locations.keys()) if (!keep(clientId)) this.locations.delete(clientId);
+  }
+
+  /** How many locations this owner holds. */
+  get size(): number {
+    return this.locations.size;
+  }
+
+  /** Whether a claim holds or waits for the lock of `clientId` now. */
+  locked(clientId: string, now: number): boolean {
+    const lock = this.locks.get(clientId);
+    return lock !== undefined && (lock.until > now || lock.waiting.length > 0);
+  }
+
+  /** Passes the lock of `clientId` to its next waiting claim, or frees it; returns the lock after. */
+  private grantNext<S, D>(clientId: string, lock: ClaimLock, now: number, out: Send<S, D>[]): ClaimLock | undefined {
+    const next = lock.waiting.shift();
+    if (next === undefined) {
+      this.locks.delete(clientId);
+      return undefined;
+    }
+    lock.id = next.id;
+    lock.until = now + this.timings.leaseMs;
+    out.push(this.claimed(next.id, clientId, next.from, true));
+    return lock;
+  }
+
+  private claimed<S, D>(id: string, clientId: string, to: NodeName, granted: boolean): Send<S, D> {
+    return { type: 'send', to, message: { kind: 'claimed', id, clientId, granted, holder: this.location(clientId) } };
   }
 }

@@ -172,6 +172,10 @@ export function encodePeerMessage(m: M.PeerMessage): WirePeerMessage {
       return { forward_ack: { ack_id: m.ack.ackId, status: STATUS_TO_WIRE[m.ack.status] } };
     case 'retained':
       return { retained: { updates: m.updates.map(encodeRetained) } };
+    case 'registrations':
+      return { registrations: { view: m.view, complete: m.complete, entries: m.entries.map((e) => ({ client_id: e.clientId, present: e.present, since_ms: e.since })) } };
+    case 'evict':
+      return { evict: { client_id: m.clientId, since_ms: m.since, winner: m.winner } };
   }
 }
 
@@ -198,6 +202,15 @@ export function decodePeerMessage(w: WirePeerMessageOut): M.PeerMessage {
     }
     case 'retained':
       return { kind: 'retained', updates: w.retained!.updates.map(decodeRetained) };
+    case 'registrations': {
+      const r = w.registrations!;
+      const entries = r.entries.map((e) => ({ clientId: e.client_id, present: e.present, since: toInt(e.since_ms, 'registrations.entries.since_ms') }));
+      return { kind: 'registrations', view: r.view, entries, complete: r.complete };
+    }
+    case 'evict': {
+      const e = w.evict!;
+      return { kind: 'evict', clientId: e.client_id, since: toInt(e.since_ms, 'evict.since_ms'), winner: e.winner };
+    }
     default:
       throw new WireDecodeError('body', 'no message in the envelope');
   }

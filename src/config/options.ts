@@ -80,6 +80,8 @@ export interface ShoalConfig {
   readonly clusterTlsCert: string | null;
   readonly clusterTlsKey: string | null;
   readonly clusterTlsCa: string | null;
+  /** How long a cross-node takeover waits for each answer before refusing the CONNECT (0x89). */
+  readonly takeoverTimeoutMs: number;
 }
 
 export type ConfigKey = keyof ShoalConfig;
@@ -124,6 +126,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   clusterTlsCert: null,
   clusterTlsKey: null,
   clusterTlsCa: null,
+  takeoverTimeoutMs: 5_000,
 } as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName' | 'advertise'>);
 
 export function defaultConfig(): ShoalConfig {
@@ -295,6 +298,11 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     flag: '--cluster-tls-ca',
     kind: tlsFileKind,
     description: "PEM CA bundle that peers' certificates must chain to.",
+  },
+  takeoverTimeoutMs: {
+    flag: '--takeover-timeout',
+    kind: int(100, 60_000, '<ms>'),
+    description: 'How long a CONNECT that moves a session from another node waits for each answer (claim, export, install, handover) before it is refused with 0x89 Server busy; the old node keeps the session twice as long.',
   },
 };
 

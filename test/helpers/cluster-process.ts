@@ -18,6 +18,8 @@ export interface ClusterChildSpec {
   readonly host?: string;
   /** Command the node runs under, e.g. `ip netns exec NS` (test/helpers/netns-lab.ts). */
   readonly wrap?: readonly string[];
+  /** More `shoal start` flags. */
+  readonly extraArgs?: readonly string[];
 }
 
 /** `shoal start` arguments for `spec`: debug logs carry the route and retained lines tests wait for. */
@@ -35,6 +37,7 @@ export function startArgs(spec: ClusterChildSpec): string[] {
     '--grpc', `${host}:${spec.grpcPort}`,
     '--advertise', host,
     '--seeds', spec.seeds.join(','),
+    ...(spec.extraArgs ?? []),
   ];
 }
 /** tsx compiles on the fly, SQLite opens, workers start, gossip joins: allow for a slow box. */

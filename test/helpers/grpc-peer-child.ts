@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     handlers: {
       routeSlice: (origin) => table.sliceOf(origin),
       retainedSnapshot: () => config.retained ?? [],
+      adopt: (from, clientId) => Promise.resolve({ moved: false, detail: `${from} asked for ${clientId}; this test peer holds no sessions` }),
       status: () => ({ node: config.name, incarnation: config.incarnation, protocolVersion: 1, members: [] }),
     },
   });
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
     }
     say({ event: 'message', from, message });
   });
+  t.on('takeover', (from, message) => say({ event: 'takeover', from, message }));
   t.on('peer-up', (peer) => say({ event: 'peer-up', peer: peer.name }));
   t.on('peer-down', (name, reason) => say({ event: 'peer-down', peer: name, reason }));
   say({ event: 'ready', port });
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
     } else if (c.cmd === 'fetchSlice') answer(c.id, t.fetchSlice(c.peer, c.origin, 5_000));
     else if (c.cmd === 'fetchRetained') answer(c.id, t.fetchRetained(c.peer, 5_000));
     else if (c.cmd === 'status') answer(c.id, t.status(c.peer, 5_000));
+    else if (c.cmd === 'takeover') answer(c.id, t.takeover(c.peer, c.message, 5_000));
   }
   await t.close();
 }

@@ -2,6 +2,7 @@
 // (test/helpers/grpc-peer-child.ts). Binary fields cross the pipe as {"$b64": "..."}.
 import type { PeerMessage, RetainedUpdate } from '../../src/cluster/peer-messages.js';
 import type { MemberInfo } from '../../src/cluster/types.js';
+import type { SessionTakeoverMessage } from '../../src/cluster/takeover-codec.js';
 
 export interface ChildConfig {
   name: string;
@@ -20,7 +21,8 @@ export type Command =
   | { cmd: 'sendBulk'; to: string; lane: number; topic: string; count: number; bytes: number }
   | { cmd: 'fetchSlice'; id: number; peer: string; origin: string }
   | { cmd: 'fetchRetained'; id: number; peer: string }
-  | { cmd: 'status'; id: number; peer: string };
+  | { cmd: 'status'; id: number; peer: string }
+  | { cmd: 'takeover'; id: number; peer: string; message: SessionTakeoverMessage };
 
 export function jsonLine(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {

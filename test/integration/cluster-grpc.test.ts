@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { jsonLine, revive, type ChildConfig, type Command } from '../helpers/grpc-peer-protocol.js';
 import type { ForwardedPublish, PeerMessage } from '../../src/cluster/peer-messages.js';
 import { laneFor } from '../../src/cluster/peer-transport.js';
+import type { SessionTakeoverMessage } from '../../src/cluster/takeover-codec.js';
+import type { SessionSnapshot } from '../../src/actors/session-types.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WAIT_MS = 20_000;
@@ -161,6 +163,32 @@ describe('cluster gRPC transport between processes', { timeout: 120_000 }, () =>
     assert.deepEqual(status.value, { node: 'b', incarnation: 200, protocolVersion: 1, members: [] });
     const retained = await a.call({ cmd: 'fetchRetained', peer: 'b' });
     assert.deepEqual(retained.value, b.config.retained);
+  });
+
+  it('carries takeover messages as their own call, sessions and arrivals intact', async () => {
+    const copy = { seq: 7, state: 'queued' as const, packetId: null, qos: 1 as const, retain: false, subscriptionIds: [3], message: forward('s/1', 1).message };
+    const session: SessionSnapshot = {
+      clientId: 'mover', protocolVersion: 5, expiryIntervalSec: 600, connId: null, disconnectedAt: 1_800_000_000_000, clientReceiveMaximum: 20,
+      subscriptions: { 's/+': { qos: 1, noLocal: false, retainAsPublished: true, retainHandling: 0, subscriptionId: 3 } }, subscriptionCount: 1,
+      inboundQos2: [4], inflight: [{ ...copy, seq: 6, state: 'inflight', packetId: 9 }], queue: [copy],
+      queuedBytes: copy.message.payload.byteLength + copy.message.topic.length, queuedQos0: 0, nextSeq: 8, nextPacketId: 10, will: null, willDueAt: null, expiresAt: 1_800_000_600_000,
+    };
+    const messages: SessionTakeoverMessage[] = [
+      { kind: 'claim', id: 'a/100/1', clientId: 'mover', from: 'a' },
+      { kind: 'begin', id: 'a/100/1', clientId: 'mover', from: 'a', cleanStart: false },
+    ];
+    for (const message of messages) await a.call({ cmd: 'takeover', peer: 'b', message });
+    await b.call({ cmd: 'takeover', peer: 'a', message: { kind: 'exported', id: 'a/100/1', clientId: 'mover', session, busy: false } });
+    await b.call({ cmd: 'takeover', peer: 'a', message: { kind: 'ended', id: 'a/100/1', clientId: 'mover', outcome: 'ended', buffered: [copy] } });
+    const atB = b.lines.filter((l) => l.event === 'takeover' && l.from === 'a').map((l) => l.message);
+    assert.deepEqual(atB, messages);
+    const atA = a.lines.filter((l) => l.event === 'takeover' && l.from === 'b').map((l) => l.message as SessionTakeoverMessage);
+    assert.deepEqual(atA, [
+      { kind: 'exported', id: 'a/100/1', clientId: 'mover', session, busy: false },
+      { kind: 'ended', id: 'a/100/1', clientId: 'mover', outcome: 'ended', buffered: [copy] },
+    ]);
+    // A node speaks only for itself: a message naming another sender is refused.
+    await assert.rejects(a.call({ cmd: 'takeover', peer: 'b', message: { kind: 'claim', id: 'x/1/1', clientId: 'mover', from: 'x' } }), /names "x" as its sender/);
   });
 
   it('keeps the order of messages on one topic across many batches', async () => {

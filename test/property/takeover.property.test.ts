@@ -107,7 +107,7 @@ class World {
   constructor(readonly sc: { session: string; cleanStart: boolean; queue: number[]; lostExport: boolean }) {
     this.aSession = sc.session === 'none' ? null : { queue: [...sc.queue] };
     this.aConnected = sc.session === 'online';
-    if (this.aSession !== null) this.registry.register(C, 'A');
+    if (this.aSession !== null) this.registry.register(C, 'A', 0, () => true);
     const out: TakeoverEffect<S, D>[] = [];
     this.takeover = new Takeover<S, D>('B/1/1', C, 'B', 'O', sc.cleanStart, T, 0, out);
     this.runB(out);

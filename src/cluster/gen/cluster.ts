@@ -1,8 +1,11 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AdoptRequest as _cluster_v1_AdoptRequest, AdoptRequest__Output as _cluster_v1_AdoptRequest__Output } from './cluster/v1/AdoptRequest.js';
+import type { AdoptResponse as _cluster_v1_AdoptResponse, AdoptResponse__Output as _cluster_v1_AdoptResponse__Output } from './cluster/v1/AdoptResponse.js';
 import type { ClusterClient as _cluster_v1_ClusterClient, ClusterDefinition as _cluster_v1_ClusterDefinition } from './cluster/v1/Cluster.js';
 import type { DigestSet as _cluster_v1_DigestSet, DigestSet__Output as _cluster_v1_DigestSet__Output } from './cluster/v1/DigestSet.js';
+import type { Evict as _cluster_v1_Evict, Evict__Output as _cluster_v1_Evict__Output } from './cluster/v1/Evict.js';
 import type { ForwardAck as _cluster_v1_ForwardAck, ForwardAck__Output as _cluster_v1_ForwardAck__Output } from './cluster/v1/ForwardAck.js';
 import type { ForwardBatch as _cluster_v1_ForwardBatch, ForwardBatch__Output as _cluster_v1_ForwardBatch__Output } from './cluster/v1/ForwardBatch.js';
 import type { ForwardedMessage as _cluster_v1_ForwardedMessage, ForwardedMessage__Output as _cluster_v1_ForwardedMessage__Output } from './cluster/v1/ForwardedMessage.js';
@@ -15,6 +18,8 @@ import type { MessageProperties as _cluster_v1_MessageProperties, MessagePropert
 import type { OriginDigest as _cluster_v1_OriginDigest, OriginDigest__Output as _cluster_v1_OriginDigest__Output } from './cluster/v1/OriginDigest.js';
 import type { PeerBatch as _cluster_v1_PeerBatch, PeerBatch__Output as _cluster_v1_PeerBatch__Output } from './cluster/v1/PeerBatch.js';
 import type { PeerMessage as _cluster_v1_PeerMessage, PeerMessage__Output as _cluster_v1_PeerMessage__Output } from './cluster/v1/PeerMessage.js';
+import type { Registration as _cluster_v1_Registration, Registration__Output as _cluster_v1_Registration__Output } from './cluster/v1/Registration.js';
+import type { Registrations as _cluster_v1_Registrations, Registrations__Output as _cluster_v1_Registrations__Output } from './cluster/v1/Registrations.js';
 import type { RetainedBatch as _cluster_v1_RetainedBatch, RetainedBatch__Output as _cluster_v1_RetainedBatch__Output } from './cluster/v1/RetainedBatch.js';
 import type { RetainedMessage as _cluster_v1_RetainedMessage, RetainedMessage__Output as _cluster_v1_RetainedMessage__Output } from './cluster/v1/RetainedMessage.js';
 import type { RetainedSnapshotRequest as _cluster_v1_RetainedSnapshotRequest, RetainedSnapshotRequest__Output as _cluster_v1_RetainedSnapshotRequest__Output } from './cluster/v1/RetainedSnapshotRequest.js';
@@ -46,8 +51,11 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   cluster: {
     v1: {
+      AdoptRequest: MessageTypeDefinition<_cluster_v1_AdoptRequest, _cluster_v1_AdoptRequest__Output>
+      AdoptResponse: MessageTypeDefinition<_cluster_v1_AdoptResponse, _cluster_v1_AdoptResponse__Output>
       Cluster: SubtypeConstructor<typeof grpc.Client, _cluster_v1_ClusterClient> & { service: _cluster_v1_ClusterDefinition }
       DigestSet: MessageTypeDefinition<_cluster_v1_DigestSet, _cluster_v1_DigestSet__Output>
+      Evict: MessageTypeDefinition<_cluster_v1_Evict, _cluster_v1_Evict__Output>
       ForwardAck: MessageTypeDefinition<_cluster_v1_ForwardAck, _cluster_v1_ForwardAck__Output>
       ForwardBatch: MessageTypeDefinition<_cluster_v1_ForwardBatch, _cluster_v1_ForwardBatch__Output>
       ForwardStatus: EnumTypeDefinition
@@ -61,6 +69,8 @@ export interface ProtoGrpcType {
       OriginDigest: MessageTypeDefinition<_cluster_v1_OriginDigest, _cluster_v1_OriginDigest__Output>
       PeerBatch: MessageTypeDefinition<_cluster_v1_PeerBatch, _cluster_v1_PeerBatch__Output>
       PeerMessage: MessageTypeDefinition<_cluster_v1_PeerMessage, _cluster_v1_PeerMessage__Output>
+      Registration: MessageTypeDefinition<_cluster_v1_Registration, _cluster_v1_Registration__Output>
+      Registrations: MessageTypeDefinition<_cluster_v1_Registrations, _cluster_v1_Registrations__Output>
       RetainedBatch: MessageTypeDefinition<_cluster_v1_RetainedBatch, _cluster_v1_RetainedBatch__Output>
       RetainedMessage: MessageTypeDefinition<_cluster_v1_RetainedMessage, _cluster_v1_RetainedMessage__Output>
       RetainedSnapshotRequest: MessageTypeDefinition<_cluster_v1_RetainedSnapshotRequest, _cluster_v1_RetainedSnapshotRequest__Output>

@@ -54,21 +54,22 @@ async function exported(s: { shard: Shard; port: Port }, id = 't1'): Promise<Ses
 }
 
 describe('Shard: takeover export (old node)', () => {
-  it('closes the connection with 0x8E, no will, and answers with the whole session as data', async () => {
+  it('closes the connection with 0x8E and answers with the whole session as data; a delayed will moves with its due time', async () => {
     const s = await busySession();
     const before = exportSession(s.shard.session('c1')!);
     const from = s.port.effects().length;
     const moved = await exported(s);
     const effects = effectsSince(s.port, from);
-    assert.deepEqual(effects.map((e) => e.type), ['close', 'takeover'], 'the close goes before the answer; no will is routed');
+    assert.deepEqual(effects.map((e) => e.type), ['close', 'takeover'], 'the close goes before the answer; the delayed will is not routed');
     assert.equal((effects[0] as Extract<SessionEffect, { type: 'close' }>).reasonCode, ReasonCode.SessionTakenOver);
     assert.ok(moved !== null);
-    // Everything of the session moves; only the connection is gone (and with it the will).
-    assert.deepEqual({ ...moved, connId: 1, disconnectedAt: null, will: before.will, expiresAt: null }, before);
+    // Everything of the session moves; only the connection is gone.
+    assert.deepEqual({ ...moved, connId: 1, disconnectedAt: null, willDueAt: null, expiresAt: null }, before);
     assert.equal(moved.expiresAt, T0 + 600_000, 'offline from the export on');
     assert.equal(moved.connId, null);
     assert.equal(moved.disconnectedAt, T0);
-    assert.equal(moved.will, null, 'no will on takeover');
+    assert.equal(moved.will?.message.topic, 'gone', 'the will moves: the CONNECT on the new node cancels it [MQTT-3.1.3-9]');
+    assert.equal(moved.willDueAt, T0 + 30_000, 'due as after an abnormal close, should the takeover fail');
     assert.deepEqual(Object.keys(moved.subscriptions), ['a/+', 'b/#']);
     assert.deepEqual(moved.subscriptions['a/+'], subOptions(2, { subscriptionId: 7, noLocal: true }));
     assert.deepEqual(moved.inflight.map((m) => [m.packetId, m.state, m.qos]), [[1, 'inflight', 1], [2, 'released', 2]]);
@@ -76,6 +77,16 @@ describe('Shard: takeover export (old node)', () => {
     assert.deepEqual(moved.inboundQos2, [9]);
     assert.equal(moved.nextPacketId, 3);
     assert.notEqual(moved, s.shard.session('c1'), 'a copy, not the live object');
+  });
+
+  it('publishes the will of the closed connection at once when its delay is 0, as a takeover on one node does [MQTT-3.1.4-3]', async () => {
+    const s = await started();
+    s.shard.handleBatch([ev(connect({ expiry: 600, will: will('now', 0) }))]);
+    const from = s.port.effects().length;
+    const moved = await exported(s);
+    const effects = effectsSince(s.port, from);
+    assert.deepEqual(effects.filter((e) => e.type === 'route').map((e) => (e as Extract<SessionEffect, { type: 'route' }>).message.topic), ['now']);
+    assert.equal(moved?.will, null);
   });
 
   it('an offline session moves with its delayed will and its due time', async () => {
@@ -225,6 +236,25 @@ describe('Shard: takeover install (new node)', () => {
     assert.deepEqual(Object.keys(c.shard.session('c1')!.subscriptions), ['a/+', 'b/#']);
     const stored = await c.store.loadAll();
     assert.deepEqual(Object.keys(stored[0]!.subscriptions), ['a/+', 'b/#'], 'the leftover is gone from the store too');
+  });
+
+  it('arrived: what the old node took in after the export queues ahead of what came here since the install, durably in that order', async () => {
+    const a = await started();
+    a.shard.handleBatch([ev(connect({ expiry: 600 })), ev({ type: 'subscribe', connId: 1, packetId: 1, requests: [{ filter: 't', options: subOptions(1) }] }), ev({ type: 'disconnect', connId: 1, kind: 'normal' }), ev(deliverEvent(message('t', 'q1'), 1))]);
+    const moved = (await exported(a))!;
+    a.shard.handleBatch([ev(deliverEvent(message('t', 'a1'), 1)), ev(deliverEvent(message('t', 'a2'), 1)), step({ op: 'drop', id: 't1', handover: true })]);
+    const arrived = (await a.port.takeoverReply('c1', 'dropped')).arrived;
+    assert.deepEqual(arrived.map((m) => String(Buffer.from(m.message.payload))), ['a1', 'a2']);
+
+    const b = await started();
+    b.shard.handleBatch([step({ op: 'install', id: 't1', session: moved }), ev(deliverEvent(message('t', 'd1'), 1))]);
+    await b.port.takeoverReply('c1', 'installed');
+    b.shard.handleBatch([step({ op: 'arrived', id: 't1', messages: arrived }), { t: 'ticket', id: 1 }]);
+    await b.port.ticket(1);
+    const payloads = (ms: Iterable<{ message: { payload: Uint8Array } }>): string[] => [...ms].map((m) => String(Buffer.from(m.message.payload)));
+    assert.deepEqual(payloads(b.shard.session('c1')!.queue), ['q1', 'a1', 'a2', 'd1']);
+    const stored = await b.store.loadAll();
+    assert.deepEqual(payloads(stored[0]!.messages), ['q1', 'a1', 'a2', 'd1'], 'the store holds them in the same (seq) order');
   });
 
   it('drop undoes an install (the old node kept the session)', async () => {

@@ -35,6 +35,12 @@ class FakeTransport extends EventEmitter<PeerTransportEvents> implements PeerTra
   status(): never {
     throw new Error('not used');
   }
+  takeover(): never {
+    throw new Error('not used');
+  }
+  adopt(): never {
+    throw new Error('not used');
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ClaimRegistry,
+  MAX_WAITING_CLAIMS,
   Takeover,
   TakeoverHolder,
   type HolderEffect,
@@ -350,12 +351,41 @@ describe('ClaimRegistry (the owner)', () => {
     return out[0]!.message;
   }
 
+  function waits(r: ClaimRegistry, id: string, from: string, now: number): void {
+    const out: Send<S, D>[] = [];
+    r.receive<S, D>({ kind: 'claim', id, clientId: C, from }, now, out);
+    assert.deepEqual(out, [], `claim ${id} waits`);
+  }
+
   it('one claim at a time per id; a resent claim is granted again; a lease expires', () => {
     const r = new ClaimRegistry(T);
     assert.deepEqual(claim(r, 'b1', 'B', 0), { kind: 'claimed', id: 'b1', clientId: C, granted: true, holder: null });
-    assert.equal((claim(r, 'c1', 'C', 1) as { granted: boolean }).granted, false);
+    waits(r, 'c1', 'C', 1);
+    waits(r, 'c1', 'C', 2);
     assert.equal((claim(r, 'b1', 'B', 2) as { granted: boolean }).granted, true);
-    assert.equal((claim(r, 'c1', 'C', 2 + T.leaseMs) as { granted: boolean }).granted, true, 'the lease of b1 ran out');
+    assert.equal((claim(r, 'c1', 'C', 2 + T.leaseMs) as { granted: boolean }).granted, true, 'the lease of b1 ran out: the waiting claim is next');
+  });
+
+  it('a waiting claim is granted when the holder releases, with the new location; one that gave up is skipped', () => {
+    const r = new ClaimRegistry(T);
+    claim(r, 'b1', 'B', 0);
+    waits(r, 'c1', 'C', 1);
+    waits(r, 'd1', 'D', 2);
+    r.receive<S, D>({ kind: 'release', id: 'c1', clientId: C, location: null }, 3, []);
+    const out: Send<S, D>[] = [];
+    r.receive<S, D>({ kind: 'release', id: 'b1', clientId: C, location: 'B' }, 4, out);
+    assert.deepEqual(out, [{ type: 'send', to: 'D', message: { kind: 'claimed', id: 'd1', clientId: C, granted: true, holder: 'B' } }]);
+    assert.equal(r.locked(C, 5), true);
+    r.receive<S, D>({ kind: 'release', id: 'd1', clientId: C, location: 'D' }, 5, []);
+    assert.equal(r.locked(C, 6), false);
+    assert.equal(r.location(C), 'D');
+  });
+
+  it('refuses a claim when too many wait already', () => {
+    const r = new ClaimRegistry(T);
+    claim(r, 'b1', 'B', 0);
+    for (let i = 0; i < MAX_WAITING_CLAIMS; i++) waits(r, `w${i}`, 'W', 1);
+    assert.equal((claim(r, 'x1', 'X', 1) as { granted: boolean }).granted, false);
   });
 
   it('the lock holder releases and records where the session lives; others cannot', () => {
@@ -368,8 +398,28 @@ describe('ClaimRegistry (the owner)', () => {
     assert.deepEqual(claim(r, 'c1', 'C', 2), { kind: 'claimed', id: 'c1', clientId: C, granted: true, holder: 'B' });
     r.receive<S, D>({ kind: 'release', id: 'c1', clientId: C, location: null }, 3, []);
     assert.equal(r.location(C), 'B', 'a failed takeover leaves the location');
-    r.register(C, 'D');
+    assert.equal(r.register(C, 'D', 10, () => false), null, 'B is down: no conflict');
     assert.equal(r.location(C), 'D');
+  });
+
+  it('two live registrations for one id: the later wins and the loser is named; an ended session is forgotten unless claimed', () => {
+    const r = new ClaimRegistry(T);
+    const live = (): boolean => true;
+    assert.equal(r.register(C, 'A', 100, live), null);
+    assert.equal(r.register(C, 'A', 150, live), null, 'the same node again');
+    assert.deepEqual(r.register(C, 'B', 200, live), { node: 'A', since: 150 }, 'B connected later: A loses');
+    assert.equal(r.location(C), 'B');
+    assert.deepEqual(r.register(C, 'A', 120, live), { node: 'A', since: 120 }, 'a late registration of the older copy loses');
+    assert.equal(r.location(C), 'B');
+    assert.deepEqual(r.register(C, 'C', 200, live), { node: 'B', since: 200 }, 'equal times: the greater name wins');
+    r.unregister(C, 'B', 300);
+    assert.equal(r.location(C), 'C', 'only the node it lives on unregisters it');
+    claim(r, 'x1', 'X', 300);
+    r.unregister(C, 'C', 301);
+    assert.equal(r.location(C), 'C', 'not while a claim holds the id');
+    r.receive<S, D>({ kind: 'release', id: 'x1', clientId: C, location: null }, 302, []);
+    r.unregister(C, 'C', 303);
+    assert.equal(r.location(C), null);
   });
 });
 

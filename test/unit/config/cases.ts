@@ -55,6 +55,7 @@ export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
   clusterTlsCert: { text: FILE_A, json: FILE_A, expected: FILE_A },
   clusterTlsKey: { text: FILE_B, json: FILE_B, expected: FILE_B },
   clusterTlsCa: { text: FILE_C, json: FILE_C, expected: FILE_C },
+  takeoverTimeoutMs: { text: '1500', json: 1500, expected: 1500 },
 };
 
 /**
@@ -97,6 +98,7 @@ export const BAD_TEXT: Record<ConfigKey, string[]> = {
   clusterTlsCert: ['/nonexistent/cert.pem', '/tmp'],
   clusterTlsKey: ['/nonexistent/key.pem'],
   clusterTlsCa: ['/nonexistent/ca.pem', '/'],
+  takeoverTimeoutMs: ['99', '60001', '5s'],
 };
 
 /** Values a JSON config file may carry that must be rejected (including wrong JSON types). */
@@ -128,6 +130,7 @@ export const BAD_JSON: Record<ConfigKey, unknown[]> = {
   clusterTlsCert: [5, '', '/nonexistent/cert.pem'],
   clusterTlsKey: [null, '/nonexistent/key.pem'],
   clusterTlsCa: [true, '/nonexistent/ca.pem'],
+  takeoverTimeoutMs: [99, 60_001, '5000'],
 };
 
 /** Runs `fn`, which must throw a ConfigError, and returns it. */

@@ -48,6 +48,7 @@ test('defaults match the documented values', () => {
     clusterTlsCert: null,
     clusterTlsKey: null,
     clusterTlsCa: null,
+    takeoverTimeoutMs: 5000,
   });
   assert.deepEqual(parseConfig({}, 'empty.json'), c);
 });

@@ -2,6 +2,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AdoptRequest as _cluster_v1_AdoptRequest, AdoptRequest__Output as _cluster_v1_AdoptRequest__Output } from '../../cluster/v1/AdoptRequest.js';
+import type { AdoptResponse as _cluster_v1_AdoptResponse, AdoptResponse__Output as _cluster_v1_AdoptResponse__Output } from '../../cluster/v1/AdoptResponse.js';
 import type { FullSyncRequest as _cluster_v1_FullSyncRequest, FullSyncRequest__Output as _cluster_v1_FullSyncRequest__Output } from '../../cluster/v1/FullSyncRequest.js';
 import type { FullSyncResponse as _cluster_v1_FullSyncResponse, FullSyncResponse__Output as _cluster_v1_FullSyncResponse__Output } from '../../cluster/v1/FullSyncResponse.js';
 import type { HelloRequest as _cluster_v1_HelloRequest, HelloRequest__Output as _cluster_v1_HelloRequest__Output } from '../../cluster/v1/HelloRequest.js';
@@ -15,6 +17,25 @@ import type { TakeoverMessage as _cluster_v1_TakeoverMessage, TakeoverMessage__O
 import type { TakeoverReceipt as _cluster_v1_TakeoverReceipt, TakeoverReceipt__Output as _cluster_v1_TakeoverReceipt__Output } from '../../cluster/v1/TakeoverReceipt.js';
 
 export interface ClusterClient extends grpc.Client {
+  /**
+   * Push direction (graceful leave): the callee takes the caller's session of `client_id` over as
+   * a CONNECT would, with no connection waiting; the session ends up offline on the callee. The
+   * answer comes when that takeover is over.
+   */
+  Adopt(argument: _cluster_v1_AdoptRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
+  Adopt(argument: _cluster_v1_AdoptRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
+  Adopt(argument: _cluster_v1_AdoptRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
+  Adopt(argument: _cluster_v1_AdoptRequest, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Push direction (graceful leave): the callee takes the caller's session of `client_id` over as
+   * a CONNECT would, with no connection waiting; the session ends up offline on the callee. The
+   * answer comes when that takeover is over.
+   */
+  adopt(argument: _cluster_v1_AdoptRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
+  adopt(argument: _cluster_v1_AdoptRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
+  adopt(argument: _cluster_v1_AdoptRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
+  adopt(argument: _cluster_v1_AdoptRequest, callback: grpc.requestCallback<_cluster_v1_AdoptResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Long-lived stream of batches from the caller to the callee. The callee answers with one
    * empty batch once the caller is admitted (authenticated, known and current incarnation), then
@@ -115,6 +136,13 @@ export interface ClusterClient extends grpc.Client {
 
 export interface ClusterHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Push direction (graceful leave): the callee takes the caller's session of `client_id` over as
+   * a CONNECT would, with no connection waiting; the session ends up offline on the callee. The
+   * answer comes when that takeover is over.
+   */
+  Adopt: grpc.handleUnaryCall<_cluster_v1_AdoptRequest__Output, _cluster_v1_AdoptResponse>;
+  
+  /**
    * Long-lived stream of batches from the caller to the callee. The callee answers with one
    * empty batch once the caller is admitted (authenticated, known and current incarnation), then
    * may send nothing more; the caller dials K of these per peer and picks one by topic hash, so
@@ -154,6 +182,7 @@ export interface ClusterHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface ClusterDefinition extends grpc.ServiceDefinition {
+  Adopt: MethodDefinition<_cluster_v1_AdoptRequest, _cluster_v1_AdoptResponse, _cluster_v1_AdoptRequest__Output, _cluster_v1_AdoptResponse__Output>
   Exchange: MethodDefinition<_cluster_v1_PeerBatch, _cluster_v1_PeerBatch, _cluster_v1_PeerBatch__Output, _cluster_v1_PeerBatch__Output>
   FullSync: MethodDefinition<_cluster_v1_FullSyncRequest, _cluster_v1_FullSyncResponse, _cluster_v1_FullSyncRequest__Output, _cluster_v1_FullSyncResponse__Output>
   Hello: MethodDefinition<_cluster_v1_HelloRequest, _cluster_v1_HelloResponse, _cluster_v1_HelloRequest__Output, _cluster_v1_HelloResponse__Output>
