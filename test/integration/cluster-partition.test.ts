@@ -24,7 +24,8 @@ import type { ClusterStatus } from '../../src/cluster/peer-transport.js';
 import { routeSeen, startCluster, stopCluster, type ClusterChildSpec, type ClusterProcess } from '../helpers/cluster-process.js';
 import type { LogLine } from '../helpers/membership-process.js';
 import { heal, labUnavailable, partition, withLab, wrapFor, type Lab } from '../helpers/netns-lab.js';
-import { collector, connect, connectCollecting, tempDir } from '../helpers/node.js';
+import { collector, connect, connectCollecting, resumeSession, tempDir } from '../helpers/node.js';
+import { withTimeout } from '../helpers/raw-client.js';
 
 const LAB_ENV = 'SHOAL_TEST_NETLAB';
 const SECRET = 'cluster-partition-secret-7f3a';
@@ -41,6 +42,8 @@ const RECONVERGED_BOUND_MS = MEMBERS_BACK_BOUND_MS + CLUSTER_TICK_MS;
 /** How long the test waits for an event (longer than the bound: a miss is reported by the assert). */
 const HEAL_MS = RECONVERGED_BOUND_MS + 10_000;
 
+const PERSISTENT = { clean: false, properties: { sessionExpiryInterval: 3600 } };
+
 const labJson = process.env[LAB_ENV];
 
 if (labJson === undefined) {
@@ -56,7 +59,7 @@ if (labJson === undefined) {
       child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
       const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-      for (const line of out.split('\n')) if (line.includes('measured:')) t.diagnostic(line.replace(/^\s*#\s*/, ''));
+      for (const line of out.split('\n')) if (/measured:|observed:/.test(line)) t.diagnostic(line.replace(/^\s*#\s*/, ''));
       assert.equal(code, 0, `the scenario inside the lab failed (exit ${code}):\n${out.slice(-8000)}`);
     });
   });
@@ -133,6 +136,12 @@ function scenario(lab: Lab): void {
       assert.equal(pubackA(), 0);
       await gotX.until(1, WAIT_MS);
 
+      // A persistent session on side A, connected through the split.
+      const dualA = await track(connect(n1.url, { clientId: 'dual', protocolVersion: 5, ...PERSISTENT }));
+      const gotDualA = collector(dualA);
+      const dualAClosed = new Promise<number | undefined>((resolve) => dualA.on('disconnect', (p) => resolve(p.reasonCode)));
+      await dualA.subscribeAsync('dual/a', { qos: 1 });
+
       const splitAt = Date.now();
       partition(lab, [['node1', 'node2'], ['node3', 'node4']]);
       const crossPairs = [...sideA.flatMap((a) => sideB.map((b) => [a, b])), ...sideB.flatMap((b) => sideA.map((a) => [b, a]))] as [ClusterProcess, ClusterProcess][];
@@ -168,6 +177,27 @@ function scenario(lab: Lab): void {
       await n4.waitFor('retained r/only-b', event('cluster.retained.applied', 'topic', 'r/only-b'), WAIT_MS);
       await n1.waitFor('retained r/only-a', event('cluster.retained.applied', 'topic', 'r/only-a'), WAIT_MS);
 
+      // The same client id connects on side B while its session lives on side A. Side B cannot
+      // reach it: if the id's owner is on side B it still knows the session is on node1 and the
+      // CONNECT is refused with 0x89, and the client starts anew with Clean Start as told; if the
+      // owner was on side A, side B's new owner knows nothing and gives a new session at once.
+      let dualB: MqttClient;
+      try {
+        dualB = await track(connect(n4.url, { clientId: 'dual', protocolVersion: 5, ...PERSISTENT }));
+        t.diagnostic('observed: dual on side B: a new session (its owner was on side A)');
+      } catch (e) {
+        assert.equal((e as { code?: number }).code, 0x89, `CONNECT of dual on side B: ${String(e)}`);
+        dualB = await track(connect(n4.url, { clientId: 'dual', protocolVersion: 5, ...PERSISTENT, clean: true }));
+        t.diagnostic('observed: dual on side B: refused 0x89 (its owner on side B knew it was on node1), then Clean Start');
+      }
+      const gotDualB = collector(dualB);
+      await dualB.subscribeAsync('dual/b', { qos: 1 });
+      // Both sessions serve their side.
+      await pubA.publishAsync('dual/a', 'on-a', { qos: 1 });
+      await pubB.publishAsync('dual/b', 'on-b', { qos: 1 });
+      assert.deepEqual((await gotDualA.until(1, WAIT_MS)).map((m) => m.payload), ['on-a']);
+      assert.deepEqual((await gotDualB.until(1, WAIT_MS)).map((m) => m.payload), ['on-b']);
+
       // Heal only once every node re-syncs with the other side at the backoff's cap (attempt 4
       // waits rejoinIntervalMs): the worst case for finding each other again.
       const capped = (l: LogLine): boolean =>
@@ -201,6 +231,23 @@ function scenario(lab: Lab): void {
       );
       assert.ok(memberMs <= MEMBERS_BACK_BOUND_MS, `members up ${memberMs} ms after the heal; documented bound ${MEMBERS_BACK_BOUND_MS} ms`);
       assert.ok(Math.max(routesMs, retainedMs) <= RECONVERGED_BOUND_MS, `routes/retained back ${routesMs}/${retainedMs} ms after the heal; documented bound ${RECONVERGED_BOUND_MS} ms`);
+
+      // One session per client id: the registry keeps the later one (side B's) and ends side A's,
+      // whose client gets DISCONNECT 0x8E; its route goes with it.
+      assert.equal(await withTimeout(dualAClosed, HEAL_MS, "dual's side-A connection to be ended"), 0x8E);
+      assert.equal(dualB.connected, true);
+      // (node1 held dual/a until then, so a slice of node1 without it is from after the eviction.)
+      const withdrawn = (l: LogLine): boolean =>
+        l.origin === 'node1' &&
+        ((l.event === 'cluster.routes.applied' && (l.removes as string[]).includes('dual/a')) ||
+          (l.event === 'cluster.routes.resynced' && !(l.filters as string[]).includes('dual/a')));
+      await Promise.all([n2, n3, n4].map((n) => n.waitFor('dual/a withdrawn', since(healedAt, withdrawn), WAIT_MS)));
+      // Reconnecting anywhere finds that one session (taken over from node4).
+      const again = await resumeSession(n2.url, 'dual');
+      clients.push(again.c);
+      assert.equal(again.sessionPresent, true);
+      await pubA.publishAsync('dual/b', 'after-heal', { qos: 1 });
+      assert.deepEqual((await again.got.until(1, WAIT_MS)).map((m) => m.payload), ['after-heal']);
 
       // Every node's view of every node's routes is the same as the origin's own.
       const views = await Promise.all(nodes.map(status));
