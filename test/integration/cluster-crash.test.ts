@@ -129,24 +129,23 @@ describe('kill -9 of the node holding persistent sessions, then its restart', { 
     );
 
     const expected = Array.from({ length: INFLIGHT + QUEUED }, (_, i) => String(i));
-    // [MQTT-4.4.0-1] the unacknowledged ones are resent with DUP, then the queue follows in order.
-    const expectedDup = expected.map((_, i) => i < INFLIGHT);
+    /** Resumes `clientId` on `url`: the session is there with every message, in order; [MQTT-4.4.0-1]
+     * the unacknowledged ones come first, resent with DUP. */
+    const resumeWhole = async (url: string, clientId: string): Promise<Awaited<ReturnType<typeof resumeSession>>> => {
+      const r = await resumeSession(url, clientId);
+      clients.push(r.c);
+      assert.equal(r.sessionPresent, true, `${clientId} on ${url}: session present`);
+      const m = await r.got.until(expected.length, WAIT_MS);
+      assert.deepEqual(m.map((x) => x.payload), expected);
+      assert.deepEqual(m.map((x) => (x.packet as IPublishPacket).dup), expected.map((_, i) => i < INFLIGHT));
+      return r;
+    };
     // One reconnects to the restarted node...
-    const back = await resumeSession(restarted.url, stays.clientId);
-    clients.push(back.c);
-    assert.equal(back.sessionPresent, true);
-    const m = await back.got.until(expected.length, WAIT_MS);
-    assert.deepEqual(m.map((x) => x.payload), expected);
-    assert.deepEqual(m.map((x) => (x.packet as IPublishPacket).dup), expectedDup);
+    const back = await resumeWhole(restarted.url, stays.clientId);
     // ...the other to another node, which takes its session over from the restarted one (the
     // registry knows where it is again once the restarted node re-registered what it restored).
     await n1.waitFor('node3 up again', (l) => l.event === 'cluster.member.up' && l.name === 'node3' && l.incarnation === newIncarnation, WAIT_MS);
-    const moved = await resumeSession(n1.url, moves.clientId);
-    clients.push(moved.c);
-    assert.equal(moved.sessionPresent, true);
-    const mm = await moved.got.until(expected.length, WAIT_MS);
-    assert.deepEqual(mm.map((x) => x.payload), expected);
-    assert.deepEqual(mm.map((x) => (x.packet as IPublishPacket).dup), expectedDup);
+    const moved = await resumeWhole(n1.url, moves.clientId);
     // Both are live again for new messages.
     await pub.publishAsync('jobs/after', 'after', { qos: 1 });
     assert.equal(pubacks.at(-1), 0);
