@@ -8,10 +8,13 @@ import { configuredAuthMethods } from './auth/configured-methods.js';
 import { scramUserCommand } from './auth/scram-user-command.js';
 import { ConfigError } from './config/errors.js';
 import { formatHelp } from './config/help.js';
-import { loadConfigWithSources } from './config/load.js';
-import { formatListen } from './config/options.js';
+import { loadConfigWithSources, type LoadedConfig } from './config/load.js';
+import { formatListen, type ShoalConfig } from './config/options.js';
+import { tlsFilesOf } from './config/transport-options.js';
 import { createLogger, flushLogger, type Logger } from './log.js';
 import type { NodeHandle } from './node.js';
+import { TlsCredentialsError } from './transport/errors.js';
+import { loadTlsCredentials, type TlsCredentials } from './transport/tls-credentials.js';
 
 /** A graceful close that takes longer than this is abandoned (e.g. a stuck SQLite flush). */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -76,12 +79,32 @@ function installSignalHandlers(started: Promise<NodeHandle>, logger: Logger): vo
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP rereads the TLS certificate (without it, SIGHUP would end the process).
+  process.on('SIGHUP', () => {
+    void started.then((handle) => {
+      if (handle.reloadCertificates() === null) logger.info({ event: 'tls.reload.skipped' }, 'SIGHUP: no TLS listener, no certificate to reload');
+    }, () => {});
+  });
+}
+
+/** The TLS files, read and checked before anything starts: a bad file is a configuration error. */
+function preloadTlsCredentials(config: ShoalConfig, sources: LoadedConfig['sources']): TlsCredentials | undefined {
+  const files = tlsFilesOf(config);
+  if (files === null) return undefined;
+  try {
+    return loadTlsCredentials(files);
+  } catch (err) {
+    if (!(err instanceof TlsCredentialsError)) throw err;
+    const field = err.flag === '--tls-cert' ? 'tlsCert' : err.flag === '--tls-key' ? 'tlsKey' : 'tlsCa';
+    throw new ConfigError(err.message, { code: 'CONFIG_FILE_UNREADABLE', field, source: sources[field], value: err.path, cause: err });
+  }
 }
 
 async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { config, sources, configFile } = loadConfigWithSources({ argv, env });
   // Before anything starts: a bad users file is a configuration error (exit 2).
   const authMethods = configuredAuthMethods(config, sources.scramUsers);
+  const tlsCredentials = preloadTlsCredentials(config, sources);
   const logger = createLogger(config.logLevel);
   logger.info({ event: 'config.effective', config, sources, configFile }, 'effective configuration');
 
@@ -95,7 +118,7 @@ async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<v
   });
 
   // Loaded lazily so `shoal --help` and config errors do not start workers or load SQLite.
-  const started = import('./node.js').then(({ startNode }) => startNode(config, { logger, authMethods }));
+  const started = import('./node.js').then(({ startNode }) => startNode(config, { logger, authMethods, tlsCredentials }));
   installSignalHandlers(started, logger);
   let handle: NodeHandle;
   try {
@@ -112,6 +135,7 @@ async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<v
       host: handle.mqtt.host,
       port: handle.mqtt.port,
       address: formatListen(handle.mqtt),
+      ...Object.fromEntries(Object.entries(handle.transports).flatMap(([kind, addr]) => (addr === null ? [] : [[kind, formatListen(addr)]]))),
     },
     'listening',
   );

@@ -32,7 +32,9 @@ import { MemoryRetainedStore } from './storage/memory-retained-store.js';
 import { SqliteRetainedStore } from './storage/sqlite-retained-store.js';
 import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './transport/connection.js';
 import { PublishEncodeCache } from './transport/publish-encoder.js';
+import { startListenerSet, type ListenAddresses, type ReloadResult } from './transport/listener-set.js';
 import { listenTcp } from './transport/tcp-listener.js';
+import type { TlsCredentials } from './transport/tls-credentials.js';
 
 export const VERSION = '0.1.0';
 
@@ -49,6 +51,10 @@ export interface NodeEvents {
 export interface NodeHandle {
   nodeName: string;
   mqtt: { host: string; port: number };
+  /** The --tls, --ws and --wss listeners' bound addresses (null: off). */
+  transports: ListenAddresses;
+  /** Rereads the TLS certificate files (SIGHUP); null when no TLS listener is on. */
+  reloadCertificates(): ReloadResult | null;
   events: EventEmitter<NodeEvents>;
   /** The node's part of the cluster (null when it runs alone): e.g. pushSessions() on a graceful leave. */
   cluster: ClusterNode | null;
@@ -64,6 +70,8 @@ export interface StartOptions {
   cluster?: ClusterSettings;
   /** Enhanced authentication methods, when the caller already loaded them (main.ts); else from config. */
   authMethods?: AuthMethods;
+  /** TLS credentials, when the caller already loaded them (main.ts); else from config. */
+  tlsCredentials?: TlsCredentials;
 }
 
 /**
@@ -143,12 +151,13 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.fastPath = new FastPath(this.online, this.tickets, (clientId) => this.supervisor.shardFor(clientId), sendTicket, () => this.supervisor.requestFlush());
   }
 
-  accept(stream: import('node:stream').Duplex, remoteAddress: string): void {
+  accept(stream: import('node:stream').Duplex, remoteAddress: string, certificateUsername?: string | null): void {
     if (this.closing) {
       stream.destroy();
       return;
     }
     const conn = new ClientConnection(stream, this, this.connectionLimits, this.nextConnId++, remoteAddress);
+    if (certificateUsername !== undefined) conn.useCertificateUsername(certificateUsername);
     this.byConnId.set(conn.id, conn);
   }
 
@@ -650,6 +659,10 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   log.info({ event: 'node.restored', retained: retainedCount, subscriptions: node.stats().subscriptions }, 'storage loaded');
   await node.cluster?.start();
   const listener = await listenTcp(config.listen, (stream, remote) => node.accept(stream, remote));
+  const transports = await startListenerSet(config, (stream, remote, user) => node.accept(stream, remote, user), log, opts.tlsCredentials).catch(async (err: unknown) => {
+    await listener.close();
+    throw err;
+  });
   const sysTimer = config.sysIntervalSec > 0 ? setInterval(() => node.publishSys(), config.sysIntervalSec * 1000) : null;
   sysTimer?.unref();
   if (sysTimer !== null) node.publishSys();
@@ -657,6 +670,8 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   return {
     nodeName: config.nodeName,
     mqtt: listener.address,
+    transports: transports.addresses,
+    reloadCertificates: () => transports.reloadCertificates(),
     events: node.events,
     cluster: node.cluster,
     stats: () => node.stats(),
@@ -670,6 +685,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
         await node.shutdown();
         await node.cluster?.close();
         await listener.close();
+        await transports.close();
         log.info({ event: 'node.stopped' }, 'node stopped');
         log.flush?.();
       })();

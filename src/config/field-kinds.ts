@@ -27,6 +27,8 @@ export interface FieldKind<T> {
   format(value: T): string;
   /** A secret: a rejected value is not quoted back in the error message. */
   readonly sensitive?: boolean;
+  /** The value of the flag given alone, without one (`--tls`, `--tls-require-client-cert`). */
+  readonly implied?: T;
 }
 
 export function int(min: number, max: number, metavar = '<n>'): FieldKind<number> {

@@ -63,6 +63,9 @@ function parseFlags(argv: readonly string[]): ParsedFlags {
     let value: string | undefined;
     if (eq > 0) {
       value = arg.slice(eq + 1);
+    } else if (spec?.kind.implied !== undefined && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) {
+      values[spec.key] = spec.kind.implied; // a switch or listener given alone
+      continue;
     } else {
       value = argv[i + 1];
       // `--data-dir --shards 2` is a forgotten value, not a directory named "--shards".

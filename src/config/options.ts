@@ -15,6 +15,7 @@ import {
   tlsFileKind,
 } from './cluster-options.js';
 import type { Secret } from './secret.js';
+import { DEFAULT_TLS_PORT, DEFAULT_WSS_PORT, DEFAULT_WS_PORT, checkTransportConfig, optionalListenKind, switchKind } from './transport-options.js';
 import { Rejection, formatListen, int, listenKind, oneOf, parseListen, str, type FieldKind, type ListenAddress } from './field-kinds.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -82,6 +83,21 @@ export interface ShoalConfig {
   readonly clusterTlsCa: string | null;
   /** How long a cross-node takeover waits for each answer before refusing the CONNECT (0x89). */
   readonly takeoverTimeoutMs: number;
+  // ---- client transports besides TCP (kinds and rules in transport-options.ts) ----
+  /** MQTT over TLS listener; null = off. */
+  readonly tls: ListenAddress | null;
+  /** MQTT over WebSocket (path /mqtt) listener; null = off. */
+  readonly ws: ListenAddress | null;
+  /** MQTT over secure WebSocket listener, with the TLS settings below; null = off. */
+  readonly wss: ListenAddress | null;
+  /** PEM server certificate (chain) and key of --tls and --wss; reloaded on SIGHUP. */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  /** PEM CA bundle client certificates must chain to. */
+  readonly tlsCa: string | null;
+  readonly tlsRequireClientCert: boolean;
+  /** The verified client certificate's CN is the username the auth layer sees. */
+  readonly tlsCnAsUsername: boolean;
 }
 
 export type ConfigKey = keyof ShoalConfig;
@@ -127,6 +143,14 @@ export const DEFAULT_CONFIG = Object.freeze({
   clusterTlsKey: null,
   clusterTlsCa: null,
   takeoverTimeoutMs: 5_000,
+  tls: null,
+  ws: null,
+  wss: null,
+  tlsCert: null,
+  tlsKey: null,
+  tlsCa: null,
+  tlsRequireClientCert: false,
+  tlsCnAsUsername: false,
 } as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName' | 'advertise'>);
 
 export function defaultConfig(): ShoalConfig {
@@ -304,6 +328,46 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     kind: int(100, 60_000, '<ms>'),
     description: 'How long a CONNECT that moves a session from another node waits for each answer (claim, export, install, handover) before it is refused with 0x89 Server busy; the old node keeps the session twice as long.',
   },
+  tls: {
+    flag: '--tls',
+    kind: optionalListenKind(DEFAULT_TLS_PORT),
+    description: `Address the MQTT over TLS listener binds (the flag alone: 0.0.0.0:${DEFAULT_TLS_PORT}); needs --tls-cert and --tls-key.`,
+  },
+  ws: {
+    flag: '--ws',
+    kind: optionalListenKind(DEFAULT_WS_PORT),
+    description: `Address the MQTT over WebSocket listener binds (path /mqtt, subprotocol mqtt or mqttv3.1; the flag alone: 0.0.0.0:${DEFAULT_WS_PORT}).`,
+  },
+  wss: {
+    flag: '--wss',
+    kind: optionalListenKind(DEFAULT_WSS_PORT),
+    description: `Address the MQTT over secure WebSocket listener binds (as --ws, over TLS with the --tls-* settings; the flag alone: 0.0.0.0:${DEFAULT_WSS_PORT}).`,
+  },
+  tlsCert: {
+    flag: '--tls-cert',
+    kind: tlsFileKind,
+    description: 'PEM server certificate (with its intermediates) of --tls and --wss. Reread with --tls-key and --tls-ca on SIGHUP.',
+  },
+  tlsKey: {
+    flag: '--tls-key',
+    kind: tlsFileKind,
+    description: 'PEM private key of --tls-cert (unencrypted).',
+  },
+  tlsCa: {
+    flag: '--tls-ca',
+    kind: tlsFileKind,
+    description: 'PEM CA bundle that client certificates must chain to (with --tls-require-client-cert).',
+  },
+  tlsRequireClientCert: {
+    flag: '--tls-require-client-cert',
+    kind: switchKind,
+    description: 'TLS clients must present a certificate that chains to --tls-ca; the handshake fails without one.',
+  },
+  tlsCnAsUsername: {
+    flag: '--tls-cn-as-username',
+    kind: switchKind,
+    description: "The client certificate's Common Name replaces the CONNECT username (and its password is ignored): the certificate authenticates the client. Needs --tls-require-client-cert.",
+  },
 };
 
 /** `--max-queued-bytes` → `SHOAL_MAX_QUEUED_BYTES`. */
@@ -423,6 +487,7 @@ export function checkConfig(config: ShoalConfig, sourceOf: (key: ConfigKey) => s
     );
   }
   checkClusterConfig(config, sourceOf);
+  checkTransportConfig(config, sourceOf);
   return config;
 }
 

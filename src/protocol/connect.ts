@@ -33,6 +33,13 @@ export interface ConnectAccepted {
   authenticationMethod?: string;
   /** The method's last data for the client (SCRAM: server-final-message), sent in CONNACK. */
   authenticationData?: Buffer;
+  /**
+   * Set by the Connection when a TLS listener verified a client certificate and
+   * --tls-cn-as-username is on: the certificate's CN, which has also replaced the CONNECT's
+   * username (its password removed). The certificate authenticated this client: an auth layer
+   * must take the username as proven and not ask for a password.
+   */
+  certificateUsername?: string;
 }
 
 export interface ConnectRejected {

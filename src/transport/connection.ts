@@ -158,6 +158,13 @@ const decoderOptionsByLimits = new WeakMap<ConnectionLimits, DecoderOptions>();
 const authFlows = new WeakMap<Connection, AuthFlow>();
 
 /**
+ * The verified client certificate's Common Name of connections from a TLS listener with
+ * --tls-cn-as-username (null: the certificate has none), beside the connections rather than a
+ * field of each (idle memory). Read once, at CONNECT.
+ */
+const certificateUsernames = new WeakMap<Connection, string | null>();
+
+/**
  * 5.0 CONNACK 0 without and with Session Present, by limits, for the CONNACKs that carry nothing
  * of their own client (no Assigned Client Identifier, no Server Keep Alive): encoded once.
  */
@@ -256,6 +263,14 @@ export class Connection implements DecoderSink, DeadlineTarget {
     stream.on('error', onStreamError);
     stream.on('end', onStreamEnd);
     stream.on('close', onStreamClose);
+  }
+
+  /**
+   * The client certificate authenticated this connection (--tls-cn-as-username): its CONNECT's
+   * username becomes `commonName` (see ConnectAccepted.certificateUsername); null refuses it.
+   */
+  useCertificateUsername(commonName: string | null): void {
+    certificateUsernames.set(this, commonName);
   }
 
   get stats(): ConnectionStats {
@@ -578,6 +593,18 @@ export class Connection implements DecoderSink, DeadlineTarget {
       this.sendConnackRefusal(decision.reasonCode);
       this.closeWith({ kind: 'abnormal', reasonCode: decision.reasonCode, detail: `CONNECT refused: ${decision.detail}` }, false);
       return;
+    }
+    const certificateUsername = certificateUsernames.get(this);
+    if (certificateUsername !== undefined) {
+      if (certificateUsername === null) {
+        this.sendConnackRefusal(ReasonCode.NotAuthorized);
+        this.closeWith({ kind: 'abnormal', reasonCode: ReasonCode.NotAuthorized, detail: 'CONNECT refused: the client certificate has no Common Name to use as username (--tls-cn-as-username)' }, false);
+        return;
+      }
+      // What the node and the auth layer see: the certificate's name, and no password to check.
+      packet.username = certificateUsername;
+      delete packet.password;
+      decision.certificateUsername = certificateUsername;
     }
     this.decision = decision;
     this.clientId = decision.clientId;

@@ -41,7 +41,7 @@ export class PacketEncodeError extends Error {
   }
 }
 
-/** The TCP listener could not bind. The message says what to do about it. */
+/** A listener could not bind. The message says what to do about it, naming its flag. */
 export class ListenError extends Error {
   override readonly name = 'ListenError';
   constructor(
@@ -49,23 +49,44 @@ export class ListenError extends Error {
     readonly port: number,
     readonly code: string | undefined,
     cause: unknown,
+    /** The flag that sets this listener's address: --listen, --tls, --ws or --wss. */
+    readonly flag = '--listen',
   ) {
-    super(`cannot listen on ${host}:${port}: ${listenAdvice(code, cause)}`, { cause });
+    super(`cannot listen on ${host}:${port}: ${listenAdvice(code, cause, flag)}`, { cause });
   }
 }
 
-function listenAdvice(code: string | undefined, cause: unknown): string {
+function listenAdvice(code: string | undefined, cause: unknown, flag: string): string {
   switch (code) {
     case 'EADDRINUSE':
-      return 'the port is already in use (another broker running?); pick another with --listen host:port';
+      return `the port is already in use (another broker running?); pick another with ${flag} host:port`;
     case 'EACCES':
-      return 'permission denied (ports below 1024 need privileges); pick another port with --listen host:port';
+      return `permission denied (ports below 1024 need privileges); pick another port with ${flag} host:port`;
     case 'EADDRNOTAVAIL':
-      return 'the address does not belong to this machine; use one of its addresses or 0.0.0.0 with --listen';
+      return `the address does not belong to this machine; use one of its addresses or 0.0.0.0 with ${flag}`;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return 'the host name does not resolve; use an IP address with --listen';
+      return `the host name does not resolve; use an IP address with ${flag}`;
     default:
       return cause instanceof Error ? cause.message : String(cause);
   }
+}
+
+/** --tls-cert, --tls-key or --tls-ca cannot be read or used. */
+export class TlsCredentialsError extends Error {
+  override readonly name = 'TlsCredentialsError';
+  constructor(
+    message: string,
+    /** The flag of the file at fault. */
+    readonly flag: string,
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+}
+
+/** A WebSocket client broke RFC 6455 or MQTT's use of it (§6); that client alone is closed. */
+export class WebSocketFrameError extends Error {
+  override readonly name = 'WebSocketFrameError';
 }

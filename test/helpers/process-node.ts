@@ -25,6 +25,8 @@ export interface ProcessNode {
   url: string;
   /** Parsed JSON log lines so far. */
   lines: Record<string, unknown>[];
+  /** The first log line from index `from` on that matches, waiting up to `ms` for it. */
+  waitForLog(pred: (line: Record<string, unknown>) => boolean, ms?: number, from?: number): Promise<Record<string, unknown>>;
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGKILL, and wait until the process is gone. */
@@ -45,6 +47,7 @@ export async function startProcessNode(dataDir: string, extraArgs: string[] = []
   const args = ['--import', 'tsx', 'src/main.ts', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--shards', '2', '--sys-interval', '0', ...extraArgs];
   const child = spawn(process.execPath, args, { cwd: ROOT, env: cleanEnv() });
   const lines: Record<string, unknown>[] = [];
+  const lineWaiters = new Set<() => void>();
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
@@ -61,6 +64,7 @@ export async function startProcessNode(dataDir: string, extraArgs: string[] = []
         line = { unparsed: text };
       }
       lines.push(line);
+      for (const wake of [...lineWaiters]) wake();
       if (line.event === 'node.listening' && typeof line.port === 'number') {
         clearTimeout(timer);
         resolve(line.port);
@@ -85,6 +89,23 @@ export async function startProcessNode(dataDir: string, extraArgs: string[] = []
     port,
     url: `mqtt://127.0.0.1:${port}`,
     lines,
+    waitForLog(pred, ms = 10_000, from = 0) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = lines.slice(from).find(pred);
+          if (found === undefined) return;
+          clearTimeout(timer);
+          lineWaiters.delete(check);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          lineWaiters.delete(check);
+          reject(new ProcessNodeError(`no matching log line within ${ms} ms`, stderr));
+        }, ms);
+        lineWaiters.add(check);
+        check();
+      });
+    },
     stderr: () => stderr,
     exited,
     async kill9() {

@@ -5,12 +5,13 @@ import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import type { IConnectPacket, Packet } from 'mqtt-packet';
 
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/** `what` may be a function, for a description that includes output gathered meanwhile. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`)), ms);
     }),
   ]);
 }

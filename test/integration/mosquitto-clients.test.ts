@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { runMosquitto } from '../helpers/mosquitto-client.js';
 import { removeDir, startTestNode, type TestNode } from '../helpers/node.js';
 
 const BINARIES = ['mosquitto_pub', 'mosquitto_sub', 'stdbuf'] as const;
@@ -55,30 +55,19 @@ describe('Mosquitto command-line clients against Shoal', { skip }, () => {
   });
 
   function sub(args: string[]): Sub {
-    // -d prints the protocol exchange ("received SUBACK") on stdout next to the -F lines.
-    // stdbuf: into a pipe, mosquitto_sub's stdout is block-buffered, and "received SUBACK" would
-    // only show up at exit.
-    const child = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', String(port), '-d', '-F', FORMAT, '-W', '10', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
+    // -F prints each message as a line next to the protocol trace.
     const messages: Line[] = [];
-    let text = '';
-    let onSuback: () => void = () => {};
-    const subscribed = new Promise<void>((resolve) => (onSuback = resolve));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      text += `${line}\n`;
-      if (/received SUBACK/.test(line)) onSuback();
+    const run = runMosquitto('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-F', FORMAT, '-W', '10', ...args], children, (line) => {
       const m = /^MSG (\d) (\d) (\S+) (.*)$/.exec(line);
       if (m) messages.push({ retain: m[1] === '1', qos: Number(m[2]), topic: m[3]!, payload: m[4]! });
     });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (text += d));
-    // 'close', not 'exit': the last lines may still be in the pipe when the process exits.
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const { child, exited, output } = run;
     return {
       child,
       messages,
-      output: () => text,
+      output,
       exited,
-      subscribed: within(Promise.race([subscribed, exited.then(() => Promise.reject(new Error(`mosquitto_sub exited before SUBACK:\n${text}`)))]), EXIT_TIMEOUT_MS, () => `SUBACK for mosquitto_sub ${args.join(' ')}:\n${text}`),
+      subscribed: within(Promise.race([run.subscribed, exited.then(() => Promise.reject(new Error(`mosquitto_sub exited before SUBACK:\n${output()}`)))]), EXIT_TIMEOUT_MS, () => `SUBACK for mosquitto_sub ${args.join(' ')}:\n${output()}`),
     };
   }
 

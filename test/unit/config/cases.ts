@@ -56,6 +56,14 @@ export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
   clusterTlsKey: { text: FILE_B, json: FILE_B, expected: FILE_B },
   clusterTlsCa: { text: FILE_C, json: FILE_C, expected: FILE_C },
   takeoverTimeoutMs: { text: '1500', json: 1500, expected: 1500 },
+  tls: { text: '127.0.0.1', json: { host: '127.0.0.1', port: 8883 }, expected: { host: '127.0.0.1', port: 8883 } },
+  ws: { text: ':9001', json: ':9001', expected: { host: '0.0.0.0', port: 9001 } },
+  wss: { text: '[::1]', json: '[::1]', expected: { host: '::1', port: 8084 } },
+  tlsCert: { text: FILE_A, json: FILE_A, expected: FILE_A },
+  tlsKey: { text: FILE_B, json: FILE_B, expected: FILE_B },
+  tlsCa: { text: FILE_C, json: FILE_C, expected: FILE_C },
+  tlsRequireClientCert: { text: 'on', json: true, expected: true },
+  tlsCnAsUsername: { text: 'yes', json: true, expected: true },
 };
 
 /**
@@ -67,6 +75,13 @@ export const COMPANIONS: Partial<Record<ConfigKey, Record<string, unknown>>> = {
   clusterTlsCert: { clusterTlsKey: FILE_B, clusterTlsCa: FILE_C },
   clusterTlsKey: { clusterTlsCert: FILE_A, clusterTlsCa: FILE_C },
   clusterTlsCa: { clusterTlsCert: FILE_A, clusterTlsKey: FILE_B },
+  tls: { tlsCert: FILE_A, tlsKey: FILE_B },
+  wss: { tlsCert: FILE_A, tlsKey: FILE_B },
+  tlsCert: { tls: true, tlsKey: FILE_B },
+  tlsKey: { tls: true, tlsCert: FILE_A },
+  tlsCa: { tls: true, tlsCert: FILE_A, tlsKey: FILE_B },
+  tlsRequireClientCert: { tls: true, tlsCert: FILE_A, tlsKey: FILE_B, tlsCa: FILE_C },
+  tlsCnAsUsername: { tls: true, tlsCert: FILE_A, tlsKey: FILE_B, tlsCa: FILE_C, tlsRequireClientCert: true },
 };
 
 /** Values a flag or env var may carry that must be rejected. */
@@ -99,6 +114,14 @@ export const BAD_TEXT: Record<ConfigKey, string[]> = {
   clusterTlsKey: ['/nonexistent/key.pem'],
   clusterTlsCa: ['/nonexistent/ca.pem', '/'],
   takeoverTimeoutMs: ['99', '60001', '5s'],
+  tls: ['::1', 'ho st', 'host:65536', '[nothost]'],
+  ws: ['host:', '[::1]9001'],
+  wss: ['a b', ':70000'],
+  tlsCert: ['/nonexistent/cert.pem', '/tmp'],
+  tlsKey: ['/nonexistent/key.pem'],
+  tlsCa: ['/nonexistent/ca.pem'],
+  tlsRequireClientCert: ['maybe', '2'],
+  tlsCnAsUsername: ['enabled'],
 };
 
 /** Values a JSON config file may carry that must be rejected (including wrong JSON types). */
@@ -131,6 +154,14 @@ export const BAD_JSON: Record<ConfigKey, unknown[]> = {
   clusterTlsKey: [null, '/nonexistent/key.pem'],
   clusterTlsCa: [true, '/nonexistent/ca.pem'],
   takeoverTimeoutMs: [99, 60_001, '5000'],
+  tls: [8883, ['127.0.0.1', 8883], { host: 'h' }, { host: 'h', port: 1, tls: true }],
+  ws: [9001, 'a b'],
+  wss: [{ port: 8084 }],
+  tlsCert: [5, '', '/nonexistent/cert.pem'],
+  tlsKey: [null, '/nonexistent/key.pem'],
+  tlsCa: [true],
+  tlsRequireClientCert: ['true', 1, null],
+  tlsCnAsUsername: ['yes', 0],
 };
 
 /** Runs `fn`, which must throw a ConfigError, and returns it. */

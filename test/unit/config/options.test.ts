@@ -49,6 +49,14 @@ test('defaults match the documented values', () => {
     clusterTlsKey: null,
     clusterTlsCa: null,
     takeoverTimeoutMs: 5000,
+    tls: null,
+    ws: null,
+    wss: null,
+    tlsCert: null,
+    tlsKey: null,
+    tlsCa: null,
+    tlsRequireClientCert: false,
+    tlsCnAsUsername: false,
   });
   assert.deepEqual(parseConfig({}, 'empty.json'), c);
 });
@@ -165,6 +173,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
       '--max-topic-alias', '--connect-timeout', '--scram-users', '--max-write-buffer', '--max-pending-requests', '--sys-interval',
       '--storage-sync', '--log-level', '--gossip', '--seeds', '--advertise', '--grpc', '--cluster-secret',
       '--cluster-tls-cert', '--cluster-tls-key', '--cluster-tls-ca',
+      '--tls', '--ws', '--wss', '--tls-cert', '--tls-key', '--tls-ca', '--tls-require-client-cert', '--tls-cn-as-username',
     ],
   );
   assert.deepEqual(
