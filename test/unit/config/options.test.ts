@@ -173,6 +173,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
       '--max-topic-alias', '--connect-timeout', '--scram-users', '--max-write-buffer', '--max-pending-requests', '--sys-interval',
       '--storage-sync', '--log-level', '--gossip', '--seeds', '--advertise', '--grpc', '--cluster-secret',
       '--cluster-tls-cert', '--cluster-tls-key', '--cluster-tls-ca',
+      '--takeover-timeout',
       '--tls', '--ws', '--wss', '--tls-cert', '--tls-key', '--tls-ca', '--tls-require-client-cert', '--tls-cn-as-username',
     ],
   );
