@@ -203,7 +203,14 @@ export class TakeoverService {
       if (loser.node === this.opts.self) this.evicted(evict.clientId, evict.since, evict.winner);
       else this.opts.peer(loser.node, evict);
     }
-    if (complete && this.sessions.markComplete(from, view)) this.releaseParked('complete');
+    if (complete) {
+      const before = this.sessions.complete();
+      if (this.sessions.markComplete(from, view)) {
+        // Tests (and operators) wait for this line after a membership change or a healed partition.
+        if (!before) this.opts.log.info({ event: 'cluster.registry.complete', view, locations: this.registry.size }, 'every live member has registered its sessions with this owner');
+        this.releaseParked('complete');
+      }
+    }
   }
 
   /** The owner says a later registration of `clientId` won: end the copy here if it is that one. */

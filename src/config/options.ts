@@ -81,8 +81,6 @@ export interface ShoalConfig {
   readonly clusterTlsCert: string | null;
   readonly clusterTlsKey: string | null;
   readonly clusterTlsCa: string | null;
-  /** How long a cross-node takeover waits for each answer before refusing the CONNECT (0x89). */
-  readonly takeoverTimeoutMs: number;
   // ---- client transports besides TCP (kinds and rules in transport-options.ts) ----
   /** MQTT over TLS listener; null = off. */
   readonly tls: ListenAddress | null;
@@ -98,6 +96,8 @@ export interface ShoalConfig {
   readonly tlsRequireClientCert: boolean;
   /** The verified client certificate's CN is the username the auth layer sees. */
   readonly tlsCnAsUsername: boolean;
+  /** How long a cross-node takeover waits for each answer before refusing the CONNECT (0x89). */
+  readonly takeoverTimeoutMs: number;
 }
 
 export type ConfigKey = keyof ShoalConfig;
@@ -142,7 +142,6 @@ export const DEFAULT_CONFIG = Object.freeze({
   clusterTlsCert: null,
   clusterTlsKey: null,
   clusterTlsCa: null,
-  takeoverTimeoutMs: 5_000,
   tls: null,
   ws: null,
   wss: null,
@@ -151,6 +150,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   tlsCa: null,
   tlsRequireClientCert: false,
   tlsCnAsUsername: false,
+  takeoverTimeoutMs: 5_000,
 } as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName' | 'advertise'>);
 
 export function defaultConfig(): ShoalConfig {
@@ -323,11 +323,6 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     kind: tlsFileKind,
     description: "PEM CA bundle that peers' certificates must chain to.",
   },
-  takeoverTimeoutMs: {
-    flag: '--takeover-timeout',
-    kind: int(100, 60_000, '<ms>'),
-    description: 'How long a CONNECT that moves a session from another node waits for each answer (claim, export, install, handover) before it is refused with 0x89 Server busy; the old node keeps the session twice as long.',
-  },
   tls: {
     flag: '--tls',
     kind: optionalListenKind(DEFAULT_TLS_PORT),
@@ -367,6 +362,11 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     flag: '--tls-cn-as-username',
     kind: switchKind,
     description: "The client certificate's Common Name replaces the CONNECT username (and its password is ignored): the certificate authenticates the client. Needs --tls-require-client-cert.",
+  },
+  takeoverTimeoutMs: {
+    flag: '--takeover-timeout',
+    kind: int(100, 60_000, '<ms>'),
+    description: 'How long a CONNECT that moves a session from another node waits for each answer (claim, export, install, handover) before it is refused with 0x89 Server busy; the old node keeps the session twice as long.',
   },
 };
 

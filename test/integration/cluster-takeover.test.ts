@@ -2,12 +2,13 @@
 // client that reconnects to another node finds its session there, moved with its inflight window
 // and its queue; two CONNECTs with one client id on two nodes leave one live session; a storm of
 // clients each moving to another node loses nothing; Clean Start discards the remote session; a
+// session restored from SQLite by a restarted node (kill -9) is found from another node; a
 // takeover whose old node does not answer (SIGSTOP) refuses with 0x89 and leaves the session whole.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import type { IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
-import { clusterSpecs, peersUp, routeVisible, startClusterProcess, type ClusterProcess } from '../helpers/cluster-process.js';
+import { clusterSpecs, incarnationOf, peersUp, routeVisible, startClusterProcess, type ClusterProcess } from '../helpers/cluster-process.js';
 import { connect, removeDir } from '../helpers/node.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -239,6 +240,31 @@ describe('cross-node session takeover (three processes)', { timeout: 180_000 }, 
     const suback = await back.next('SUBACK', WAIT_MS);
     assert.equal(suback.cmd, 'suback');
     back.send({ cmd: 'disconnect' });
+  });
+  it('finds a session restored from SQLite after a kill -9 and restart of its node, from another node', async () => {
+    const [n1, , n3] = nodes as [ClusterProcess, ClusterProcess, ClusterProcess];
+    const { c } = await rawConnect(n3, connectPacket('survivor', true));
+    await subscribe(c, 'sv/x', 1);
+    c.send({ cmd: 'disconnect' });
+    await c.waitClosed(WAIT_MS);
+    const oldIncarnation = await incarnationOf(n3);
+    await routeVisible([n1], 'node3', 'sv/x', oldIncarnation);
+    const pub = await connect(n1.url, { clientId: 'sv-pub', protocolVersion: 5 });
+    await pub.publishAsync('sv/x', 'stored before the crash', { qos: 1 });
+    await pub.endAsync();
+    await n3.kill9();
+    const restarted = await startClusterProcess(n3.spec, SECRET);
+    nodes[2] = restarted;
+    const newIncarnation = await incarnationOf(restarted);
+    // Back as a member with its restored routes: it re-registers its sessions with their owners.
+    await routeVisible([n1], 'node3', 'sv/x', newIncarnation, 20_000);
+    const { c: moved, connack } = await rawConnect(n1, connectPacket('survivor', false));
+    raws.push(moved);
+    assert.equal((connack as { sessionPresent: boolean }).sessionPresent, true, 'node1 found the session on the restarted node3');
+    const p = await nextPublish(moved, 'the message stored before the crash');
+    assert.equal(p.payload.toString(), 'stored before the crash');
+    moved.send({ cmd: 'puback', messageId: p.messageId! });
+    moved.send({ cmd: 'disconnect' });
   });
 });
 

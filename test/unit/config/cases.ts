@@ -55,7 +55,6 @@ export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
   clusterTlsCert: { text: FILE_A, json: FILE_A, expected: FILE_A },
   clusterTlsKey: { text: FILE_B, json: FILE_B, expected: FILE_B },
   clusterTlsCa: { text: FILE_C, json: FILE_C, expected: FILE_C },
-  takeoverTimeoutMs: { text: '1500', json: 1500, expected: 1500 },
   tls: { text: '127.0.0.1', json: { host: '127.0.0.1', port: 8883 }, expected: { host: '127.0.0.1', port: 8883 } },
   ws: { text: ':9001', json: ':9001', expected: { host: '0.0.0.0', port: 9001 } },
   wss: { text: '[::1]', json: '[::1]', expected: { host: '::1', port: 8084 } },
@@ -64,6 +63,7 @@ export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
   tlsCa: { text: FILE_C, json: FILE_C, expected: FILE_C },
   tlsRequireClientCert: { text: 'on', json: true, expected: true },
   tlsCnAsUsername: { text: 'yes', json: true, expected: true },
+  takeoverTimeoutMs: { text: '1500', json: 1500, expected: 1500 },
 };
 
 /**
@@ -113,7 +113,6 @@ export const BAD_TEXT: Record<ConfigKey, string[]> = {
   clusterTlsCert: ['/nonexistent/cert.pem', '/tmp'],
   clusterTlsKey: ['/nonexistent/key.pem'],
   clusterTlsCa: ['/nonexistent/ca.pem', '/'],
-  takeoverTimeoutMs: ['99', '60001', '5s'],
   tls: ['::1', 'ho st', 'host:65536', '[nothost]'],
   ws: ['host:', '[::1]9001'],
   wss: ['a b', ':70000'],
@@ -122,6 +121,7 @@ export const BAD_TEXT: Record<ConfigKey, string[]> = {
   tlsCa: ['/nonexistent/ca.pem'],
   tlsRequireClientCert: ['maybe', '2'],
   tlsCnAsUsername: ['enabled'],
+  takeoverTimeoutMs: ['99', '60001', '5s'],
 };
 
 /** Values a JSON config file may carry that must be rejected (including wrong JSON types). */
@@ -153,7 +153,6 @@ export const BAD_JSON: Record<ConfigKey, unknown[]> = {
   clusterTlsCert: [5, '', '/nonexistent/cert.pem'],
   clusterTlsKey: [null, '/nonexistent/key.pem'],
   clusterTlsCa: [true, '/nonexistent/ca.pem'],
-  takeoverTimeoutMs: [99, 60_001, '5000'],
   tls: [8883, ['127.0.0.1', 8883], { host: 'h' }, { host: 'h', port: 1, tls: true }],
   ws: [9001, 'a b'],
   wss: [{ port: 8084 }],
@@ -162,6 +161,7 @@ export const BAD_JSON: Record<ConfigKey, unknown[]> = {
   tlsCa: [true],
   tlsRequireClientCert: ['true', 1, null],
   tlsCnAsUsername: ['yes', 0],
+  takeoverTimeoutMs: [99, 60_001, '5000'],
 };
 
 /** Runs `fn`, which must throw a ConfigError, and returns it. */

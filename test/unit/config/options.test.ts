@@ -48,7 +48,6 @@ test('defaults match the documented values', () => {
     clusterTlsCert: null,
     clusterTlsKey: null,
     clusterTlsCa: null,
-    takeoverTimeoutMs: 5000,
     tls: null,
     ws: null,
     wss: null,
@@ -57,6 +56,7 @@ test('defaults match the documented values', () => {
     tlsCa: null,
     tlsRequireClientCert: false,
     tlsCnAsUsername: false,
+    takeoverTimeoutMs: 5000,
   });
   assert.deepEqual(parseConfig({}, 'empty.json'), c);
 });
@@ -173,8 +173,8 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
       '--max-topic-alias', '--connect-timeout', '--scram-users', '--max-write-buffer', '--max-pending-requests', '--sys-interval',
       '--storage-sync', '--log-level', '--gossip', '--seeds', '--advertise', '--grpc', '--cluster-secret',
       '--cluster-tls-cert', '--cluster-tls-key', '--cluster-tls-ca',
-      '--takeover-timeout',
       '--tls', '--ws', '--wss', '--tls-cert', '--tls-key', '--tls-ca', '--tls-require-client-cert', '--tls-cn-as-username',
+      '--takeover-timeout',
     ],
   );
   assert.deepEqual(
