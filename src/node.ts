@@ -28,9 +28,12 @@ import type { ConnectAccepted } from './protocol/connect.js';
 import { compactMessage, type AppMessage, type Delivery, type QoS } from './protocol/message.js';
 import { ReasonCode, reasonName } from './protocol/reason-codes.js';
 import { Router, type MatchScope } from './routing/router.js';
+import type { TopicLimits } from './routing/topic.js';
 import { MemoryRetainedStore } from './storage/memory-retained-store.js';
 import { SqliteRetainedStore } from './storage/sqlite-retained-store.js';
+import { ConnectionAdmission, addressOf, type RefusalCause } from './transport/admission.js';
 import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './transport/connection.js';
+import type { PublishRateAction } from './transport/publish-rate.js';
 import { PublishEncodeCache } from './transport/publish-encoder.js';
 import { startListenerSet, type ListenAddresses, type ReloadResult } from './transport/listener-set.js';
 import { listenTcp } from './transport/tcp-listener.js';
@@ -41,11 +44,16 @@ export const VERSION = '0.1.0';
 export interface NodeEvents {
   /** A client's CONNACK was sent. */
   'client.connected': [{ clientId: string; connId: number; sessionPresent: boolean }];
-  'client.disconnected': [{ clientId: string | null; connId: number; reason: CloseReason }];
+  /** `address`: the client's remote host:port, as in the log line. */
+  'client.disconnected': [{ clientId: string | null; connId: number; address: string; reason: CloseReason }];
   /** A structured event from a session actor (`session.queue.drop`, `session.will.published`, ...). */
   'session.event': [{ name: string; clientId: string; detail: string }];
   /** A shard's answer to a cross-node takeover step (the cluster layer listens; see TakeoverRequest). */
   'session.takeover': [{ clientId: string; reply: TakeoverReply }];
+  /** A socket closed at accept by a connection limit (see src/transport/admission.ts). */
+  'connection.refused': [{ address: string; cause: RefusalCause }];
+  /** A PUBLISH over --max-publish-rate, and what was done with it (see src/transport/publish-rate.ts). */
+  'publish.rate.exceeded': [{ clientId: string; qos: QoS; action: PublishRateAction }];
 }
 
 export interface NodeHandle {
@@ -125,6 +133,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   private readonly startedAt = Date.now();
   private readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0, bytesReceived: 0, bytesSent: 0, clientsMaximum: 0 };
   private readonly connectionLimits: ConnectionLimits;
+  /** Null when no connection limit is set: no per-connection bookkeeping at all then. */
+  readonly admission: ConnectionAdmission | null;
   supervisor!: ShardSupervisor;
 
   constructor(
@@ -142,11 +152,18 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       maxWriteBufferBytes: config.maxWriteBufferBytes,
       authMethods,
       maxPendingRequests: config.maxPendingRequests,
+      topicLimits: topicLimitsOf(config),
+      maxPublishRate: config.maxPublishRate,
     };
+    const admission = { maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, connectionRatePerSec: config.maxConnectionRate };
+    this.admission = admission.maxConnections > 0 || admission.maxConnectionsPerAddress > 0 || admission.connectionRatePerSec > 0 ? new ConnectionAdmission(admission) : null;
     this.tickets = new TicketBook();
     this.dispatcher = new Dispatcher(this.router, this);
     const sendTicket = (shard: number, id: number): void => this.supervisor.ticket(shard, id);
-    this.acks = new InboundAcks(this.tickets, sendTicket, (ack) => this.sendAck(ack));
+    // A QoS 2 PUBLISH whose connection closed while it was routed gets no PUBREC: its routing
+    // mark must go too, or every such message would leave a key behind for good.
+    const dropAck = (ack: InboundAck): void => void (ack.kind === 'pubrec' && this.routingQos2.delete(`${ack.conn.id}:${ack.packetId}`));
+    this.acks = new InboundAcks(this.tickets, sendTicket, (ack) => this.sendAck(ack), dropAck);
     this.storeWaits = new StoreWaits(this.tickets, sendTicket);
     this.fastPath = new FastPath(this.online, this.tickets, (clientId) => this.supervisor.shardFor(clientId), sendTicket, () => this.supervisor.requestFlush());
   }
@@ -156,9 +173,34 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       stream.destroy();
       return;
     }
+    const refused = this.admission?.admit(addressOf(remoteAddress), Date.now()) ?? null;
+    if (refused !== null) {
+      this.refuse(stream, remoteAddress, refused);
+      return;
+    }
     const conn = new ClientConnection(stream, this, this.connectionLimits, this.nextConnId++, remoteAddress);
     if (certificateUsername !== undefined) conn.useCertificateUsername(certificateUsername);
     this.byConnId.set(conn.id, conn);
+  }
+
+  /**
+   * Closes a socket a connection limit refused, before reading a byte of it (admission.ts says
+   * why no CONNACK). Logged within a budget: a flood of refusals must not become a flood of lines.
+   */
+  private refuse(stream: import('node:stream').Duplex, remoteAddress: string, cause: RefusalCause): void {
+    stream.destroy();
+    const leftOut = this.logBudget.take('connection.refused', Date.now());
+    if (leftOut !== null) {
+      const limit = this.admission!.limits;
+      const value = cause === 'max-connections' ? limit.maxConnections : cause === 'max-connections-per-address' ? limit.maxConnectionsPerAddress : limit.connectionRatePerSec;
+      this.log.warn({ event: 'connection.refused', address: remoteAddress, cause, limit: value, ...(leftOut > 0 ? { linesLeftOut: leftOut } : {}) }, `connection refused: ${cause} (${value})`);
+    }
+    if (this.events.listenerCount('connection.refused') > 0) this.events.emit('connection.refused', { address: addressOf(remoteAddress), cause });
+  }
+
+  /** Forgets per-address state of addresses gone quiet (see ConnectionAdmission.sweep). */
+  sweepAdmission(): void {
+    this.admission?.sweep(Date.now());
   }
 
   // ---- connection → session actor -------------------------------------------------------
@@ -228,6 +270,18 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       return;
     }
     this.publish(message, this.acks.open(conn, 'puback', packet.messageId!));
+  }
+
+  /** Connection: a PUBLISH over --max-publish-rate (publish-rate.ts says what `action` did). */
+  onPublishRateExceeded(conn: Connection, packet: IPublishPacket, action: PublishRateAction): void {
+    if (action !== 'paused') this.counters.messagesDropped++; // $SYS/broker/publish/messages/dropped
+    const clientId = conn.clientId!;
+    const leftOut = this.logBudget.take('publish.rate.exceeded', Date.now());
+    if (leftOut !== null) {
+      const fields = { event: 'publish.rate.exceeded', clientId, address: conn.remoteAddress, qos: packet.qos, action, limit: this.config.maxPublishRate };
+      this.log.warn(leftOut > 0 ? { ...fields, linesLeftOut: leftOut } : fields, `PUBLISH over ${this.config.maxPublishRate}/s: ${action}`);
+    }
+    if (this.events.listenerCount('publish.rate.exceeded') > 0) this.events.emit('publish.rate.exceeded', { clientId, qos: packet.qos, action });
   }
 
   private sendAck(ack: InboundAck): void {
@@ -304,6 +358,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
 
   onClose(conn: ClientConnection, reason: CloseReason): void {
     this.byConnId.delete(conn.id);
+    this.admission?.release(addressOf(conn.remoteAddress), Date.now());
     const clientId = conn.clientId;
     if (clientId !== null && this.online.get(clientId) === conn) this.online.delete(clientId);
     if (clientId !== null && this.connecting.get(clientId) === conn) this.connecting.delete(clientId);
@@ -311,7 +366,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.acks.forget(conn.id);
     const level = reason.kind === 'normal' || reason.kind === 'takeover' || reason.kind === 'server' ? 'info' : 'warn';
     this.log[level]({ event: 'client.disconnected', clientId, connId: conn.id, address: conn.remoteAddress, kind: reason.kind, reason: reasonName(reason.reasonCode), detail: reason.detail }, 'client disconnected');
-    this.events.emit('client.disconnected', { clientId, connId: conn.id, reason });
+    this.events.emit('client.disconnected', { clientId, connId: conn.id, address: conn.remoteAddress, reason });
     if (!conn.withSession || clientId === null) return;
     conn.withSession = false;
     const event = { type: 'disconnect' as const, connId: conn.id, kind: reason.kind };
@@ -613,6 +668,13 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   }
 }
 
+/** How often addresses with no connection and a refilled rate bucket are forgotten. */
+const ADMISSION_SWEEP_MS = 10_000;
+
+function topicLimitsOf(config: ShoalConfig): TopicLimits {
+  return Object.freeze({ maxLevels: config.maxTopicLevels, maxBytes: config.maxTopicLength });
+}
+
 /** Starts a node with a validated config. `shoal start` and the integration tests use this. */
 export async function startNode(config: ShoalConfig, opts: StartOptions = {}): Promise<NodeHandle> {
   const log = opts.logger ?? createLogger(config.logLevel);
@@ -639,6 +701,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
     maxQueuedMessages: config.maxQueuedMessages,
     maxQueuedBytes: config.maxQueuedBytes,
     maxSubscriptions: config.maxSubscriptions,
+    topicLimits: topicLimitsOf(config),
   };
   node.supervisor = new ShardSupervisor({
     shards: config.shards,
@@ -663,6 +726,9 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
     await listener.close();
     throw err;
   });
+  // Per-address rate state outlives the address's last connection by up to a second's burst.
+  const sweepTimer = config.maxConnectionRate > 0 ? setInterval(() => node.sweepAdmission(), ADMISSION_SWEEP_MS) : null;
+  sweepTimer?.unref();
   const sysTimer = config.sysIntervalSec > 0 ? setInterval(() => node.publishSys(), config.sysIntervalSec * 1000) : null;
   sysTimer?.unref();
   if (sysTimer !== null) node.publishSys();
@@ -679,6 +745,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
       closed ??= (async () => {
         log.info({ event: 'node.stopping', reason }, 'stopping node');
         if (sysTimer !== null) clearInterval(sysTimer);
+        if (sweepTimer !== null) clearInterval(sweepTimer);
         // Connections first: listener.close() destroys every socket at once, which would lose the
         // DISCONNECT 0x8B owed to v5 clients (§4.13.2). shutdown() writes it synchronously and
         // refuses new sockets; by the time storage is flushed the bytes have left.

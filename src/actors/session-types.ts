@@ -2,6 +2,7 @@
 // move exactly this object between nodes), the events it handles and the effects it returns.
 import type { IPubcompPacket, IPubrecPacket, IPubrelPacket, ISubackPacket, IUnsubackPacket } from 'mqtt-packet';
 import type { AppMessage, ProtocolVersion, QoS, SubscriptionOptions, WillMessage } from '../protocol/message.js';
+import type { TopicLimits } from '../routing/topic.js';
 import type { StoredMessage, StoreOp } from '../storage/types.js';
 import { InflightWindow, type ReadonlyInflightWindow } from './inflight-window.js';
 import { MessageQueue, type ReadonlyMessageQueue } from './message-queue.js';
@@ -17,6 +18,8 @@ export interface SessionLimits {
   readonly maxQueuedBytes: number;
   /** Per-client subscription cap; 0 = unlimited. */
   readonly maxSubscriptions: number;
+  /** Bounds on subscribed filters (SUBACK 0x8F beyond them); absent = the protocol's only. */
+  readonly topicLimits?: TopicLimits;
 }
 
 export interface SessionState {

@@ -344,7 +344,7 @@ function subscribe(
   const count = s.subscriptionCount;
   const subs = s.subscriptions;
   // Own keys only: a filter is client text, and 'toString' or '__proto__' are valid filters.
-  const decision = decideSubscribe({ has: (filter) => Object.hasOwn(subs, filter) }, count, requests, limits.maxSubscriptions);
+  const decision = decideSubscribe({ has: (filter) => Object.hasOwn(subs, filter) }, count, requests, limits.maxSubscriptions, limits.topicLimits);
   if (decision.protocolError !== null) {
     out.effects.push({ type: 'close', connId, reasonCode: ReasonCode.ProtocolError, detail: decision.protocolError });
     return;

@@ -4,7 +4,7 @@
 // Both see the same subscriptions for the client at that point (the README's "Subscriptions in
 // read order" says why), so the two decisions are the same.
 import { ReasonCode } from '../protocol/reason-codes.js';
-import { parseSharedFilter, validateTopicFilter } from '../routing/topic.js';
+import { NO_TOPIC_LIMITS, parseSharedFilter, validateTopicFilter, type TopicLimits } from '../routing/topic.js';
 import type { SubscribeRequest } from './session-types.js';
 
 /** The client's subscriptions before the packet: only membership is asked. */
@@ -27,13 +27,15 @@ export interface SubscribeDecision {
 
 /**
  * Decides a SUBSCRIBE's requests against the client's `current` subscriptions, of which there
- * are `count` (read only when `maxSubscriptions` > 0, so the caller may pass 0 then).
+ * are `count` (read only when `maxSubscriptions` > 0, so the caller may pass 0 then). A filter
+ * beyond `topicLimits` is refused like an invalid one (0x8F; 3.1.1 0x80), as EMQX does.
  */
 export function decideSubscribe(
   current: SubscriptionView,
   count: number,
   requests: readonly SubscribeRequest[],
   maxSubscriptions: number,
+  topicLimits: TopicLimits = NO_TOPIC_LIMITS,
 ): SubscribeDecision {
   const decision: SubscribeDecision = { protocolError: null, codes: [], add: [], retained: [], refused: [] };
   // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error. Checked before any
@@ -46,7 +48,7 @@ export function decideSubscribe(
   /** Filters this packet added: a repeated filter then replaces, and counts once. */
   let added: Set<string> | null = null;
   for (const { filter, options } of requests) {
-    const invalid = validateTopicFilter(filter);
+    const invalid = validateTopicFilter(filter, topicLimits);
     if (invalid !== null) {
       decision.refused.push({ name: 'session.subscribe.invalid', detail: `${filter}: ${invalid}` });
       decision.codes.push(ReasonCode.TopicFilterInvalid);

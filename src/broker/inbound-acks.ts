@@ -33,6 +33,8 @@ export class InboundAcks {
     sendTicket: (shard: number, id: number) => void,
     /** Sends one acknowledgement whose turn has come. */
     private readonly send: (ack: InboundAck) => void,
+    /** An ack that completed after its connection closed: never sent (the node drops what it kept for it). */
+    private readonly dropped: (ack: InboundAck) => void = () => undefined,
   ) {
     this.turn = new TurnTickets<InboundAck>(tickets, sendTicket, (ack) => this.partDone(ack));
   }
@@ -64,7 +66,10 @@ export class InboundAcks {
     if (--ack.remaining > 0) return;
     ack.done = true;
     const queue = this.queues.get(ack.conn.id);
-    if (queue === undefined) return; // the connection closed
+    if (queue === undefined) {
+      this.dropped(ack); // the connection closed
+      return;
+    }
     const items = queue.items;
     // The head moves before each send, so nothing a send might set off sees an ack twice.
     while (queue.head < items.length && items[queue.head]!.done) this.send(items[queue.head++]!);
@@ -85,6 +90,10 @@ export class InboundAcks {
 
   /** The connection closed: its pending acks are never sent (the client resends). */
   forget(connId: number): void {
+    const queue = this.queues.get(connId);
+    if (queue === undefined) return;
     this.queues.delete(connId);
+    // Those done already but waiting behind an earlier one are dropped now; the others when done.
+    for (let i = queue.head; i < queue.items.length; i++) if (queue.items[i]!.done) this.dropped(queue.items[i]!);
   }
 }

@@ -16,6 +16,7 @@ import {
 } from './cluster-options.js';
 import type { Secret } from './secret.js';
 import { DEFAULT_TLS_PORT, DEFAULT_WSS_PORT, DEFAULT_WS_PORT, checkTransportConfig, optionalListenKind, switchKind } from './transport-options.js';
+import { DEFAULT_LIMITS, LIMIT_SPECS, type LimitConfig } from './limit-options.js';
 import { Rejection, formatListen, int, listenKind, oneOf, parseListen, str, type FieldKind, type ListenAddress } from './field-kinds.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -30,7 +31,8 @@ export const SHARD_HOSTS: readonly ShardHost[] = ['auto', 'workers', 'main'];
 export type { ListenAddress };
 export { parseListen, formatListen };
 
-export interface ShoalConfig {
+/** The abuse limits (connections, rates, topic bounds) are in limit-options.ts. */
+export interface ShoalConfig extends LimitConfig {
   readonly listen: ListenAddress;
   /** One SQLite file per shard lives here; relative paths resolve against the working directory. */
   readonly dataDir: string;
@@ -132,6 +134,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   scramUsers: '',
   maxWriteBufferBytes: 4 * MiB,
   maxPendingRequests: 128,
+  ...DEFAULT_LIMITS,
   sysIntervalSec: 10,
   storageSync: 'normal',
   logLevel: 'info',
@@ -180,7 +183,7 @@ interface OptionSpecOf<K extends ConfigKey> {
 /** One row per config key; a union so that `kind` stays tied to its key's type. */
 export type OptionSpec = { [K in ConfigKey]: OptionSpecOf<K> }[ConfigKey];
 
-type SpecInput<K extends ConfigKey> = Pick<OptionSpecOf<K>, 'flag' | 'description' | 'kind'> & { defaultText?: string };
+export type SpecInput<K extends ConfigKey> = Pick<OptionSpecOf<K>, 'flag' | 'description' | 'kind'> & { defaultText?: string };
 
 // Object key order is the order of --help and of the README table.
 const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
@@ -267,6 +270,7 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     description:
       'SUBSCRIBE, UNSUBSCRIBE and PUBREL packets of one connection waiting for their answer from its session before the broker stops reading that connection (until half have been answered).',
   },
+  ...LIMIT_SPECS,
   sysIntervalSec: {
     flag: '--sys-interval',
     kind: int(0, 86_400, '<sec>'),

@@ -12,12 +12,14 @@
 
 import { isUtf8 } from 'node:buffer';
 import type { IConnectPacket } from 'mqtt-packet';
-import { validateTopicName } from '../routing/topic.js';
+import { validateTopicName, type TopicLimits } from '../routing/topic.js';
 import { ReasonCode } from './reason-codes.js';
 
 export interface ConnectLimits {
   /** Largest Keep Alive granted, in seconds; 0 = no limit. */
   maxKeepaliveSec: number;
+  /** Bounds on the will topic, the same as on PUBLISH (a will is published later); absent = none. */
+  topicLimits?: TopicLimits;
 }
 
 export interface ConnectAccepted {
@@ -112,7 +114,7 @@ export function validateConnect(packet: IConnectPacket, limits: ConnectLimits, a
     const qos = will.qos ?? 0;
     if (qos > 2 || qos < 0) return reject(ReasonCode.ProtocolError, `will QoS ${qos}`); // [MQTT-3.1.2-14]
     if (typeof will.topic !== 'string') return reject(ReasonCode.ProtocolError, 'will flag set without a will topic'); // [MQTT-3.1.2-9]
-    const topicError = validateTopicName(will.topic);
+    const topicError = validateTopicName(will.topic, limits.topicLimits);
     if (topicError !== null) return reject(ReasonCode.TopicNameInvalid, `will topic: ${topicError}`);
     const wp = will.properties;
     if (v5 && wp !== undefined) {

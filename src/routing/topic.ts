@@ -12,6 +12,16 @@ export const MAX_TOPIC_BYTES = 65535;
 
 const SHARE_PREFIX = '$share/';
 
+/** The node's own bounds on topic names and filters, below what the protocol allows. */
+export interface TopicLimits {
+  /** Most levels (parts between '/'); a shared filter's `$share/{group}/` does not count. 0 = unlimited. */
+  readonly maxLevels: number;
+  /** Most UTF-8 bytes, the whole string as sent; at most MAX_TOPIC_BYTES. */
+  readonly maxBytes: number;
+}
+
+export const NO_TOPIC_LIMITS: TopicLimits = Object.freeze({ maxLevels: 0, maxBytes: MAX_TOPIC_BYTES });
+
 /** A `$share/{group}/{filter}` subscription split into its parts. */
 export interface SharedFilter {
   group: string;
@@ -23,8 +33,9 @@ export interface SharedFilter {
  * surrogates (they cannot be encoded as UTF-8 [MQTT-1.5.4-1]), and the UTF-8 length limit.
  * `wildcards` says whether `+`/`#` are allowed as whole levels (filters) or not at all (names).
  */
-function scan(text: string, wildcards: boolean): string | null {
+function scan(text: string, wildcards: boolean, limits: TopicLimits, prefixLevels: number): string | null {
   let bytes = 0;
+  let levels = 1;
   let levelStart = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {
@@ -34,6 +45,7 @@ function scan(text: string, wildcards: boolean): string | null {
       if (c === 0) return 'topic contains U+0000';
       if (c === SLASH) {
         levelStart = i + 1;
+        levels++;
       } else if (c === PLUS) {
         if (!wildcards) return "topic name contains the wildcard '+'"; // [MQTT-3.3.2-2]
         const next = i + 1 < n ? text.charCodeAt(i + 1) : SLASH;
@@ -60,17 +72,22 @@ function scan(text: string, wildcards: boolean): string | null {
     }
   }
   if (bytes > MAX_TOPIC_BYTES) return `topic is ${bytes} bytes in UTF-8, more than ${MAX_TOPIC_BYTES}`;
+  // Counted in the same pass as the checks above: the limits cost a compare per '/' and none
+  // per character.
+  if (bytes > limits.maxBytes) return `topic is ${bytes} bytes in UTF-8, more than this server's limit of ${limits.maxBytes} (max-topic-length)`;
+  levels -= prefixLevels;
+  if (limits.maxLevels > 0 && levels > limits.maxLevels) return `topic has ${levels} levels, more than this server's limit of ${limits.maxLevels} (max-topic-levels)`;
   return null;
 }
 
 /** Returns null when `topic` may be published to, otherwise why not. */
-export function validateTopicName(topic: string): string | null {
+export function validateTopicName(topic: string, limits: TopicLimits = NO_TOPIC_LIMITS): string | null {
   if (topic.length === 0) return 'topic name is empty'; // [MQTT-4.7.3-1]
-  return scan(topic, false);
+  return scan(topic, false, limits, 0);
 }
 
 /** Returns null when `filter` may be subscribed to (including `$share/...`), otherwise why not. */
-export function validateTopicFilter(filter: string): string | null {
+export function validateTopicFilter(filter: string, limits: TopicLimits = NO_TOPIC_LIMITS): string | null {
   if (filter.length === 0) return 'topic filter is empty'; // [MQTT-4.7.3-1]
   if (filter.startsWith(SHARE_PREFIX)) {
     const slash = filter.indexOf('/', SHARE_PREFIX.length);
@@ -87,9 +104,9 @@ export function validateTopicFilter(filter: string): string | null {
     }
     // The length limit applies to the whole filter as sent, so scan all of it; the share prefix
     // and name contain no wildcards (checked above), so only the inner filter can trip `+`/`#`.
-    return scan(filter, true);
+    return scan(filter, true, limits, 2); // '$share' and the share name are not levels of the filter
   }
-  return scan(filter, true);
+  return scan(filter, true, limits, 0);
 }
 
 /**

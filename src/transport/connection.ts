@@ -25,6 +25,8 @@ import { AuthFlow, type AuthOutcome } from './auth-flow.js';
 import { ConnectionStateError, PacketEncodeError, ProtocolViolation } from './errors.js';
 import { DeadlineWheel, type DeadlineTarget } from './deadline-wheel.js';
 import { InboundTopicAliases, checkPacket, checkPublish } from './inbound-checks.js';
+import { PublishRate, overRateAction, type PublishRateAction } from './publish-rate.js';
+import type { TopicLimits } from '../routing/topic.js';
 import type { OutgoingPublish, PublishEncodeCache, SendResult, TopicAliasUse } from './publish-encoder.js';
 import { OutboundTopicAliases, encodePublish, expiryToSend, publishCacheKey } from './publish-encoder.js';
 
@@ -50,6 +52,10 @@ export interface ConnectionLimits {
   maxPendingRequests: number;
   /** Enhanced authentication methods offered (§4.12); absent = none, every method gets 0x8C. */
   authMethods?: AuthMethods;
+  /** Bounds on PUBLISH and will topics (v5 DISCONNECT / CONNACK 0x90 beyond them); absent = none. */
+  topicLimits?: TopicLimits;
+  /** PUBLISH packets a second per connection (see publish-rate.ts); absent or 0 = unlimited. */
+  maxPublishRate?: number;
 }
 
 export interface CloseReason {
@@ -69,6 +75,8 @@ export interface ConnectionHandler {
   onControl(conn: Connection, packet: Packet): void;
   /** Exactly once per connection, also when CONNECT never came (clientId null). */
   onClose(conn: Connection, reason: CloseReason): void;
+  /** A PUBLISH went over the publish rate; `action` says what was done with it (publish-rate.ts). */
+  onPublishRateExceeded?(conn: Connection, packet: IPublishPacket, action: PublishRateAction): void;
 }
 
 export type ConnackProperties = NonNullable<IConnackPacket['properties']>;
@@ -135,6 +143,10 @@ function uncorkConnection(conn: Connection): void {
 
 function resumeConnectionRequests(conn: Connection): void {
   conn.resumeRequests();
+}
+
+function resumeAfterPublishRate(conn: Connection): void {
+  conn.resumeAfterPublishRate();
 }
 
 /**
@@ -246,6 +258,8 @@ export class Connection implements DecoderSink, DeadlineTarget {
   private outAliases: OutboundTopicAliases | null = null;
   /** Packet ids of inbound QoS 1/2 publishes not yet acknowledged by us (Receive Maximum). */
   private unacked: Set<number> | null = null; // created on the first inbound QoS 1/2 PUBLISH
+  /** Created on the first inbound PUBLISH when a publish rate is set (idle memory: one field). */
+  private publishRate: PublishRate | null = null;
 
   constructor(
     readonly stream: Duplex,
@@ -577,9 +591,29 @@ export class Connection implements DecoderSink, DeadlineTarget {
   resumeRequests(): void {
     if (this.requestFlow !== 'resuming') return;
     this.requestFlow = 'reading';
-    if (this.state !== 'open') return;
-    this.decoder.resume(); // may stop again at the limit
-    if (this.requestFlow === 'reading' && this.state === 'open') this.stream.resume();
+    this.readOn();
+  }
+
+  /** @internal The publish rate has a token again (see overPublishRate). */
+  resumeAfterPublishRate(): void {
+    const rate = this.publishRate;
+    if (rate === null || !rate.paused) return;
+    rate.paused = false;
+    this.readOn();
+  }
+
+  /**
+   * Reads on when nothing holds the connection any more: neither pending requests nor the publish
+   * rate. First what the decoder holds (which may stop it again), then the stream.
+   */
+  private readOn(): void {
+    if (!this.mayRead()) return;
+    this.decoder.resume();
+    if (this.mayRead()) this.stream.resume();
+  }
+
+  private mayRead(): boolean {
+    return this.state === 'open' && this.requestFlow === 'reading' && (this.publishRate === null || !this.publishRate.paused);
   }
 
   private onConnectPacket(packet: IConnectPacket): void {
@@ -588,7 +622,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
     }
     this.connectSeen = true;
     this.protocolVersion = packet.protocolVersion ?? 4;
-    const decision = validateConnect(packet, { maxKeepaliveSec: this.limits.maxKeepaliveSec }, assignClientId);
+    const decision = validateConnect(packet, this.limits, assignClientId);
     if (!decision.ok) {
       this.sendConnackRefusal(decision.reasonCode);
       this.closeWith({ kind: 'abnormal', reasonCode: decision.reasonCode, detail: `CONNECT refused: ${decision.detail}` }, false);
@@ -672,12 +706,18 @@ export class Connection implements DecoderSink, DeadlineTarget {
   }
 
   private onPublishPacket(packet: IPublishPacket): void {
-    checkPublish(packet, this.protocolVersion, (this.inAliases ??= new InboundTopicAliases(this.limits.topicAliasMaximum)));
+    checkPublish(packet, this.protocolVersion, (this.inAliases ??= new InboundTopicAliases(this.limits.topicAliasMaximum)), this.limits.topicLimits);
     const id = packet.messageId;
     // Only v5 clients were told a Receive Maximum; a 3.1.1 client's inflight window is bounded by
     // the session (which acknowledges in order) rather than by disconnecting it.
     const unacked = packet.qos > 0 && this.protocolVersion === 5 ? (this.unacked ??= new Set()) : null;
-    if (unacked !== null && id !== undefined && !unacked.has(id)) {
+    const retransmission = unacked !== null && id !== undefined && unacked.has(id);
+    const rate = this.limits.maxPublishRate;
+    if (rate !== undefined && rate > 0 && !retransmission) {
+      // activityAt is this packet's arrival time (onPacket): no clock read of its own.
+      if (!(this.publishRate ??= new PublishRate(rate)).take(this.activityAt) && this.overPublishRate(packet, this.publishRate)) return;
+    }
+    if (unacked !== null && id !== undefined && !retransmission) {
       // A retransmission of an id still unacknowledged is not a new message; it does not count.
       if (unacked.size >= this.limits.receiveMaximum) {
         throw new ProtocolViolation(
@@ -688,6 +728,33 @@ export class Connection implements DecoderSink, DeadlineTarget {
       unacked.add(id);
     }
     this.handler.onPublish(this, packet);
+  }
+
+  /**
+   * A PUBLISH found the publish rate's bucket empty (publish-rate.ts says why each action).
+   * Returns true when the packet is not to be processed.
+   */
+  private overPublishRate(packet: IPublishPacket, rate: PublishRate): boolean {
+    const action = overRateAction(packet.qos, this.protocolVersion);
+    this.handler.onPublishRateExceeded?.(this, packet, action);
+    switch (action) {
+      case 'dropped':
+        return true;
+      case 'refused':
+        // Not routed; the exchange ends with this answer (a PUBREC >= 0x80 ends a QoS 2 one, §4.3.3).
+        this.send({ cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId!, reasonCode: ReasonCode.QuotaExceeded }, true);
+        return true;
+      case 'paused': {
+        const wait = rate.borrow(this.activityAt);
+        if (!rate.paused && wait > 0) {
+          rate.paused = true;
+          this.decoder.pause(); // the rest of this read waits in the decoder
+          this.stream.pause();
+          setTimeout(resumeAfterPublishRate, wait, this);
+        }
+        return false;
+      }
+    }
   }
 
   private onDisconnectPacket(packet: IDisconnectPacket): void {

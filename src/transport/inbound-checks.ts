@@ -6,7 +6,7 @@ import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { ProtocolVersion } from '../protocol/message.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import { repeatedProperty } from '../protocol/connect.js';
-import { validateTopicName } from '../routing/topic.js';
+import { NO_TOPIC_LIMITS, validateTopicName, type TopicLimits } from '../routing/topic.js';
 import { ProtocolViolation } from './errors.js';
 
 /** Topic aliases a client defines towards us (client → server direction, §3.3.2.3.4). */
@@ -99,9 +99,16 @@ function truncatedProperty(props: object): string | null {
 
 /**
  * Resolves and validates an inbound PUBLISH in place: after it returns, `packet.topic` is the
- * full topic name and the Topic Alias property is gone.
+ * full topic name and the Topic Alias property is gone. A topic beyond `topicLimits` is refused
+ * like an invalid one: v5 DISCONNECT 0x90 ("correctly formed, but not accepted by this Server",
+ * §3.14.2.1), 3.1.1 a close; EMQX disconnects on its max_topic_levels the same way.
  */
-export function checkPublish(packet: IPublishPacket, protocolVersion: ProtocolVersion, aliases: InboundTopicAliases): void {
+export function checkPublish(
+  packet: IPublishPacket,
+  protocolVersion: ProtocolVersion,
+  aliases: InboundTopicAliases,
+  topicLimits: TopicLimits = NO_TOPIC_LIMITS,
+): void {
   const props = packet.properties;
   if (protocolVersion === 5 && props !== undefined) {
     if (props.subscriptionIdentifier !== undefined) {
@@ -122,13 +129,13 @@ export function checkPublish(packet: IPublishPacket, protocolVersion: ProtocolVe
         }
         packet.topic = known;
       } else {
-        checkTopic(packet.topic);
+        checkTopic(packet.topic, topicLimits);
         aliases.set(alias, packet.topic);
       }
       delete props.topicAlias;
     }
   }
-  checkTopic(packet.topic);
+  checkTopic(packet.topic, topicLimits);
   if (protocolVersion === 5 && props?.payloadFormatIndicator === true) {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     if (!isUtf8(payload)) {
@@ -138,7 +145,7 @@ export function checkPublish(packet: IPublishPacket, protocolVersion: ProtocolVe
   }
 }
 
-function checkTopic(topic: string): void {
-  const error = validateTopicName(topic); // [MQTT-3.3.2-1], [MQTT-3.3.2-2]
+function checkTopic(topic: string, limits: TopicLimits): void {
+  const error = validateTopicName(topic, limits); // [MQTT-3.3.2-1], [MQTT-3.3.2-2]
   if (error !== null) throw new ProtocolViolation(ReasonCode.TopicNameInvalid, `PUBLISH ${error}`);
 }

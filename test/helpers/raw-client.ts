@@ -44,8 +44,9 @@ export class RawClient {
     );
   }
 
-  static async open(port: number, version: 4 | 5 = 5): Promise<RawClient> {
-    const socket = net.connect({ host: '127.0.0.1', port });
+  /** `localAddress`: the source address (any of 127.0.0.0/8 works on Linux: per-address limits). */
+  static async open(port: number, version: 4 | 5 = 5, localAddress?: string): Promise<RawClient> {
+    const socket = net.connect({ host: '127.0.0.1', port, ...(localAddress !== undefined ? { localAddress } : {}) });
     await withTimeout(new Promise<void>((ok, fail) => socket.once('connect', ok).once('error', fail)), 3000, 'TCP connect');
     return new RawClient(socket, version);
   }

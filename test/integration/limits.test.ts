@@ -168,3 +168,31 @@ async function waitForDrops(clientId: string, n: number): Promise<void> {
   if (dropsOf(clientId).length >= n) return;
   await waitFor<NodeEvents['session.event']>(node.handle.events, 'session.event', () => dropsOf(clientId).length >= n, 5000);
 }
+
+describe('maxPacketSize for a 3.1.1 client (v5: mqtt5.test.ts)', () => {
+  it('a packet over the limit closes the connection without a packet; one under it is delivered', async () => {
+    const small = await startTestNode({ maxPacketSize: 2048 }, { inMemory: true });
+    try {
+      const sub = await WireClient.connect(small.handle.mqtt.port, 4);
+      wires.push(sub);
+      await sub.handshake({ clientId: 'mps-sub' });
+      sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'mps/#', qos: 0 }] });
+      await sub.expect('suback');
+      const pub = await WireClient.connect(small.handle.mqtt.port, 4);
+      wires.push(pub);
+      await pub.handshake({ clientId: 'mps-pub' });
+      pub.send({ cmd: 'publish', topic: 'mps/ok', payload: Buffer.alloc(2000, 1), qos: 0, dup: false, retain: false });
+      assert.equal((await sub.expect('publish')).payload.length, 2000);
+      const closed = waitFor<NodeEvents['client.disconnected']>(small.handle.events, 'client.disconnected', (e) => e.clientId === 'mps-pub');
+      pub.send({ cmd: 'publish', topic: 'mps/big', payload: Buffer.alloc(2048, 1), qos: 0, dup: false, retain: false });
+      const [{ reason }] = await closed;
+      assert.equal(reason.reasonCode, ReasonCode.PacketTooLarge);
+      assert.match(reason.detail, /PUBLISH of 2\d\d\d bytes exceeds the maximum packet size 2048/);
+      await pub.waitClosed();
+      assert.equal(pub.receivedBytes.length, 4, 'only the CONNACK was ever sent (3.1.1 has no DISCONNECT)');
+    } finally {
+      await small.stop();
+      removeDir(small.dataDir);
+    }
+  });
+});

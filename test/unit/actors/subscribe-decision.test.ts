@@ -35,4 +35,17 @@ describe('decideSubscribe', () => {
     assert.notEqual(d.add[0]!.options, options);
     assert.deepEqual(d.add[0]!.options, options);
   });
+
+  it('filters beyond the topic limits are refused alone (0x8F); the share prefix is not counted as levels', () => {
+    const limits = { maxLevels: 3, maxBytes: 20 };
+    const d = decideSubscribe(new Set(), 0, [
+      { filter: 'a/b/c', options: subOptions(1) },
+      { filter: 'a/b/c/d', options: subOptions(1) },
+      { filter: '$share/group/a/b/+', options: subOptions(1) },
+      { filter: 'x'.repeat(21), options: subOptions(1) },
+    ], 0, limits);
+    assert.deepEqual(d.codes, [1, ReasonCode.TopicFilterInvalid, 1, ReasonCode.TopicFilterInvalid]);
+    assert.match(d.refused[0]!.detail, /4 levels, more than this server's limit of 3 \(max-topic-levels\)/);
+    assert.match(d.refused[1]!.detail, /21 bytes in UTF-8, more than this server's limit of 20 \(max-topic-length\)/);
+  });
 });

@@ -110,3 +110,21 @@ describe('isSysTopic', () => {
     assert.equal(isSysTopic(''), false);
   });
 });
+
+describe('topic limits (--max-topic-levels, --max-topic-length)', () => {
+  const limits = { maxLevels: 3, maxBytes: 10 };
+  it('counts levels as separators + 1, empty levels included', () => {
+    assert.equal(validateTopicName('a/b/c', limits), null);
+    assert.equal(validateTopicName('//', limits), null);
+    assert.match(validateTopicName('///', limits) ?? '', /4 levels/);
+    assert.match(validateTopicFilter('a/+/#/', { maxLevels: 3, maxBytes: 100 }) ?? '', /'#' must be the whole last level/, 'validity first');
+    assert.match(validateTopicFilter('a/+/b/#', { maxLevels: 3, maxBytes: 100 }) ?? '', /4 levels/);
+    assert.equal(validateTopicFilter('$share/g/a/+/#', { maxLevels: 3, maxBytes: 100 }), null);
+    assert.equal(validateTopicName('a/b/c/d/e', { maxLevels: 0, maxBytes: 100 }), null, '0 = unlimited');
+  });
+  it('counts UTF-8 bytes, not characters', () => {
+    assert.equal(validateTopicName('é'.repeat(5), limits), null);
+    assert.match(validateTopicName('é'.repeat(5) + 'x', limits) ?? '', /11 bytes .* limit of 10/);
+    assert.match(validateTopicFilter('$share/g/x', { maxLevels: 0, maxBytes: 9 }) ?? '', /10 bytes/, 'the whole filter as sent');
+  });
+});
