@@ -62,6 +62,11 @@ export class ClusterNode {
   /** Incarnation of each member this node connected to. */
   private readonly connected = new Map<string, number>();
   private retainedFetched = false;
+  /** Members declared down (name → that incarnation): seen up again at the same incarnation,
+   * the split healed, and each side wrote retained messages the other never got. */
+  private readonly downAt = new Map<string, number>();
+  /** Healed members whose retained snapshot is to be fetched once their streams are up. */
+  private readonly retainedResync = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private leaving: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -242,14 +247,16 @@ export class ClusterNode {
     const table = this.routes.table;
     const self = this.membership.self;
     const members: MemberStatusInfo[] = [
-      { node: self.name, incarnation: self.incarnation, state: 'alive', routeCount: table.digest(self.name)?.count ?? 0, forwardQueueDepth: 0, grpcAddress: self.grpcAddress, ...mqttOf(self) },
+      { node: self.name, incarnation: self.incarnation, state: 'alive', routeCount: table.digest(self.name)?.count ?? 0, routeHash: table.digest(self.name)?.hash ?? '', forwardQueueDepth: 0, grpcAddress: self.grpcAddress, ...mqttOf(self) },
     ];
     for (const { info, state } of this.membership.members()) {
+      const digest = table.digest(info.name);
       members.push({
         node: info.name,
         incarnation: info.incarnation,
         state,
-        routeCount: table.digest(info.name)?.count ?? 0,
+        routeCount: digest?.count ?? 0,
+        routeHash: digest?.hash ?? '',
         forwardQueueDepth: this.forwarder.awaiting(info.name),
         grpcAddress: info.grpcAddress,
         ...mqttOf(info),
@@ -297,6 +304,8 @@ export class ClusterNode {
   }
 
   private memberLive(info: MemberInfo): void {
+    if (this.downAt.get(info.name) === info.incarnation) this.retainedResync.add(info.name);
+    this.downAt.delete(info.name);
     const known = this.connected.get(info.name);
     if (known !== undefined && known !== info.incarnation) {
       // Restarted: what the old process held (routes, unacknowledged copies) is gone.
@@ -311,6 +320,8 @@ export class ClusterNode {
 
   private memberDown(info: MemberInfo): void {
     if (this.connected.get(info.name) !== info.incarnation) return;
+    this.downAt.set(info.name, info.incarnation);
+    this.retainedResync.delete(info.name);
     this.connected.delete(info.name);
     this.membersChanged();
     this.up.delete(info.name);
@@ -340,19 +351,29 @@ export class ClusterNode {
     this.up.add(peer.name);
     this.routes.peerUp(peer.name);
     if (!this.retainedFetched) {
+      // Joining: every member holds the same set, one snapshot is enough.
       this.retainedFetched = true;
-      this.transport.fetchRetained(peer.name, RETAINED_SNAPSHOT_DEADLINE_MS).then(
-        (updates) => {
-          let applied = 0;
-          for (const u of updates) if (this.replica.apply(u)) applied++;
-          this.log.info({ event: 'cluster.retained.synced', from: peer.name, received: updates.length, applied }, `retained messages synced from ${peer.name}`);
-        },
-        (err: unknown) => {
-          this.retainedFetched = false; // the next peer to come up is asked
-          this.log.warn({ event: 'cluster.retained.sync_failed', from: peer.name, err }, `could not fetch retained messages from ${peer.name}; trying the next peer`);
-        },
-      );
+      this.fetchRetained(peer.name, 'join', () => {
+        this.retainedFetched = false; // the next peer to come up is asked
+      });
+    } else if (this.retainedResync.delete(peer.name)) {
+      // A healed split: merge the other side's writes (last writer wins, so both sides converge).
+      this.fetchRetained(peer.name, 'heal', () => this.retainedResync.add(peer.name));
     }
+  }
+
+  private fetchRetained(peer: string, reason: 'join' | 'heal', onFailure: () => void): void {
+    this.transport.fetchRetained(peer, RETAINED_SNAPSHOT_DEADLINE_MS).then(
+      (updates) => {
+        let applied = 0;
+        for (const u of updates) if (this.replica.apply(u)) applied++;
+        this.log.info({ event: 'cluster.retained.synced', from: peer, reason, received: updates.length, applied }, `retained messages synced from ${peer} (${reason})`);
+      },
+      (err: unknown) => {
+        onFailure();
+        this.log.warn({ event: 'cluster.retained.sync_failed', from: peer, reason, err }, `could not fetch retained messages from ${peer}; asking again when a peer's streams come up`);
+      },
+    );
   }
 
   private onMessage(from: string, message: PeerMessage): void {

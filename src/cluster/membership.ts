@@ -5,8 +5,12 @@
 //   - its own UDP socket, bound to the configured host (swim binds every interface), with every
 //     datagram sealed by the cluster secret and checked before swim parses it (gossip-socket.ts);
 //   - joining by a seed list that may include this node, retried while no seed answers, and
-//     re-synced with unreached seeds and down members afterwards, so a healed partition merges
-//     (swim never probes a member again once it is faulty);
+//     re-synced with unreached seeds and down members afterwards (with a backoff per address), so
+//     a healed partition merges without a restart (swim never probes a member again once it is
+//     faulty);
+//   - doubt about a "faulty" verdict on a member this node heard from moments ago (a stale one from
+//     the far side of a healed partition would otherwise take down members of this side): it is
+//     checked as a suspicion instead, which a live member refutes at once;
 //   - one live node per name: a joiner that finds its name held by a live node refuses to start;
 //   - a graceful leave that tells the others (swim's leave() sends nothing);
 //   - timings chosen for a broker (swim's defaults suspect a node after a 4 ms ping timeout).
@@ -18,6 +22,7 @@ import { SEAL_OVERHEAD_BYTES } from './gossip-seal.js';
 import { GossipSocket, MAX_TRACKED_SOURCES, joinHostPort } from './gossip-socket.js';
 import { GOSSIP_DATAGRAM_BYTES, MAX_MEMBER_RECORD_BYTES, fromMeta, memberRecordBytes, toMeta } from './member-record.js';
 import { DuplicateNodeNameError, MemberRecordTooLargeError, MembershipStateError } from './membership-errors.js';
+import { RejoinSchedule } from './rejoin-schedule.js';
 import { CLUSTER_PROTOCOL_VERSION, type MemberInfo, type MemberState, type MembershipEvents, type MembershipSource } from './types.js';
 
 export interface GossipTimings {
@@ -33,7 +38,8 @@ export interface GossipTimings {
   readonly joinTimeoutMs: number;
   /** Between join rounds while no other member is known. */
   readonly seedRetryMs: number;
-  /** Between re-syncs with unreached seeds and down members once joined (heals partitions). */
+  /** Once joined, an unreached seed or a down member is re-synced with after seedRetryMs, then
+   * after twice that, and so on up to this (heals partitions; see rejoin-schedule.ts). */
   readonly rejoinIntervalMs: number;
   /** A live node holding our name for this long after we saw it (at least the detection bound) makes us refuse to start. */
   readonly duplicateConfirmMs: number;
@@ -60,7 +66,7 @@ export const DEFAULT_GOSSIP_TIMINGS: GossipTimings = Object.freeze({
   suspectTimeoutMs: 1500,
   joinTimeoutMs: 1000,
   seedRetryMs: 1000,
-  rejoinIntervalMs: 10_000,
+  rejoinIntervalMs: 5_000,
   duplicateConfirmMs: 6000,
   forgetDownAfterMs: 15 * 60_000,
 });
@@ -74,6 +80,18 @@ export const DEFAULT_GOSSIP_TIMINGS: GossipTimings = Object.freeze({
 export function downDetectionBoundMs(t: GossipTimings, members: number): number {
   const periodsToFirstProbe = 2 * Math.max(1, members - 1);
   return (periodsToFirstProbe + 2) * t.intervalMs + t.pingTimeoutMs + t.pingReqTimeoutMs + t.suspectTimeoutMs;
+}
+
+/**
+ * Upper bound on how long after a partition heals every member lists the other side alive again,
+ * in a cluster of `members` nodes: each side re-syncs with the other's addresses at least every
+ * rejoinIntervalMs, checked once per join round (joinTimeoutMs + seedRetryMs); one such exchange
+ * makes the syncing node see the other alive and both refute the "faulty" verdict about
+ * themselves, and the refutations reach the rest piggybacked on pings, each member being pinged
+ * within about 2 × (members - 1) protocol periods.
+ */
+export function healDetectionBoundMs(t: GossipTimings, members: number): number {
+  return t.rejoinIntervalMs + t.joinTimeoutMs + t.seedRetryMs + 2 * Math.max(1, members - 1) * t.intervalMs;
 }
 
 export interface SwimMembershipOptions {
@@ -96,6 +114,8 @@ export interface SwimMembershipOptions {
 
 /** swim's Member.State codes, and its Update message type (lib/message-type.js). */
 const SWIM_STATE: readonly MemberState[] = ['alive', 'suspect', 'down'];
+const SWIM_ALIVE = 0;
+const SWIM_SUSPECT = 1;
 const SWIM_FAULTY = 2;
 const SWIM_MESSAGE_UPDATE = 14;
 /** Bound on waiting for the leave announcements to be handed to the kernel. */
@@ -125,6 +145,11 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
   private readonly hosts = new Map<string, HostEntry>();
   private readonly owners = new Map<string, string>();
   private readonly warned = new Set<string>();
+  private readonly rejoin: RejoinSchedule;
+  /** When a datagram last came from each known member's address (ms epoch). */
+  private readonly lastHeard = new Map<string, number>();
+  /** The address of the datagram swim is processing (it does so synchronously), else ''. */
+  private sender = '';
   private joinTimer: NodeJS.Timeout | undefined;
   private duplicateTimer: NodeJS.Timeout | undefined;
   private joinAttempt = 0;
@@ -136,13 +161,23 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     super();
     this.opts = opts;
     this.timings = Object.freeze({ ...DEFAULT_GOSSIP_TIMINGS, ...opts.timings });
+    this.rejoin = new RejoinSchedule(this.timings);
     this.log = opts.logger;
     this.socket = new GossipSocket({
       host: opts.gossip.host,
       port: opts.gossip.port,
       secret: opts.secret,
       logger: opts.logger,
-      onPayload: (payload, rinfo) => this.swim?.net.onNetMessage(payload, rinfo),
+      onPayload: (payload, rinfo) => {
+        const from = joinHostPort(rinfo.address, rinfo.port);
+        if (this.hosts.has(from)) this.lastHeard.set(from, Date.now());
+        this.sender = from;
+        try {
+          this.swim?.net.onNetMessage(payload, rinfo);
+        } finally {
+          this.sender = '';
+        }
+      },
     });
     this.self = Object.freeze({
       name: opts.nodeName,
@@ -271,16 +306,53 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     swim.net.listen = (callback) => callback();
     swim.net.close = () => undefined;
     swim.net.sendBuffer = (buffer, host) => this.socket.send(buffer, host);
+    const updateFaulty = membership.updateFaulty.bind(membership);
+    membership.updateFaulty = (data) => {
+      if (!this.doubtVerdict(swim, data)) updateFaulty(data);
+    };
     swim.on('update', (data) => this.onRecord(data));
     swim.on('error', (err) => this.log.error({ event: 'cluster.gossip.swim_error', err }, 'gossip library error'));
     return swim;
+  }
+
+  /**
+   * A "faulty" record about a member held alive at the same incarnation is a death certificate
+   * this node never saw the suspicion for. If this node heard from that member more recently than
+   * any detector could have given up on it (ping, indirect ping and suspicion timeouts), the
+   * certificate is stale: typically gossip from the far side of a partition that just healed,
+   * which would take a live member of this side down and purge its routes. It is checked as a
+   * suspicion instead: the member is told directly and pinged, and its refutation (a raised SWIM
+   * incarnation) comes back on the ack; if none comes, the suspect timer declares it down. Returns
+   * true when the record was handled so.
+   */
+  private doubtVerdict(swim: Swim, data: Swim.MemberData): boolean {
+    // Our own record, or the member's own word (its leave announcement): not doubted.
+    if (data.host === this.localHost || data.host === this.sender) return false;
+    const held = swim.membership.get(data.host);
+    if (held === undefined || held.state !== SWIM_ALIVE || held.incarnation !== data.incarnation) return false;
+    const heard = this.lastHeard.get(data.host);
+    const t = this.timings;
+    const silenceBeforeVerdictMs = t.pingTimeoutMs + t.pingReqTimeoutMs + t.suspectTimeoutMs;
+    if (heard === undefined || Date.now() - heard > silenceBeforeVerdictMs) return false;
+    this.log.info(
+      { event: 'cluster.gossip.verdict_doubted', host: data.host, name: this.hosts.get(data.host)?.info.name, heardMsAgo: Date.now() - heard },
+      `a "down" verdict about ${data.host}, heard from ${Date.now() - heard} ms ago, is checked as a suspicion`,
+    );
+    swim.membership.suspectListener(held);
+    swim.net.sendMessage({ type: SWIM_MESSAGE_UPDATE, data: { ...held.data(), state: SWIM_SUSPECT } }, data.host);
+    swim.failureDetector.pingMember(held);
+    return true;
   }
 
   // ---- records → events ---------------------------------------------------------------------
 
   private onRecord(data: Swim.MemberData): void {
     if (data.host === this.localHost) {
-      if (data.state !== 0) this.log.info({ event: 'cluster.gossip.refuted', incarnation: data.incarnation }, 'refuted a suspicion about this node');
+      // swim raises our SWIM incarnation (and reports our alive record) when it hears a suspect or
+      // faulty record about us: that is a refutation.
+      if (data.incarnation > this.self.incarnation) {
+        this.log.info({ event: 'cluster.gossip.refuted', incarnation: data.incarnation }, 'refuted a suspicion about this node');
+      }
       return;
     }
     const prev = this.hosts.get(data.host);
@@ -333,6 +405,13 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
       return;
     }
     if (!wasLive || before.info.incarnation !== next.info.incarnation) {
+      if (before !== undefined && before.state === 'down' && before.info.incarnation === next.info.incarnation) {
+        // The same process again after it was declared down: a partition (or a stall) healed.
+        this.log.info(
+          { event: 'cluster.gossip.rejoined', name: next.info.name, gossip: host, downMs: next.since - before.since },
+          `member ${next.info.name} reachable again after ${next.since - before.since} ms down; merging`,
+        );
+      }
       // A new holder of the name, or the same address restarted before its death was noticed.
       this.emitMember(wasLive ? 'updated' : 'up', host, next.info);
       if (next.state === 'suspect') this.emitMember('suspect', host, next.info);
@@ -417,10 +496,10 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
   // ---- joining ------------------------------------------------------------------------------
 
   /**
-   * One round: send our record and everything we know to the seeds that are not members (all of
-   * them while we are alone) and to down members, which swim itself never probes again; then
-   * check after joinTimeoutMs whether anyone is known. Rounds repeat every seedRetryMs while alone,
-   * every rejoinIntervalMs once joined.
+   * One round: send our record and everything we know to the seeds that are not members and to
+   * down members, which swim itself never probes again (all of them while we are alone, else
+   * those whose backoff is due); then check after joinTimeoutMs whether anyone is known. Rounds
+   * repeat every seedRetryMs.
    */
   private joinRound(): void {
     const swim = this.swim;
@@ -429,10 +508,24 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     this.forgetOldDown();
     const live = new Set(swim.members().map((m) => m.host));
     const down = [...this.hosts].filter(([, entry]) => entry.state === 'down').map(([host]) => host);
-    const targets = [...this.seeds.filter((seed) => !live.has(seed)), ...down];
-    if (targets.length > 0) swim.membership.sync([...new Set(targets)]);
+    const candidates = new Set([...this.seeds.filter((seed) => !live.has(seed)), ...down]);
+    const targets = this.alone ? [...candidates] : this.dueForRejoin(candidates, Date.now());
+    if (targets.length > 0) swim.membership.sync(targets);
     this.joinTimer = setTimeout(() => this.afterJoinRound(), this.timings.joinTimeoutMs);
     this.joinTimer.unref();
+  }
+
+  /** The candidates whose backoff is due (RejoinSchedule); logs attempts 1, 2, 4, .... */
+  private dueForRejoin(candidates: ReadonlySet<string>, now: number): string[] {
+    const { hosts, milestones } = this.rejoin.due(candidates, now);
+    if (milestones.length > 0) {
+      const targets = milestones.map((m) => ({ ...m, name: this.hosts.get(m.host)?.info.name }));
+      this.log.info(
+        { event: 'cluster.gossip.rejoin', targets },
+        `re-syncing with ${targets.map((t) => t.name ?? t.host).join(', ')} (not live members); retrying with backoff up to ${this.timings.rejoinIntervalMs} ms`,
+      );
+    }
+    return hosts;
   }
 
   private afterJoinRound(): void {
@@ -458,7 +551,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
       this.startGate.firstRoundDone = true;
       this.finishStartIfReady();
     }
-    this.joinTimer = setTimeout(() => this.joinRound(), this.alone ? this.timings.seedRetryMs : this.timings.rejoinIntervalMs);
+    this.joinTimer = setTimeout(() => this.joinRound(), this.timings.seedRetryMs);
     this.joinTimer.unref();
   }
 
@@ -475,6 +568,7 @@ export class SwimMembership extends EventEmitter implements MembershipSource {
     for (const [host, entry] of this.hosts) {
       if (entry.state !== 'down' || entry.since > cutoff) continue;
       this.hosts.delete(host);
+      this.lastHeard.delete(host);
       if (this.owners.get(entry.info.name) === host) this.owners.delete(entry.info.name);
       delete this.swim?.membership.hostToFaulty[host];
     }

@@ -27,6 +27,9 @@ export interface MemberStatusInfo {
   readonly incarnation: number;
   readonly state: string;
   readonly routeCount: number;
+  /** The answering node's digest of the member's routes ("" when it holds none): equal on every
+   * node once route replication has converged. */
+  readonly routeHash: string;
   readonly forwardQueueDepth: number;
   readonly grpcAddress: string;
   /** "host:port" MQTT clients should use; absent when the member advertises none. */

@@ -1,9 +1,9 @@
 // `shoal cluster status [--json] [options]`: asks the local node for its view of the cluster over
 // the gRPC Status call (src/cluster/grpc-transport.ts: queryStatus), with the same options and
 // environment as `shoal start` (it needs the node's --grpc address, --cluster-secret and
-// --cluster-tls-* files), and prints one line per member: state, incarnation, route count and
-// forward queue depth (forwarded copies awaiting their acknowledgement), gRPC and MQTT addresses,
-// or the answer as JSON.
+// --cluster-tls-* files), and prints one line per member: state, incarnation, route count, route
+// hash (equal on every node once routes converged), forward queue depth (forwarded copies awaiting
+// their acknowledgement), gRPC and MQTT addresses, or the answer as JSON.
 import { loadConfig } from '../config/load.js';
 import { formatListen, type ShoalConfig } from '../config/options.js';
 import type { OperatorCallOptions } from './grpc-transport.js';
@@ -33,9 +33,9 @@ export function operatorTarget(config: ShoalConfig, deadlineMs: number): { addre
 }
 
 export function formatStatus(s: ClusterStatus): string {
-  const rows = [['NODE', 'STATE', 'INCARNATION', 'STARTED', 'ROUTES', 'FORWARD-QUEUE', 'GRPC', 'MQTT']];
+  const rows = [['NODE', 'STATE', 'INCARNATION', 'STARTED', 'ROUTES', 'ROUTE-HASH', 'FORWARD-QUEUE', 'GRPC', 'MQTT']];
   for (const m of s.members) {
-    rows.push([m.node, m.state, String(m.incarnation), new Date(m.incarnation).toISOString(), String(m.routeCount), String(m.forwardQueueDepth), m.grpcAddress, m.mqttAddress ?? '-']);
+    rows.push([m.node, m.state, String(m.incarnation), new Date(m.incarnation).toISOString(), String(m.routeCount), m.routeHash || '-', String(m.forwardQueueDepth), m.grpcAddress, m.mqttAddress ?? '-']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());

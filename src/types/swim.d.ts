@@ -21,6 +21,15 @@ declare module 'swim' {
       incarnation: number;
     }
 
+    /** INTERNAL lib/member.js: a member as membership holds it (what the failure detector passes). */
+    interface Member {
+      host: string;
+      state: MemberStateCode;
+      incarnation: number;
+      meta: unknown;
+      data(): MemberData;
+    }
+
     interface Options {
       local: {
         /** "host:port" others reach us at; swim also parses the port from it to bind (we bind ourselves). */
@@ -76,11 +85,21 @@ declare module 'swim' {
       /** Pending suspect → faulty timers, by host. */
       hostToSuspectTimeout: Record<string, NodeJS.Timeout | undefined>;
       /** Marks a member suspect and (re)starts its suspect timer; the failure detector's 'suspect' handler. */
-      onSuspect(member: MemberData): void;
+      onSuspect(member: Member): void;
       /** onSuspect bound to the instance; start() subscribes this very function, so replace it before bootstrap. */
-      suspectListener: (member: MemberData) => void;
+      suspectListener: (member: Member) => void;
       /** Sends our record plus everything we know to each host (what `join` does). */
       sync(hosts: string[]): void;
+      /** The live (alive or suspect) member at `host`, if any. */
+      get(host: string): Member | undefined;
+      /** Applies a faulty record (onUpdate calls it through `this`, so an instance property replaces it). */
+      updateFaulty(data: MemberData): void;
+    }
+
+    /** INTERNAL lib/failure-detector.js. */
+    interface FailureDetector {
+      /** Pings `member` now (then ping-req and suspicion as for the periodic probe). */
+      pingMember(member: Member): void;
     }
 
     namespace Error {
@@ -99,6 +118,7 @@ declare module 'swim' {
     /** INTERNAL, see Swim.Net and Swim.Membership. */
     net: Swim.Net;
     membership: Swim.Membership;
+    failureDetector: Swim.FailureDetector;
     /** Listens, starts the failure detector and joins `hosts` (callback or 'ready'/'error'). */
     bootstrap(hosts: string[], callback?: (err?: Error) => void): void;
     /** Sends a sync to `hosts` (self filtered out by exact string) and after joinTimeout reports

@@ -6,6 +6,8 @@ import { after, before } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { CLUSTER_TICK_MS } from '../../src/cluster/cluster-node.js';
+import { DEFAULT_GOSSIP_TIMINGS, downDetectionBoundMs } from '../../src/cluster/membership.js';
 import { freeUdpPorts, spawnJsonLogChild, type JsonLogChild, type LogLine } from './membership-process.js';
 import { freePort, removeDir, tempDir } from './node.js';
 
@@ -16,6 +18,10 @@ export interface ClusterChildSpec {
   readonly gossipPort: number;
   readonly grpcPort: number;
   readonly seeds: readonly string[];
+  /** The address every listener (MQTT, gossip, gRPC) binds and advertises; default 127.0.0.1. */
+  readonly host?: string;
+  /** Command the node runs under, e.g. `ip netns exec NS` (test/helpers/netns-lab.ts). */
+  readonly wrap?: readonly string[];
   /** More `shoal start` flags. */
   readonly extraArgs?: readonly string[];
   /** MQTT port; absent or 0: a free one (a restart on the same port keeps clients' addresses valid). */
@@ -24,17 +30,18 @@ export interface ClusterChildSpec {
 
 /** `shoal start` arguments for `spec`: debug logs carry the route and retained lines tests wait for. */
 export function startArgs(spec: ClusterChildSpec): string[] {
+  const host = spec.host ?? '127.0.0.1';
   return [
     'src/main.ts', 'start',
-    '--listen', `127.0.0.1:${spec.mqttPort ?? 0}`,
+    '--listen', `${host}:${spec.mqttPort ?? 0}`,
     '--data-dir', spec.dataDir,
     '--shards', '2',
     '--sys-interval', '0',
     '--log-level', 'debug',
     '--node-name', spec.name,
-    '--gossip', `127.0.0.1:${spec.gossipPort}`,
-    '--grpc', `127.0.0.1:${spec.grpcPort}`,
-    '--advertise', '127.0.0.1',
+    '--gossip', `${host}:${spec.gossipPort}`,
+    '--grpc', `${host}:${spec.grpcPort}`,
+    '--advertise', host,
     '--seeds', spec.seeds.join(','),
     ...(spec.extraArgs ?? []),
   ];
@@ -46,6 +53,13 @@ export interface ClusterProcess extends JsonLogChild<ClusterChildSpec> {
   /** MQTT port (from the "node.listening" line). */
   readonly port: number;
   readonly url: string;
+}
+
+/** When a killed node's routes must be gone from the others (README, Cluster) in a cluster of
+ * `members`: membership's bound on declaring it down, plus one cluster tick for a purge missed at
+ * that moment. */
+export function purgeBoundMs(members: number): number {
+  return downDetectionBoundMs(DEFAULT_GOSSIP_TIMINGS, members) + CLUSTER_TICK_MS;
 }
 
 /** Specs for `n` nodes named node1..n, every one seeded with the whole list (itself included). */
@@ -62,7 +76,7 @@ export async function clusterSpecs(n: number, extra: Partial<ClusterChildSpec> =
 
 /** Starts one node and resolves once it listens for MQTT. */
 export async function startClusterProcess(spec: ClusterChildSpec, secret: string | undefined, nodeArgs: readonly string[] = []): Promise<ClusterProcess> {
-  const child = spawnJsonLogChild(spec, startArgs(spec), secret, nodeArgs);
+  const child = spawnJsonLogChild(spec, startArgs(spec), secret, nodeArgs, spec.wrap);
   const listening = await Promise.race([
     child.waitFor('node.listening', (l) => l.event === 'node.listening', CLUSTER_START_TIMEOUT_MS),
     child.exited.then(({ code }) => {
@@ -70,7 +84,7 @@ export async function startClusterProcess(spec: ClusterChildSpec, secret: string
     }),
   ]);
   const port = listening.port as number;
-  return Object.assign(child, { port, url: `mqtt://127.0.0.1:${port}` });
+  return Object.assign(child, { port, url: `mqtt://${spec.host ?? '127.0.0.1'}:${port}` });
 }
 
 /** A route delta or resync that shows `origin` (at `incarnation`, if given) holding `filter`. */
@@ -96,6 +110,20 @@ export async function incarnationOf(node: ClusterProcess): Promise<number> {
 /** Waits until `node` has its streams up to every name in `peers`. */
 export async function peersUp(node: ClusterProcess, peers: readonly string[], ms = 20_000): Promise<void> {
   await Promise.all(peers.map((p) => node.waitFor(`streams to ${p}`, (l) => l.event === 'cluster.peer.up' && l.peer === p, ms)));
+}
+
+/** Starts a node per spec and waits until each has its streams up to all the others. */
+export async function startCluster(specs: readonly ClusterChildSpec[], secret: string | undefined): Promise<ClusterProcess[]> {
+  const nodes = await Promise.all(specs.map((s) => startClusterProcess(s, secret)));
+  await Promise.all(nodes.map((n) => peersUp(n, nodes.filter((o) => o !== n).map((o) => o.spec.name))));
+  return nodes;
+}
+
+/** Ends the clients, stops the nodes (SIGTERM) and removes their data directories. */
+export async function stopCluster(nodes: readonly ClusterProcess[], clients: readonly MqttClient[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+  await Promise.all(nodes.map((n) => n.stop()));
+  for (const n of nodes) removeDir(n.spec.dataDir);
 }
 
 /** Waits until `node` (just started) and every one of `others` have their streams up to each other
@@ -135,14 +163,8 @@ export function useCluster(n: number, secret: string): { nodes: ClusterProcess[]
   const nodes: ClusterProcess[] = [];
   const clients: MqttClient[] = [];
   before(async () => {
-    const specs = await clusterSpecs(n);
-    nodes.push(...(await Promise.all(specs.map((s) => startClusterProcess(s, secret)))));
-    await Promise.all(nodes.map((node) => peersUp(node, nodes.filter((o) => o !== node).map((o) => o.spec.name))));
+    nodes.push(...(await startCluster(await clusterSpecs(n), secret)));
   });
-  after(async () => {
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-    await Promise.all(nodes.map((node) => node.stop()));
-    for (const node of nodes) removeDir(node.spec.dataDir);
-  });
+  after(() => stopCluster(nodes, clients));
   return { nodes, clients };
 }

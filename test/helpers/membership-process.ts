@@ -42,13 +42,21 @@ export function startMembershipProcess(spec: MembershipChildSpec, secret: string
   return spawnJsonLogChild(spec, [CHILD, JSON.stringify(spec)], secret);
 }
 
-/** A child process writing JSON log lines: `node [nodeArgs] --import tsx <argv...>`, without the
+/** A child process writing JSON log lines: `[wrap...] node [nodeArgs] --import tsx <argv...>`
+ * (wrap: e.g. `ip netns exec NS`, which execs node in place, so the pid is node's), without the
  * caller's SHOAL_* variables, the cluster secret (if any) in SHOAL_CLUSTER_SECRET. */
-export function spawnJsonLogChild<S extends { name: string }>(spec: S, argv: readonly string[], secret: string | undefined, nodeArgs: readonly string[] = []): JsonLogChild<S> {
+export function spawnJsonLogChild<S extends { name: string }>(
+  spec: S,
+  argv: readonly string[],
+  secret: string | undefined,
+  nodeArgs: readonly string[] = [],
+  wrap: readonly string[] = [],
+): JsonLogChild<S> {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHOAL_')) env[k] = v;
   if (secret !== undefined) env.SHOAL_CLUSTER_SECRET = secret;
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...argv], { cwd: ROOT, env });
+  const command = [...wrap, process.execPath, ...nodeArgs, '--import', 'tsx', ...argv];
+  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, env });
   const lines: LogLine[] = [];
   const waiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   let stderr = '';

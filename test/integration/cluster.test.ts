@@ -6,8 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClusterStatus } from '../../src/cluster/peer-transport.js';
-import { DEFAULT_GOSSIP_TIMINGS, downDetectionBoundMs } from '../../src/cluster/membership.js';
-import { clusterSpecs, incarnationOf, routeVisible, shoalCommand, startClusterProcess, useCluster, type ClusterProcess } from '../helpers/cluster-process.js';
+import { clusterSpecs, incarnationOf, purgeBoundMs, routeVisible, shoalCommand, startClusterProcess, useCluster, type ClusterProcess } from '../helpers/cluster-process.js';
 import { collector, connect, connectCollecting, removeDir } from '../helpers/node.js';
 
 const SECRET = 'cluster-integration-secret-51c2';
@@ -17,9 +16,7 @@ const WAIT_MS = 10_000;
 function clusterStatus(node: ClusterProcess, secret: string, json: boolean): Promise<{ code: number; stdout: string; stderr: string }> {
   return shoalCommand(node, ['cluster', 'status', ...(json ? ['--json'] : [])], secret);
 }
-/** When a killed node's routes must be gone from the others (README, Cluster): membership's
- * bound on declaring it down, plus one cluster tick for a purge missed at that moment. */
-const PURGE_BOUND_MS = downDetectionBoundMs(DEFAULT_GOSSIP_TIMINGS, 3) + 2_000;
+const PURGE_BOUND_MS = purgeBoundMs(3);
 
 describe('cluster of three processes', { timeout: 120_000 }, () => {
   const { nodes, clients } = useCluster(3, SECRET);

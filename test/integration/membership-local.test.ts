@@ -9,6 +9,8 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log.js';
 import { SwimMembership, type GossipTimings, type SwimMembershipOptions } from '../../src/cluster/membership.js';
 import { GossipBindError, MemberRecordTooLargeError } from '../../src/cluster/membership-errors.js';
+import { GossipSeal } from '../../src/cluster/gossip-seal.js';
+import { toMeta } from '../../src/cluster/member-record.js';
 import type { MemberInfo, MembershipEvents } from '../../src/cluster/types.js';
 import { freeUdpPorts } from '../helpers/membership-process.js';
 
@@ -228,4 +230,26 @@ test('a node without a secret and one with a secret refuse each other, each sayi
   assert.match(String(atB.msg), /from 127\.0\.0\.1:\d+: the sender has no cluster secret but this node has one; check --cluster-secret/);
   assert.deepEqual(a.m.members(), []);
   assert.deepEqual(b.m.members(), []);
+});
+
+test('a stale "down" verdict about a member heard from moments ago is checked as a suspicion, refuted, and never emitted', async () => {
+  // What gossip from the far side of a healed partition carries: a faulty record about b at b's
+  // current incarnation, from a third address, while a hears from b all the time.
+  const { a, b, pb } = await joinedPair();
+  let downs = 0;
+  a.m.on('down', () => downs++);
+  const [px] = await freeUdpPorts(1);
+  const stranger = await bindUdp('127.0.0.1', px!);
+  const SWIM_UPDATE = 14;
+  const record = { meta: toMeta(b.m.self), host: `127.0.0.1:${pb}`, state: 2, incarnation: b.m.self.incarnation };
+  const datagram = new GossipSeal(SECRET).seal(Buffer.concat([Buffer.from([SWIM_UPDATE]), Buffer.from(JSON.stringify(record))]));
+  const refutedUp = next(a.m, 'up', 'b');
+  stranger.send(datagram, a.m.gossipAddress.split(':').map(Number)[1]!, '127.0.0.1');
+  const doubted = await a.logged((l) => l.event === 'cluster.gossip.verdict_doubted');
+  assert.equal(doubted.name, 'b');
+  await refutedUp;
+  await b.logged((l) => l.event === 'cluster.gossip.refuted');
+  assert.equal(downs, 0);
+  assert.deepEqual(a.m.members(), [{ info: b.m.self, state: 'alive' }]);
+  await closeUdp(stranger);
 });

@@ -16,6 +16,11 @@ export interface MemberStatus {
    * "host:port" MQTT clients should use; empty when the member does not advertise one.
    */
   'mqtt_address'?: (string);
+  /**
+   * The answering node's digest of that member's routes (16 hex digits; "" when it holds none):
+   * equal on every node once route replication has converged.
+   */
+  'route_hash'?: (string);
 }
 
 export interface MemberStatus__Output {
@@ -32,4 +37,9 @@ export interface MemberStatus__Output {
    * "host:port" MQTT clients should use; empty when the member does not advertise one.
    */
   'mqtt_address': (string);
+  /**
+   * The answering node's digest of that member's routes (16 hex digits; "" when it holds none):
+   * equal on every node once route replication has converged.
+   */
+  'route_hash': (string);
 }
