@@ -158,7 +158,7 @@ export async function startBroker(name: BrokerName, o: StartOptions): Promise<Ru
   if (name === 'shoal') {
     const entry = shoalEntry();
     const prof = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
-    argv = [process.execPath, ...prof, ...entry.args, 'start', '--listen', `127.0.0.1:${o.port}`, '--data-dir', o.dataDir ?? join(tmp, 'data'), '--sys-interval', '0', '--log-level', 'warn', ...(o.extraArgs ?? [])];
+    argv = [process.execPath, ...prof, ...entry.args, 'start', '--listen', `127.0.0.1:${o.port}`, '--data-dir', o.dataDir ?? join(tmp, 'data'), '--sys-interval', '0', '--log-level', 'warn', '--http', 'off', ...(o.extraArgs ?? [])];
     if (o.settings?.maxQueuedMessages !== undefined) argv.push('--max-queued-messages', String(o.settings.maxQueuedMessages));
   } else if (name === 'aedes' || name === 'aedes-level') {
     argv = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/peers/aedes-server.ts'), String(o.port)];

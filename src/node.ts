@@ -18,6 +18,9 @@ import { sysMessages, type BrokerStats } from './broker/sys-topics.js';
 import { FastPath, type FastPathConnection } from './broker/fast-path.js';
 import { InboundAcks, type InboundAck } from './broker/inbound-acks.js';
 import { LogBudget } from './broker/log-budget.js';
+import { BrokerCounters, type NodeLoad } from './metrics/node-metrics.js';
+import { retainedInfo } from './http/retained-info.js';
+import type { AdminSource, ClientInfo, SubscriptionInfo } from './http/admin-source.js';
 import { messageFromPublish, subscribeRequests, willFromConnect } from './broker/packet-messages.js';
 import { StoreWaits, TicketBook } from './broker/tickets.js';
 import type { ClusterNode } from './cluster/cluster-node.js';
@@ -100,6 +103,10 @@ class ClientConnection extends Connection implements FastPathConnection {
    * SUBSCRIBE and UNSUBSCRIBE as stale, so the router must not apply them either.
    */
   superseded = false;
+  /** CONNECT User Name, for the admin API. */
+  username: string | null = null;
+  /** Epoch ms of its CONNACK; 0 before (a close then counts as a failed connect). */
+  connectedAt = 0;
 }
 
 class ShoalNode implements ConnectionHandler, DispatchTarget {
@@ -138,7 +145,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   accepting = false;
   private closing = false;
   private readonly startedAt = Date.now();
-  private readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0, bytesReceived: 0, bytesSent: 0, clientsMaximum: 0 };
+  /** Plain counters the hot path increments; /metrics and $SYS read them (src/metrics/). */
+  readonly metrics = new BrokerCounters();
   private readonly connectionLimits: ConnectionLimits;
   /** Null when no connection limit is set: no per-connection bookkeeping at all then. */
   readonly admission: ConnectionAdmission | null;
@@ -233,6 +241,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     const expiryIntervalSec = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : packet.clean ? 0 : SESSION_NEVER_EXPIRES;
     const will = willFromConnect(packet, clientId);
     conn.withSession = true;
+    conn.username = packet.username ?? null;
     // The session handles this CONNECT before any packet read after it: what an older connection
     // of this client sends from now on reaches the session as stale [MQTT-3.1.4-3].
     const older = this.connecting.get(clientId);
@@ -257,8 +266,10 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
 
   onPublish(conn: Connection, packet: IPublishPacket): void {
     const clientId = conn.clientId!;
-    this.counters.messagesReceived++;
-    this.counters.bytesReceived += packet.payload.length;
+    const m = this.metrics;
+    m.messagesReceived[packet.qos]!++;
+    m.payloadBytesReceived[packet.qos]! += packet.payload.length;
+    m.topics.offer(packet.topic);
     const message = messageFromPublish(packet, clientId, Date.now());
 
     if (packet.qos === 2) {
@@ -281,7 +292,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
 
   /** Connection: a PUBLISH over --max-publish-rate (publish-rate.ts says what `action` did). */
   onPublishRateExceeded(conn: Connection, packet: IPublishPacket, action: PublishRateAction): void {
-    if (action !== 'paused') this.counters.messagesDropped++; // $SYS/broker/publish/messages/dropped
+    if (action !== 'paused') this.metrics.dropped('rate_limited'); // $SYS/broker/publish/messages/dropped
     const clientId = conn.clientId!;
     const leftOut = this.logBudget.take('publish.rate.exceeded', Date.now());
     if (leftOut !== null) {
@@ -371,6 +382,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     if (clientId !== null && this.connecting.get(clientId) === conn) this.connecting.delete(clientId);
     this.fastPath.remove(conn);
     this.acks.forget(conn.id);
+    this.countClose(conn, reason);
     const level = reason.kind === 'normal' || reason.kind === 'takeover' || reason.kind === 'server' ? 'info' : 'warn';
     this.log[level]({ event: 'client.disconnected', clientId, connId: conn.id, address: conn.remoteAddress, kind: reason.kind, reason: reasonName(reason.reasonCode), detail: reason.detail }, 'client disconnected');
     this.events.emit('client.disconnected', { clientId, connId: conn.id, address: conn.remoteAddress, reason });
@@ -378,6 +390,15 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     conn.withSession = false;
     const event = { type: 'disconnect' as const, connId: conn.id, kind: reason.kind };
     this.supervisor.send(clientId, reason.sessionExpiryIntervalSec === undefined ? event : { ...event, expiryIntervalSec: reason.sessionExpiryIntervalSec });
+  }
+
+  private countClose(conn: ClientConnection, reason: CloseReason): void {
+    const m = this.metrics;
+    const { bytesReceived, bytesSent } = conn.stats;
+    m.closedBytesReceived += bytesReceived;
+    m.closedBytesSent += bytesSent;
+    if (conn.connectedAt === 0) m.connectFailed(reason.reasonCode);
+    else m.disconnected(reason.kind, reason.reasonCode);
   }
 
   // ---- routing ---------------------------------------------------------------------------
@@ -440,11 +461,11 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   private sendPublish(conn: Connection, p: Parameters<Connection['sendPublish']>[0], cache?: PublishEncodeCache): void {
     const result = conn.sendPublish(p, cache);
     if (result === 'sent') {
-      this.counters.messagesSent++;
-      this.counters.bytesSent += p.message.payload.byteLength;
+      this.metrics.messagesSent[p.qos]!++;
+      this.metrics.payloadBytesSent[p.qos]! += p.message.payload.byteLength;
       return;
     }
-    this.counters.messagesDropped++;
+    this.metrics.dropped(result === 'dropped-too-large' ? 'too_large' : 'slow_consumer');
     if (result === 'dropped-too-large' && p.packetId !== undefined && conn.clientId !== null) {
       this.supervisor.send(conn.clientId, { type: 'discarded', connId: conn.id, packetId: p.packetId });
     }
@@ -469,7 +490,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         if (conn === undefined || conn.state === 'closed') return; // its close event is on the way
         conn.accept({ sessionPresent: e.sessionPresent });
         this.online.set(e.clientId, conn);
-        this.counters.clientsMaximum = Math.max(this.counters.clientsMaximum, this.online.size);
+        conn.connectedAt = Date.now();
+        this.metrics.connectsAccepted++;
+        if (this.online.size > this.metrics.clientsMaximum) this.metrics.clientsMaximum = this.online.size;
         // Checked first: the arguments alone are two objects per connect (connect-rate profile).
         if (this.log.isLevelEnabled('info')) {
           this.log.info({ event: 'client.connected', clientId: e.clientId, connId: e.connId, address: conn.remoteAddress, protocolVersion: conn.protocolVersion, sessionPresent: e.sessionPresent }, 'client connected');
@@ -527,7 +550,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       case 'event': {
         const drop = e.name === 'session.queue.drop';
         // Counted with the connection-level drops in $SYS/broker/publish/messages/dropped.
-        if (drop) this.counters.messagesDropped++;
+        if (drop) this.metrics.dropped('queue_full');
         const leftOut = this.logBudget.take(e.name, Date.now());
         if (leftOut !== null) {
           const fields = leftOut === 0 ? { event: e.name, clientId: e.clientId } : { event: e.name, clientId: e.clientId, linesLeftOut: leftOut };
@@ -592,16 +615,106 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       version: VERSION,
       startedAt: this.startedAt,
       clientsConnected: this.online.size,
-      clientsMaximum: this.counters.clientsMaximum,
+      clientsMaximum: this.metrics.clientsMaximum,
       clientsTotal: this.sessions.size,
-      messagesReceived: this.counters.messagesReceived,
-      messagesSent: this.counters.messagesSent,
-      messagesDropped: this.counters.messagesDropped,
-      bytesReceived: this.counters.bytesReceived,
-      bytesSent: this.counters.bytesSent,
+      messagesReceived: this.metrics.totalReceived,
+      messagesSent: this.metrics.totalSent,
+      messagesDropped: this.metrics.totalDropped,
+      bytesReceived: this.metrics.totalPayloadReceived,
+      bytesSent: this.metrics.totalPayloadSent,
       subscriptions: this.router.subscriptionCount,
       retained: this.retained.size,
     };
+  }
+
+  nodeLoad(): NodeLoad {
+    return {
+      connections: this.online.size,
+      messagesReceived: this.metrics.totalReceived,
+      messagesSent: this.metrics.totalSent,
+      bytesReceived: this.metrics.totalPayloadReceived,
+      bytesSent: this.metrics.totalPayloadSent,
+      subscriptions: this.router.subscriptionCount,
+      retained: this.retained.size,
+    };
+  }
+
+  /** The node as the HTTP layer sees it (src/http/admin-source.ts). */
+  adminSource(listening: () => boolean): AdminSource {
+    const nodeName = this.config.nodeName;
+    const info = (clientId: string): ClientInfo | null => {
+      const conn = this.online.get(clientId);
+      if (conn === undefined && !this.sessions.has(clientId)) return null;
+      const subscriptions = this.router.subscriptionsOf(clientId).size;
+      const persistent = this.persistent.has(clientId);
+      if (conn === undefined) {
+        return { clientId, node: nodeName, connected: false, username: null, address: null, protocolVersion: null, connectedAt: null, keepaliveSec: null, persistent, subscriptions, bytesReceived: null, bytesSent: null };
+      }
+      const { bytesReceived, bytesSent } = conn.stats;
+      return {
+        clientId,
+        node: nodeName,
+        connected: true,
+        username: conn.username,
+        address: conn.remoteAddress,
+        protocolVersion: conn.protocolVersion,
+        connectedAt: new Date(conn.connectedAt).toISOString(),
+        keepaliveSec: conn.keepaliveSec,
+        persistent,
+        subscriptions,
+        bytesReceived,
+        bytesSent,
+      };
+    };
+    const source: AdminSource = {
+      nodeName,
+      startedAt: this.startedAt,
+      counters: this.metrics,
+      clients: () => {
+        const ids = new Set(this.sessions);
+        for (const id of this.online.keys()) ids.add(id);
+        return [...ids].map((id) => info(id)!);
+      },
+      client: info,
+      kick: (clientId) => {
+        const conn = this.online.get(clientId);
+        if (conn === undefined || conn.state === 'closed') return false;
+        this.log.info({ event: 'admin.client.kicked', clientId, connId: conn.id, address: conn.remoteAddress }, 'client disconnected by the admin API');
+        conn.close(ReasonCode.AdministrativeAction, 'disconnected by an administrator', 'server');
+        return true;
+      },
+      subscriptions: () => {
+        const out: SubscriptionInfo[] = [];
+        for (const clientId of this.router.clientIds()) {
+          for (const [filter, o] of this.router.subscriptionsOf(clientId)) {
+            out.push({ clientId, filter, qos: o.qos, noLocal: o.noLocal, retainAsPublished: o.retainAsPublished, retainHandling: o.retainHandling, subscriptionId: o.subscriptionId ?? null });
+          }
+        }
+        return out;
+      },
+      subscriptionCount: () => this.router.subscriptionCount,
+      retained: () => [...this.retained.messages()].map(retainedInfo),
+      retainedCount: () => this.retained.size,
+      connections: () => this.online.size,
+      sessions: () => this.sessions.size,
+      openConnectionBytes: () => {
+        let received = 0;
+        let sent = 0;
+        for (const conn of this.byConnId.values()) {
+          const s = conn.stats;
+          received += s.bytesReceived;
+          sent += s.bytesSent;
+        }
+        return { received, sent };
+      },
+      load: () => this.nodeLoad(),
+      topTopics: (n) => this.metrics.topics.top(n),
+      shardMailboxDepths: () => this.supervisor.mailboxDepths(),
+      shardReadings: () => this.supervisor.shardReadings(),
+      listening,
+      cluster: this.cluster,
+    };
+    return source;
   }
 
   /** Before the supervisor posts this turn's batches: tickets go after the turn's deliveries. */

@@ -3,6 +3,8 @@
 // (shard-worker.ts, link = MessagePort) and on the main thread (main-thread-channel.ts), so the two
 // hosting modes cannot drift apart.
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ShardGauges } from '../metrics/shard-gauges.js';
 import { MemorySessionStore } from '../storage/memory-session-store.js';
 import { SqliteSessionStore } from '../storage/sqlite-session-store.js';
 import type { SessionStore } from '../storage/types.js';
@@ -21,6 +23,18 @@ function describe(err: unknown): { message: string; stack?: string } {
   return { message: e.message, ...(e.stack ? { stack: e.stack } : {}) };
 }
 
+/** `store` with each group commit's latency counted (the SQLite commit latency metric). */
+function timedStore(store: SessionStore, gauges: ShardGauges): SessionStore {
+  return {
+    loadAll: () => store.loadAll(),
+    close: () => store.close(),
+    apply(ops) {
+      const start = performance.now();
+      return store.apply(ops).then(() => gauges.committed((performance.now() - start) / 1000));
+    },
+  };
+}
+
 /**
  * Runs a shard until it is shut down ('closed') or fails ('failed'). A failure closes the store
  * before 'fatal' is posted, so the supervisor's restart opens the SQLite file afresh.
@@ -37,6 +51,8 @@ export async function hostShard(init: ShardInit, link: ShardLink): Promise<'clos
     link.close();
     return 'failed';
   }
+  const gauges = init.gauges === undefined ? null : new ShardGauges(init.gauges, init.shardIndex);
+  if (gauges !== null) store = timedStore(store, gauges);
   return await new Promise<'closed' | 'failed'>((resolve) => {
     let done = false;
     const fail = (fatal: Extract<FromShard, { t: 'fatal' }>): void => {
@@ -70,6 +86,7 @@ export async function hostShard(init: ShardInit, link: ShardLink): Promise<'clos
         );
         return;
       }
+      gauges?.applied(batch.length);
       shard.handleBatch(batch);
     });
     shard.start().catch((err: unknown) => {

@@ -10,6 +10,8 @@ export interface ShardInit {
   dataDir: string | null;
   storageSync: 'normal' | 'full';
   limits: SessionLimits;
+  /** Where the shard counts for /metrics (src/metrics/shard-gauges.ts); shared, not copied. */
+  gauges?: SharedArrayBuffer;
 }
 
 export type ToShard =

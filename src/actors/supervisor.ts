@@ -9,6 +9,7 @@ import type { SessionEffect, SessionEvent, SessionLimits, TakeoverRequest } from
 import type { FromShard, ToShard } from './shard-protocol.js';
 import { appendDelivery } from './shard-batch.js';
 import type { AppMessage, QoS } from '../protocol/message.js';
+import { readShardGauges, shardGaugesBuffer, type ShardGaugeReading } from '../metrics/shard-gauges.js';
 
 /**
  * Where shards run. 'workers': one worker thread each, so session work uses other cores, at the
@@ -84,8 +85,14 @@ export class ShardSupervisor {
   private readonly slots: ShardSlot[] = [];
   private flushScheduled = false;
   private closing = false;
+  /** The shards' own counts for /metrics (mailbox progress, commit latency). */
+  private readonly gauges: SharedArrayBuffer;
+  /** Messages posted to each shard since it started: minus what it applied, its mailbox depth. */
+  private readonly posted: number[];
 
   constructor(private readonly opts: SupervisorOptions) {
+    this.gauges = shardGaugesBuffer(opts.shards);
+    this.posted = new Array<number>(opts.shards).fill(0);
     if (opts.host === 'main') return;
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
     this.pool = new Piscina({
@@ -117,7 +124,9 @@ export class ShardSupervisor {
   private startShard(index: number): Promise<SessionEffect[]> {
     let resolveClosed!: () => void;
     const closed = new Promise<void>((r) => (resolveClosed = r));
-    const init = { shardIndex: index, dataDir: this.opts.dataDir, storageSync: this.opts.storageSync, limits: this.opts.limits };
+    const init = { shardIndex: index, dataDir: this.opts.dataDir, storageSync: this.opts.storageSync, limits: this.opts.limits, gauges: this.gauges };
+    // A restarted shard never applies what its predecessor left in the mailbox.
+    this.posted[index] = readShardGauges(this.gauges, index).applied;
     let slot: ShardSlot;
     const receive = (m: FromShard): void => this.onMessage(index, slot, m);
     if (this.pool === null) {
@@ -221,13 +230,25 @@ export class ShardSupervisor {
   private readonly flush = (): void => {
     this.opts.onFlush?.(); // may add tickets: flushScheduled is still true, so no second flush
     this.flushScheduled = false;
-    for (const slot of this.slots) {
+    for (let i = 0; i < this.slots.length; i++) {
+      const slot = this.slots[i]!;
       if (slot.batch.length === 0) continue;
       const batch = slot.batch;
       slot.batch = [];
+      this.posted[i]! += batch.length;
       slot.port.postMessage(batch);
     }
   };
+
+  /** Per shard: messages posted and not yet taken by the shard (0 for main-thread shards between turns). */
+  mailboxDepths(): number[] {
+    return this.posted.map((posted, i) => Math.max(0, posted - readShardGauges(this.gauges, i).applied));
+  }
+
+  /** Per shard: its counts since the node started (commit latency, messages applied). */
+  shardReadings(): ShardGaugeReading[] {
+    return this.posted.map((_, i) => readShardGauges(this.gauges, i));
+  }
 
   /** Flushes, asks every shard to commit and close its store, then stops the threads. */
   async close(): Promise<void> {

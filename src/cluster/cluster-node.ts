@@ -7,7 +7,9 @@
 import type { TakeoverReply, TakeoverRequest } from '../actors/session-types.js';
 import type { Dispatcher } from '../broker/dispatch.js';
 import type { RetainedMessages } from '../broker/retained.js';
+import type { ClusterView, MemberInfoView, Readiness, RouteInfo } from '../http/admin-source.js';
 import type { Logger } from '../log.js';
+import type { NodeLoad, NodeMetrics } from '../metrics/node-metrics.js';
 import { compactMessage, type AppMessage } from '../protocol/message.js';
 import type { Router } from '../routing/router.js';
 import { Forwarder, type LocalDelivery } from './forwarder.js';
@@ -15,7 +17,8 @@ import { ForwardIntake } from './forward-intake.js';
 import { GrpcTransport } from './grpc-transport.js';
 import { joinHostPort } from './gossip-socket.js';
 import { SwimMembership } from './membership.js';
-import type { PeerMessage } from './peer-messages.js';
+import type { OriginDigest, PeerMessage } from './peer-messages.js';
+import { clusterReadiness } from './readiness.js';
 import { laneFor, type AdoptOutcome, type ClusterStatus, type MemberStatusInfo } from './peer-transport.js';
 import { RetainedReplica } from './retained-replica.js';
 import { RouteLink } from './route-link.js';
@@ -29,6 +32,8 @@ import { CLUSTER_PROTOCOL_VERSION, type MemberInfo } from './types.js';
 /** Digests to every peer, purge of dead slices, and overdue forward acks, this often. Anti-entropy
  * repairs what deltas missed within about one period. */
 export const CLUSTER_TICK_MS = 2_000;
+/** Deadline of the Status call that asks a peer for its load (admin API, dashboard). */
+const PEER_LOAD_DEADLINE_MS = 1_000;
 /** Deadline of the retained snapshot a joining node fetches. */
 const RETAINED_SNAPSHOT_DEADLINE_MS = 10_000;
 
@@ -39,13 +44,22 @@ export interface ClusterHost extends LocalDelivery {
   readonly retained: RetainedMessages;
   /** The shard's part of a session takeover (the node's supervisor). */
   readonly supervisor: { takeover(clientId: string, request: TakeoverRequest): void };
+  /** Where the cluster reports what it counts (takeovers). */
+  readonly metrics: NodeMetrics;
+  /** This node's load, for peers' Status calls. */
+  nodeLoad(): NodeLoad;
 }
 
 function mqttOf(info: MemberInfo): { mqttAddress?: string } {
   return info.mqttAddress === undefined ? {} : { mqttAddress: info.mqttAddress };
 }
 
-export class ClusterNode {
+export class ClusterNode implements ClusterView {
+  /** The node's metrics seam: count takeovers with metrics.observeTakeover(outcome, ms). */
+  readonly metrics: NodeMetrics;
+  private readonly nodeLoad: () => NodeLoad;
+  /** The digests each peer last sent, since its current incarnation came up (readiness). */
+  private readonly peerDigests = new Map<string, readonly OriginDigest[]>();
   private readonly membership: SwimMembership;
   private readonly transport: GrpcTransport;
   private readonly routes: RouteLink;
@@ -78,6 +92,8 @@ export class ClusterNode {
     host: ClusterHost,
     private readonly log: Logger,
   ) {
+    this.metrics = host.metrics;
+    this.nodeLoad = () => host.nodeLoad();
     const self: MemberInfo = {
       name: settings.nodeName,
       incarnation: settings.incarnation,
@@ -262,7 +278,67 @@ export class ClusterNode {
         ...mqttOf(info),
       });
     }
-    return { node: self.name, incarnation: self.incarnation, protocolVersion: CLUSTER_PROTOCOL_VERSION, members };
+    return { node: self.name, incarnation: self.incarnation, protocolVersion: CLUSTER_PROTOCOL_VERSION, members, load: this.nodeLoad() };
+  }
+
+  // ---- ClusterView: what the admin API, /metrics and /ready show --------------------------
+
+  /** Every member with its state and routes; each alive peer is asked for its load (1 s deadline). */
+  async members(): Promise<MemberInfoView[]> {
+    const status = this.status();
+    return await Promise.all(
+      status.members.map(async (m): Promise<MemberInfoView> => {
+        const self = m.node === status.node;
+        let load: NodeLoad | null = self ? status.load : null;
+        if (!self && m.state === 'alive' && this.up.has(m.node)) {
+          load = await this.transport.status(m.node, PEER_LOAD_DEADLINE_MS).then(
+            (s) => s.load,
+            () => null, // slow or gone: shown without its load
+          );
+        }
+        return { node: m.node, state: m.state, self, incarnation: m.incarnation, grpcAddress: m.grpcAddress, routes: m.routeCount, forwardQueueDepth: m.forwardQueueDepth, load };
+      }),
+    );
+  }
+
+  routeList(): RouteInfo[] {
+    const byFilter = new Map<string, string[]>();
+    const table = this.routes.table;
+    for (const origin of table.origins()) {
+      for (const filter of table.sliceOf(origin)?.filters ?? []) {
+        const nodes = byFilter.get(filter);
+        if (nodes === undefined) byFilter.set(filter, [origin]);
+        else nodes.push(origin);
+      }
+    }
+    return [...byFilter].map(([filter, nodes]) => ({ filter, nodes: nodes.sort() }));
+  }
+
+  routeCounts(): Map<string, number> {
+    const table = this.routes.table;
+    return new Map(table.digests().map((d) => [d.origin, d.count]));
+  }
+
+  forwardQueueDepths(): Map<string, number> {
+    return new Map(this.membership.members().map(({ info }) => [info.name, this.forwarder.awaiting(info.name)]));
+  }
+
+  memberStates(): Map<string, number> {
+    const counts = new Map<string, number>([['alive', 0], ['suspect', 0], ['down', 0]]);
+    for (const { state } of this.membership.members()) counts.set(state, (counts.get(state) ?? 0) + 1);
+    return counts;
+  }
+
+  readiness(): Readiness {
+    const own = this.membership.gossipAddress;
+    const r = clusterReadiness({
+      soleSeed: this.settings.seeds.every((seed) => seed === own),
+      members: this.membership.members().map(({ info, state }) => ({ name: info.name, incarnation: info.incarnation, state })),
+      streamsUp: this.up,
+      digestsFrom: this.peerDigests,
+      held: (origin) => this.routes.table.digest(origin),
+    });
+    return { ready: r.joined && r.routesSynced, checks: { joined: r.joined, routesSynced: r.routesSynced }, waitingFor: r.waitingFor };
   }
 
   /** The other live members (those client ids are owned by, see ownerCandidates): where a
@@ -309,6 +385,7 @@ export class ClusterNode {
     const known = this.connected.get(info.name);
     if (known !== undefined && known !== info.incarnation) {
       // Restarted: what the old process held (routes, unacknowledged copies) is gone.
+      this.peerDigests.delete(info.name);
       this.forwarder.nodeGone(info.name);
       this.up.delete(info.name);
     }
@@ -324,6 +401,7 @@ export class ClusterNode {
     this.retainedResync.delete(info.name);
     this.connected.delete(info.name);
     this.membersChanged();
+    this.peerDigests.delete(info.name);
     this.up.delete(info.name);
     this.transport.disconnect(info.name);
     this.forwarder.nodeGone(info.name);
@@ -380,6 +458,7 @@ export class ClusterNode {
     switch (message.kind) {
       case 'route-delta':
       case 'digests':
+        if (message.kind === 'digests') this.peerDigests.set(from, message.set.digests);
         this.routes.receive(from, message);
         return;
       case 'forward':

@@ -9,6 +9,7 @@ import type { SessionTakeoverMessage } from './takeover-codec.js';
 import { hashA } from './route-digest.js';
 import type { DrainReport } from './node-drain.js';
 import type { MemberInfo } from './types.js';
+import type { NodeLoad } from '../metrics/node-metrics.js';
 
 export interface PeerTransportEvents {
   /** A message from `from` (admitted: right secret, known name, current incarnation). */
@@ -41,6 +42,8 @@ export interface ClusterStatus {
   readonly incarnation: number;
   readonly protocolVersion: number;
   readonly members: readonly MemberStatusInfo[];
+  /** The answering node's own load; null from a node that does not report it. */
+  readonly load: NodeLoad | null;
 }
 
 /** The outcome of an Adopt call: moved, nothing to move (detail ''), or refused (detail why). */

@@ -248,6 +248,15 @@ export function encodeStatus(s: ClusterStatus): StatusResponse {
       grpc_address: m.grpcAddress,
       mqtt_address: m.mqttAddress ?? '',
     })),
+    load: s.load === null ? null : {
+      connections: s.load.connections,
+      messages_received: s.load.messagesReceived,
+      messages_sent: s.load.messagesSent,
+      bytes_received: s.load.bytesReceived,
+      bytes_sent: s.load.bytesSent,
+      subscriptions: s.load.subscriptions,
+      retained: s.load.retained,
+    },
   };
 }
 
@@ -266,6 +275,15 @@ export function decodeStatus(s: StatusResponse__Output): ClusterStatus {
       grpcAddress: m.grpc_address,
       ...(m.mqtt_address === '' ? {} : { mqttAddress: m.mqtt_address }),
     })),
+    load: s.load === null ? null : {
+      connections: s.load.connections,
+      messagesReceived: toInt(s.load.messages_received, 'status.load.messages_received'),
+      messagesSent: toInt(s.load.messages_sent, 'status.load.messages_sent'),
+      bytesReceived: toInt(s.load.bytes_received, 'status.load.bytes_received'),
+      bytesSent: toInt(s.load.bytes_sent, 'status.load.bytes_sent'),
+      subscriptions: s.load.subscriptions,
+      retained: s.load.retained,
+    },
   };
 }
 

@@ -8,7 +8,8 @@ export type ConfigErrorCode =
   | 'CONFIG_MISSING_VALUE'
   | 'CONFIG_FILE_UNREADABLE'
   | 'CONFIG_FILE_INVALID'
-  | 'CONFIG_CLUSTER_SECRET_REQUIRED';
+  | 'CONFIG_CLUSTER_SECRET_REQUIRED'
+  | 'CONFIG_HTTP_TOKEN_REQUIRED';
 
 export interface ConfigErrorDetails {
   code: ConfigErrorCode;

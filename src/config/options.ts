@@ -15,6 +15,7 @@ import {
   tlsFileKind,
 } from './cluster-options.js';
 import { DRAIN_DEFAULTS, DRAIN_SPECS, type DrainConfig } from './drain-options.js';
+import { DEFAULT_HTTP, checkHttpConfig, httpListenKind, httpTokenKind } from './http-options.js';
 import type { Secret } from './secret.js';
 import { DEFAULT_TLS_PORT, DEFAULT_WSS_PORT, DEFAULT_WS_PORT, checkTransportConfig, optionalListenKind, switchKind } from './transport-options.js';
 import { DEFAULT_LIMITS, LIMIT_SPECS, type LimitConfig } from './limit-options.js';
@@ -102,6 +103,11 @@ export interface ShoalConfig extends LimitConfig, DrainConfig {
   readonly tlsCnAsUsername: boolean;
   /** How long a cross-node takeover waits for each answer before refusing the CONNECT (0x89). */
   readonly takeoverTimeoutMs: number;
+  // ---- HTTP: metrics, admin API, health, dashboard (kinds and rules in http-options.ts) ----
+  /** Where the HTTP listener binds; null = off. */
+  readonly http: ListenAddress | null;
+  /** Bearer token of the HTTP listener; required when it is not on loopback. Redacted wherever shown. */
+  readonly httpToken: Secret | null;
 }
 
 export type ConfigKey = keyof ShoalConfig;
@@ -157,6 +163,8 @@ export const DEFAULT_CONFIG = Object.freeze({
   tlsCnAsUsername: false,
   takeoverTimeoutMs: 5_000,
   ...DRAIN_DEFAULTS,
+  http: DEFAULT_HTTP,
+  httpToken: null,
 } as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName' | 'advertise'>);
 
 export function defaultConfig(): ShoalConfig {
@@ -376,6 +384,16 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     description: 'How long a CONNECT that moves a session from another node waits for each answer (claim, export, install, handover) before it is refused with 0x89 Server busy; the old node keeps the session twice as long.',
   },
   ...DRAIN_SPECS,
+  http: {
+    flag: '--http',
+    kind: httpListenKind,
+    description: "Address of the HTTP listener: Prometheus /metrics, the admin API (/api/v1/...), /health, /ready and the dashboard at /. 'off' disables it.",
+  },
+  httpToken: {
+    flag: '--http-token',
+    kind: httpTokenKind,
+    description: 'Bearer token every HTTP request must send (Authorization: Bearer <token>); required when --http is not on loopback. Never logged.',
+  },
 };
 
 /** `--max-queued-bytes` → `SHOAL_MAX_QUEUED_BYTES`. */
@@ -496,6 +514,7 @@ export function checkConfig(config: ShoalConfig, sourceOf: (key: ConfigKey) => s
   }
   checkClusterConfig(config, sourceOf);
   checkTransportConfig(config, sourceOf);
+  checkHttpConfig(config, sourceOf);
   return config;
 }
 
@@ -504,7 +523,12 @@ export function freezeConfig(layers: readonly PartialConfig[], sourceOf: (key: C
   const merged: ShoalConfig = Object.assign({}, defaultConfig(), ...layers);
   // --advertise follows the --gossip host actually configured, unless set itself.
   const advertise = layers.some((layer) => 'advertise' in layer) ? merged.advertise : deriveAdvertise(merged.gossip.host).host;
-  const frozen = { listen: Object.freeze({ ...merged.listen }), gossip: Object.freeze({ ...merged.gossip }), grpc: Object.freeze({ ...merged.grpc }) };
+  const frozen = {
+    listen: Object.freeze({ ...merged.listen }),
+    gossip: Object.freeze({ ...merged.gossip }),
+    grpc: Object.freeze({ ...merged.grpc }),
+    http: merged.http === null ? null : Object.freeze({ ...merged.http }),
+  };
   return Object.freeze(checkConfig({ ...merged, ...frozen, advertise, seeds: Object.freeze([...merged.seeds]) }, sourceOf));
 }
 

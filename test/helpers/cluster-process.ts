@@ -44,6 +44,8 @@ export function startArgs(spec: ClusterChildSpec): string[] {
     '--advertise', host,
     '--seeds', spec.seeds.join(','),
     ...(spec.extraArgs ?? []),
+    // A free port each: the default 18083 would be taken by the first node.
+    '--http', '127.0.0.1:0',
   ];
 }
 /** tsx compiles on the fly, SQLite opens, workers start, gossip joins: allow for a slow box. */

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
       routeSlice: (origin) => table.sliceOf(origin),
       retainedSnapshot: () => config.retained ?? [],
       adopt: (from, clientId) => Promise.resolve({ moved: false, detail: `${from} asked for ${clientId}; this test peer holds no sessions` }),
-      status: () => ({ node: config.name, incarnation: config.incarnation, protocolVersion: 1, members: [] }),
+      status: () => ({ node: config.name, incarnation: config.incarnation, protocolVersion: 1, members: [], load: null }),
       drain: () => Promise.reject(new Error('this test peer does not drain')),
     },
   });

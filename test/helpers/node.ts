@@ -29,7 +29,7 @@ export async function startTestNode(overrides: Record<string, unknown> = {}, opt
   const dataDir = opts.dataDir ?? tempDir();
   // SHOAL_SHARD_HOST=main|workers runs the suites against either shard host (npm test runs both).
   const host = process.env.SHOAL_SHARD_HOST;
-  const config = parseConfig({ listen: '127.0.0.1:0', dataDir, shards: 2, sysIntervalSec: 0, logLevel: 'info', ...(host ? { shardHost: host } : {}), ...overrides }, 'test');
+  const config = parseConfig({ listen: '127.0.0.1:0', dataDir, shards: 2, sysIntervalSec: 0, logLevel: 'info', http: 'off', ...(host ? { shardHost: host } : {}), ...overrides }, 'test');
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {

@@ -44,7 +44,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 /** Starts `shoal start --listen 127.0.0.1:0 --data-dir DIR ...` and resolves once it listens. */
 export async function startProcessNode(dataDir: string, extraArgs: string[] = []): Promise<ProcessNode> {
-  const args = ['--import', 'tsx', 'src/main.ts', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--shards', '2', '--sys-interval', '0', ...extraArgs];
+  const args = ['--import', 'tsx', 'src/main.ts', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--shards', '2', '--sys-interval', '0', '--http', 'off', ...extraArgs];
   const child = spawn(process.execPath, args, { cwd: ROOT, env: cleanEnv() });
   const lines: Record<string, unknown>[] = [];
   const lineWaiters = new Set<() => void>();

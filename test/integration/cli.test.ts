@@ -113,7 +113,7 @@ function stopOnFailure(shoal: Shoal): void {
 
 test('start serves MQTT on the logged port and exits 0 on SIGTERM', async () => {
   const dataDir = join(tmp, 'data-start');
-  const shoal = spawnShoal(['start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--shards', '1', '--node-name=cli-test']);
+  const shoal = spawnShoal(['start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--shards', '1', '--node-name=cli-test', '--http', '127.0.0.1:0']);
   try {
     const effective = await shoal.waitForLog((l) => l.event === 'config.effective', STARTUP_TIMEOUT_MS);
     assert.deepEqual((effective.config as { listen: unknown }).listen, { host: '127.0.0.1', port: 0 });
@@ -156,7 +156,7 @@ test('a port already in use fails startup with exit 1 and a fatal log line', asy
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const { port } = blocker.address() as AddressInfo;
   try {
-    const result = await runToExit(['start', '--listen', `127.0.0.1:${port}`, '--data-dir', join(tmp, 'data-busy'), '--shards', '1']);
+    const result = await runToExit(['start', '--listen', `127.0.0.1:${port}`, '--data-dir', join(tmp, 'data-busy'), '--shards', '1', '--http', 'off']);
     assert.equal(result.code, 1, `stderr: ${result.stderr}`);
     const fatal = result.stdout.find((l) => l.event === 'node.start.failed');
     assert.ok(fatal, `fatal line in ${JSON.stringify(result.stdout)}`);

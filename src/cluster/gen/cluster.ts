@@ -17,6 +17,7 @@ import type { HelloRequest as _cluster_v1_HelloRequest, HelloRequest__Output as 
 import type { HelloResponse as _cluster_v1_HelloResponse, HelloResponse__Output as _cluster_v1_HelloResponse__Output } from './cluster/v1/HelloResponse.js';
 import type { MemberStatus as _cluster_v1_MemberStatus, MemberStatus__Output as _cluster_v1_MemberStatus__Output } from './cluster/v1/MemberStatus.js';
 import type { MessageProperties as _cluster_v1_MessageProperties, MessageProperties__Output as _cluster_v1_MessageProperties__Output } from './cluster/v1/MessageProperties.js';
+import type { NodeLoad as _cluster_v1_NodeLoad, NodeLoad__Output as _cluster_v1_NodeLoad__Output } from './cluster/v1/NodeLoad.js';
 import type { OriginDigest as _cluster_v1_OriginDigest, OriginDigest__Output as _cluster_v1_OriginDigest__Output } from './cluster/v1/OriginDigest.js';
 import type { PeerBatch as _cluster_v1_PeerBatch, PeerBatch__Output as _cluster_v1_PeerBatch__Output } from './cluster/v1/PeerBatch.js';
 import type { PeerMessage as _cluster_v1_PeerMessage, PeerMessage__Output as _cluster_v1_PeerMessage__Output } from './cluster/v1/PeerMessage.js';
@@ -70,6 +71,7 @@ export interface ProtoGrpcType {
       HelloResponse: MessageTypeDefinition<_cluster_v1_HelloResponse, _cluster_v1_HelloResponse__Output>
       MemberStatus: MessageTypeDefinition<_cluster_v1_MemberStatus, _cluster_v1_MemberStatus__Output>
       MessageProperties: MessageTypeDefinition<_cluster_v1_MessageProperties, _cluster_v1_MessageProperties__Output>
+      NodeLoad: MessageTypeDefinition<_cluster_v1_NodeLoad, _cluster_v1_NodeLoad__Output>
       OriginDigest: MessageTypeDefinition<_cluster_v1_OriginDigest, _cluster_v1_OriginDigest__Output>
       PeerBatch: MessageTypeDefinition<_cluster_v1_PeerBatch, _cluster_v1_PeerBatch__Output>
       PeerMessage: MessageTypeDefinition<_cluster_v1_PeerMessage, _cluster_v1_PeerMessage__Output>

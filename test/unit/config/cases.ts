@@ -18,6 +18,7 @@ const FILE_A = fileURLToPath(new URL('../../../package.json', import.meta.url));
 const FILE_B = fileURLToPath(new URL('../../../tsconfig.json', import.meta.url));
 const FILE_C = fileURLToPath(new URL('../../../README.md', import.meta.url));
 export const GOOD_SECRET = 'a-cluster-secret-of-36-characters-xx';
+export const GOOD_HTTP_TOKEN = 'an-http-token-of-31-characters';
 
 // The shards default is the CPU count, so pick a value that differs from it on this machine.
 const ALT_SHARDS = defaultConfig().shards === 7 ? 9 : 7;
@@ -72,6 +73,8 @@ export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
   takeoverTimeoutMs: { text: '1500', json: 1500, expected: 1500 },
   drainTimeoutMs: { text: '5000', json: 5000, expected: 5000 },
   advertiseMqtt: { text: 'mqtt-1.example:8883', json: 'mqtt-1.example:8883', expected: 'mqtt-1.example:8883' },
+  http: { text: '10.0.0.5:8080', json: { host: '10.0.0.5', port: 8080 }, expected: { host: '10.0.0.5', port: 8080 } },
+  httpToken: { text: GOOD_HTTP_TOKEN, json: GOOD_HTTP_TOKEN, expected: new Secret(GOOD_HTTP_TOKEN) },
 };
 
 /**
@@ -90,6 +93,7 @@ export const COMPANIONS: Partial<Record<ConfigKey, Record<string, unknown>>> = {
   tlsCa: { tls: true, tlsCert: FILE_A, tlsKey: FILE_B },
   tlsRequireClientCert: { tls: true, tlsCert: FILE_A, tlsKey: FILE_B, tlsCa: FILE_C },
   tlsCnAsUsername: { tls: true, tlsCert: FILE_A, tlsKey: FILE_B, tlsCa: FILE_C, tlsRequireClientCert: true },
+  http: { httpToken: GOOD_HTTP_TOKEN },
 };
 
 /** Values a flag or env var may carry that must be rejected. */
@@ -138,6 +142,8 @@ export const BAD_TEXT: Record<ConfigKey, string[]> = {
   takeoverTimeoutMs: ['99', '60001', '5s'],
   drainTimeoutMs: ['999', '3600001', '1.5', '10s'],
   advertiseMqtt: ['mqtt.example', 'mqtt.example:0', '0.0.0.0:1883', ':1883', '[::]:1883', '::1:1883', 'bad host:1883'],
+  http: ['18083', 'OFF', 'host:', '[::1]18083'],
+  httpToken: ['short', 'has a space in it ok', 'x'.repeat(1025), 't\u00f6ken-with-umlaut-xx'],
 };
 
 /** Values a JSON config file may carry that must be rejected (including wrong JSON types). */
@@ -186,6 +192,8 @@ export const BAD_JSON: Record<ConfigKey, unknown[]> = {
   takeoverTimeoutMs: [99, 60_001, '5000'],
   drainTimeoutMs: ['5000', 0, 1.5, null],
   advertiseMqtt: [1883, { host: 'h', port: 1 }, 'h:0', true],
+  http: [18083, true, 'on', { host: 'h' }, { host: 'h', port: 1, tls: true }],
+  httpToken: [42, 'short', null, ''],
 };
 
 /** Runs `fn`, which must throw a ConfigError, and returns it. */

@@ -65,6 +65,8 @@ test('defaults match the documented values', () => {
     takeoverTimeoutMs: 5000,
     drainTimeoutMs: 30_000,
     advertiseMqtt: null,
+    http: { host: '127.0.0.1', port: 18083 },
+    httpToken: null,
   });
   assert.deepEqual(parseConfig({}, 'empty.json'), c);
 });
@@ -186,6 +188,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
       '--tls', '--ws', '--wss', '--tls-cert', '--tls-key', '--tls-ca', '--tls-require-client-cert', '--tls-cn-as-username',
       '--takeover-timeout',
       '--drain-timeout', '--advertise-mqtt',
+      '--http', '--http-token',
     ],
   );
   assert.deepEqual(
