@@ -44,6 +44,7 @@ import type { TlsCredentials } from './transport/tls-credentials.js';
 import { drainNode, type DrainReport, type DrainSteps } from './cluster/node-drain.js';
 import { serverReferences } from './cluster/server-reference.js';
 import { mqttAdvertiseAddress } from './config/drain-options.js';
+import { startHttpServer, type HttpServer } from './http/http-server.js';
 
 export const VERSION = '0.1.0';
 
@@ -71,6 +72,8 @@ export interface NodeHandle {
   transports: ListenAddresses;
   /** Rereads the TLS certificate files (SIGHUP); null when no TLS listener is on. */
   reloadCertificates(): ReloadResult | null;
+  /** The HTTP listener (metrics, admin API, dashboard); null with --http off. */
+  http: { host: string; port: number } | null;
   events: EventEmitter<NodeEvents>;
   /** The node's part of the cluster (null when it runs alone): e.g. pushSessions() on a graceful leave. */
   cluster: ClusterNode | null;
@@ -846,6 +849,17 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   // First: a bad users file must fail startup before any storage is opened.
   const authMethods = opts.authMethods ?? configuredAuthMethods(config);
   if (authMethods.names.length > 0) log.info({ event: 'auth.methods', methods: authMethods.names }, 'enhanced authentication offered');
+  // Bound first: a busy port fails startup before storage opens, and /health answers while it loads.
+  const httpServer = config.http === null ? null : await startHttpServer({ listen: config.http, token: config.httpToken, nodeName: config.nodeName, log });
+  try {
+    return await startNodeWith(config, opts, log, authMethods, httpServer);
+  } catch (err) {
+    await httpServer?.close();
+    throw err;
+  }
+}
+
+async function startNodeWith(config: ShoalConfig, opts: StartOptions, log: Logger, authMethods: AuthMethods, httpServer: HttpServer | null): Promise<NodeHandle> {
   const inMemory = opts.inMemory ?? false;
   const dataDir = inMemory ? null : resolve(config.dataDir);
   if (dataDir !== null) mkdirSync(dataDir, { recursive: true });
@@ -859,7 +873,7 @@ export async function startNode(config: ShoalConfig, opts: StartOptions = {}): P
   // when --listen asks for port 0); connections are refused until the node is up (accepting).
   const listener = await listenTcp(config.listen, (stream, remote) => node.accept(stream, remote));
   try {
-    return await startOnListener(config, opts, log, node, listener, { dataDir, shardHost, retainedCount });
+    return await startOnListener(config, opts, log, node, listener, { dataDir, shardHost, retainedCount, httpServer });
   } catch (err) {
     await listener.close();
     throw err;
@@ -873,7 +887,7 @@ async function startOnListener(
   log: Logger,
   node: ShoalNode,
   listener: TcpListener,
-  { dataDir, shardHost, retainedCount }: { dataDir: string | null; shardHost: 'workers' | 'main'; retainedCount: number },
+  { dataDir, shardHost, retainedCount, httpServer }: { dataDir: string | null; shardHost: 'workers' | 'main'; retainedCount: number; httpServer: HttpServer | null },
 ): Promise<NodeHandle> {
   const mqttAddress = mqttAdvertiseAddress(config, listener.address.port);
   const cluster = opts.cluster === undefined ? clusterSettingsFrom(config, Date.now(), mqttAddress) : { mqttAddress, ...opts.cluster };
@@ -903,6 +917,8 @@ async function startOnListener(
       node.closeShardClients(shard, message);
     },
   });
+  let listening = false;
+  httpServer?.attach(node.adminSource(() => listening));
   const restored = await node.supervisor.start();
   node.restored(restored);
   log.info({ event: 'node.restored', retained: retainedCount, subscriptions: node.stats().subscriptions }, 'storage loaded');
@@ -913,6 +929,7 @@ async function startOnListener(
   // Per-address rate state outlives the address's last connection by up to a second's burst.
   const sweepTimer = config.maxConnectionRate > 0 ? setInterval(() => node.sweepAdmission(), ADMISSION_SWEEP_MS) : null;
   sweepTimer?.unref();
+  listening = true;
   const sysTimer = config.sysIntervalSec > 0 ? setInterval(() => node.publishSys(), config.sysIntervalSec * 1000) : null;
   sysTimer?.unref();
   if (sysTimer !== null) node.publishSys();
@@ -929,6 +946,7 @@ async function startOnListener(
     mqtt: listener.address,
     transports: transports.addresses,
     reloadCertificates: () => transports.reloadCertificates(),
+    http: httpServer?.address ?? null,
     events: node.events,
     cluster: node.cluster,
     stats: () => node.stats(),
@@ -936,6 +954,7 @@ async function startOnListener(
       closed ??= (async () => {
         log.info({ event: 'node.stopping', reason }, 'stopping node');
         node.events.emit('stopping', { reason });
+        listening = false; // /ready: 503 from now on, so load balancers move on first
         if (sysTimer !== null) clearInterval(sysTimer);
         if (sweepTimer !== null) clearInterval(sweepTimer);
         if (node.cluster !== null) {
@@ -955,6 +974,7 @@ async function startOnListener(
         }
         await listener.close();
         await transports.close();
+        await httpServer?.close();
         log.info({ event: 'node.stopped' }, 'node stopped');
         log.flush?.();
       })();
