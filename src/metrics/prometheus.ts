@@ -122,9 +122,17 @@ export function createRegistry(source: AdminSource): Registry {
   gauge('shoal_shard_mailbox_depth', 'Messages handed to a session shard and not yet taken by it (worker shards; a main-thread shard takes them at once).', ['shard'], (g) => {
     source.shardMailboxDepths().forEach((depth, i) => g.set({ shard: String(i) }, depth));
   });
-  registerRead(registry, new ReadHistogram('shoal_storage_commit_duration_seconds', 'Duration of a session shard\'s SQLite group commit (one transaction per batch).', () =>
-    source.shardReadings().map((r, i) => ({ labels: { shard: String(i) }, bounds: COMMIT_BUCKETS_SECONDS, cumulative: r.cumulativeBuckets.slice(0, -1), sum: r.commitSeconds, count: r.commits })),
-  ));
+  // Over all shards, without a shard label: one histogram is what an alert reads, and common
+  // text-format parsers (parse-prometheus-text-format) cannot read labelled histograms.
+  registerRead(registry, new ReadHistogram('shoal_storage_commit_duration_seconds', 'Duration of the session shards\' SQLite group commits (one transaction per batch), all shards.', () => {
+    const all = { labels: {}, bounds: COMMIT_BUCKETS_SECONDS, cumulative: COMMIT_BUCKETS_SECONDS.map(() => 0), sum: 0, count: 0 };
+    for (const r of source.shardReadings()) {
+      r.cumulativeBuckets.slice(0, -1).forEach((n, i) => (all.cumulative[i]! += n));
+      all.sum += r.commitSeconds;
+      all.count += r.commits;
+    }
+    return [all];
+  }));
   return registry;
 }
 
