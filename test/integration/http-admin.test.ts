@@ -9,25 +9,12 @@ import { after, before, test } from 'node:test';
 import type { IDisconnectPacket, MqttClient } from 'mqtt';
 import { connect, removeDir, startTestNode, tempDir, waitFor, type TestNode } from '../helpers/node.js';
 import { httpJson } from '../helpers/http.js';
+import type { ClientInfo } from '../../src/http/admin-source.js';
+import type { Page } from '../../src/http/paging.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'admin-test-token-0123456789abcdef';
 
-interface ClientInfo {
-  clientId: string;
-  node: string;
-  connected: boolean;
-  username: string | null;
-  address: string | null;
-  protocolVersion: number | null;
-  persistent: boolean;
-  subscriptions: number;
-}
-interface Page<T> {
-  data: T[];
-  nextCursor: string | null;
-  total: number;
-}
 interface ErrorBody {
   error: { code: string; message: string };
 }
@@ -139,13 +126,13 @@ test('GET /api/v1/clients/{id} shows one client; unknown ids and wrong methods a
 test('DELETE /api/v1/clients/{id} kicks the client with DISCONNECT 0x98; an offline session is a 409', async () => {
   const victim = clients[4]!; // adm-5, v5
   const disconnect = new Promise<IDisconnectPacket>((resolve) => victim.once('disconnect', resolve));
-  const closed = waitFor(node.handle.events, 'client.disconnected', (e: { clientId: string | null }) => e.clientId === 'adm-5');
+  const closed = waitFor(node.handle.events, 'client.disconnected', (e: { clientId: string | null; reason: { reasonCode: number } }) => e.clientId === 'adm-5');
   const r = await httpJson<{ disconnected: boolean; reasonCode: number }>(base, '/api/v1/clients/adm-5', { method: 'DELETE', token: TOKEN });
   assert.equal(r.status, 200);
   assert.equal(r.body.disconnected, true);
   assert.equal((await disconnect).reasonCode, 0x98);
   const [event] = await closed;
-  assert.equal((event as { reason: { reasonCode: number } }).reason.reasonCode, 0x98);
+  assert.equal(event.reason.reasonCode, 0x98);
   assert.ok(node.logs.some((l) => l.event === 'admin.client.kicked' && l.clientId === 'adm-5'));
   const after = await httpJson<ClientInfo | ErrorBody>(base, '/api/v1/clients/adm-5', { token: TOKEN });
   assert.equal(after.status, 404, 'a clean session ends with its connection');
