@@ -60,6 +60,8 @@ export class ClusterNode implements ClusterView {
   private readonly nodeLoad: () => NodeLoad;
   /** The digests each peer last sent, since its current incarnation came up (readiness). */
   private readonly peerDigests = new Map<string, readonly OriginDigest[]>();
+  /** Another member was seen alive since start (readiness: joined, latched). */
+  private joinedBefore = false;
   private readonly membership: SwimMembership;
   private readonly transport: GrpcTransport;
   private readonly routes: RouteLink;
@@ -333,6 +335,7 @@ export class ClusterNode implements ClusterView {
     const own = this.membership.gossipAddress;
     const r = clusterReadiness({
       soleSeed: this.settings.seeds.every((seed) => seed === own),
+      joinedBefore: this.joinedBefore,
       members: this.membership.members().map(({ info, state }) => ({ name: info.name, incarnation: info.incarnation, state })),
       streamsUp: this.up,
       digestsFrom: this.peerDigests,
@@ -391,6 +394,7 @@ export class ClusterNode implements ClusterView {
     }
     this.connected.set(info.name, info.incarnation);
     this.membersChanged();
+    this.joinedBefore = true;
     this.routes.memberUp(info);
     this.transport.connect(info);
   }

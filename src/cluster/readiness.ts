@@ -13,6 +13,10 @@ export interface ReadinessMember {
 export interface ReadinessInput {
   /** The seed list names no node but this one: a cluster of one is joined by definition. */
   readonly soleSeed: boolean;
+  /** This node has seen another member alive since it started. Latched: a node whose peers all
+   * leave keeps serving, and stays ready (else a 2-node cluster restarting one node would have
+   * no ready node at all). */
+  readonly joinedBefore: boolean;
   /** The other members as membership knows them. */
   readonly members: readonly ReadinessMember[];
   /** Peers whose gRPC streams are up. */
@@ -33,7 +37,7 @@ export interface ClusterReadiness {
 export function clusterReadiness(input: ReadinessInput): ClusterReadiness {
   const waitingFor: string[] = [];
   const alive = input.members.filter((m) => m.state === 'alive');
-  const joined = input.soleSeed || alive.length > 0;
+  const joined = input.soleSeed || input.joinedBefore || alive.length > 0;
   if (!joined) waitingFor.push('another cluster member: no seed has answered yet');
   let routesSynced = true;
   for (const m of alive) {
