@@ -1,0 +1,111 @@
+// The dashboard in real headless Chromium (Debian's /usr/bin/chromium through playwright-core)
+// against a running node with a token: the page asks for the token, then shows the node, its
+// member row and top topics with the numbers the API gives, and its message-rate plot moves while
+// a publisher runs. Skipped, saying so, where Chromium is not installed (CI installs it).
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import { chromium, type Browser, type Page as BrowserPage } from 'playwright-core';
+import { collector, connect, removeDir, startTestNode, type TestNode } from '../helpers/node.js';
+import { httpJson } from '../helpers/http.js';
+import type { MemberInfoView } from '../../src/http/admin-source.js';
+import type { TopicCount } from '../../src/metrics/top-topics.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SKIP = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium; .ci/run does) to run the dashboard test`;
+const TOKEN = 'dashboard-test-token-0123456789';
+const WAIT_MS = 20_000;
+/** The page polls this often (?interval=), so the test sees several samples quickly. */
+const POLL_MS = 250;
+
+/** The little of the DOM the page functions below touch (they run in the browser, where it
+ * exists; the project compiles without DOM typings). Functions, not strings: the page's CSP
+ * forbids eval, and the test runs with it enforced. */
+declare const document: {
+  body: { dataset: Record<string, string | undefined> };
+  querySelector(selector: string): { textContent: string | null } | null;
+};
+
+let node: TestNode;
+let base: string;
+let browser: Browser | null = null;
+const clients: MqttClient[] = [];
+
+before(async () => {
+  if (SKIP !== false) return;
+  node = await startTestNode({ http: '127.0.0.1:0', httpToken: TOKEN });
+  base = `http://127.0.0.1:${node.handle.http!.port}`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
+  if (node !== undefined) {
+    await node.stop();
+    removeDir(node.dataDir);
+  }
+});
+
+/** Resolves once the page has drawn `n` more samples than it had. */
+async function moreSamples(page: BrowserPage, n: number): Promise<void> {
+  const now = Number(await page.locator('body').getAttribute('data-samples'));
+  await page.waitForFunction((want) => Number(document.body.dataset.samples) >= want, now + n, { timeout: WAIT_MS });
+}
+
+test('the dashboard shows the node, its members and top topics as the API does, and plots rates live', { skip: SKIP, timeout: 90_000 }, async () => {
+  const sub = await connect(node.url, { clientId: 'dash-sub' });
+  const pub = await connect(node.url, { clientId: 'dash-pub' });
+  clients.push(sub, pub);
+  await sub.subscribeAsync('dash/#', { qos: 0 });
+  const got = collector(sub);
+  // Enough messages on one topic that the sampled top-topics table has it for sure.
+  for (let i = 0; i < 400; i++) pub.publish('dash/hot', 'x', { qos: 0 });
+  for (let i = 0; i < 40; i++) pub.publish('dash/cold', 'y', { qos: 0 });
+  await got.until(440, WAIT_MS);
+
+  const page = await browser!.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/?interval=${POLL_MS}`);
+  // The API wants the token: the page asks for it.
+  await page.locator('#token-form').waitFor({ state: 'visible', timeout: WAIT_MS });
+  await page.locator('#token-input').fill(TOKEN);
+  await page.locator('#token-form button').click();
+  await page.waitForFunction(() => Number(document.body.dataset.samples) >= 2, undefined, { timeout: WAIT_MS });
+
+  assert.equal(await page.locator('[data-testid=node-name]').textContent(), node.config.nodeName);
+  const api = await httpJson<{ data: MemberInfoView[] }>(base, '/api/v1/cluster/members', { token: TOKEN });
+  const self = api.body.data[0]!;
+  const row = page.locator(`tr[data-node="${self.node}"]`);
+  assert.equal(await row.locator('[data-field=state]').textContent(), 'alive');
+  assert.equal(await row.locator('[data-field=connections]').textContent(), String(self.load!.connections));
+  assert.equal(await row.locator('[data-field=subscriptions]').textContent(), String(self.load!.subscriptions));
+  assert.equal(await row.locator('[data-field=routes]').textContent(), String(self.routes));
+  assert.equal(self.load!.connections, 2);
+
+  // Top topics: the same list, in the same order, with the same counts as the API.
+  const top = await httpJson<{ topTopics: TopicCount[] }>(base, '/api/v1/node?top=10', { token: TOKEN });
+  assert.equal(top.body.topTopics[0]!.topic, 'dash/hot');
+  await moreSamples(page, 1);
+  const shown = await page.locator('[data-testid=topics] tbody tr').evaluateAll((rows) =>
+    rows.map((r) => [r.getAttribute('data-topic'), r.querySelector('[data-field=messages]')?.textContent ?? null]),
+  );
+  assert.deepEqual(shown, top.body.topTopics.map((t) => [t.topic, String(t.messages)]));
+
+  // A publisher at a steady rate: the page's rate for this node rises above 0 and its plot
+  // draws points; a new connection shows up in the connections cell.
+  const timer = setInterval(() => pub.publish('dash/live', 'z', { qos: 0 }), 10);
+  try {
+    await page.waitForFunction((name) => Number(document.querySelector(`tr[data-node="${name}"] [data-field=rate-in]`)?.textContent) > 0, self.node, { timeout: WAIT_MS });
+  } finally {
+    clearInterval(timer);
+  }
+  assert.ok(Number(await page.locator('[data-testid=plot-rate-in]').getAttribute('data-points')) > 0, 'the rate plot drew points');
+  const third = await connect(node.url, { clientId: 'dash-third' });
+  clients.push(third);
+  await page.waitForFunction((name) => document.querySelector(`tr[data-node="${name}"] [data-field=connections]`)?.textContent === '3', self.node, { timeout: WAIT_MS });
+  assert.ok(Number(await page.locator('[data-testid=plot-connections]').getAttribute('data-max')) >= 3);
+  assert.deepEqual(errors, [], 'no script errors on the page');
+});
