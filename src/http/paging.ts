@@ -1,5 +1,6 @@
 // Cursor paging of the admin API's lists. Items are ordered by a string key (client id, topic,
-// filter); the cursor is the key of the last item returned, base64url-encoded, so a page after it
+// filter); the cursor is the key of the last item returned, base64url-encoded behind a `c` (so
+// even an empty key makes a non-empty cursor), so a page after it
 // starts at the first key greater than it: stable while items come and go, no offsets to drift.
 // Pure.
 import { HttpError } from './http-errors.js';
@@ -33,8 +34,8 @@ export function pageRequest(params: URLSearchParams): PageRequest {
   }
   const cursor = params.get('cursor');
   if (cursor === null || cursor === '') return { limit, after: null };
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new HttpError(400, 'bad_request', `invalid cursor ${JSON.stringify(cursor)}: pass the nextCursor of the previous page as it is`);
-  return { limit, after: Buffer.from(cursor, 'base64url').toString('utf8') };
+  if (!/^c[A-Za-z0-9_-]*$/.test(cursor)) throw new HttpError(400, 'bad_request', `invalid cursor ${JSON.stringify(cursor)}: pass the nextCursor of the previous page as it is`);
+  return { limit, after: Buffer.from(cursor.slice(1), 'base64url').toString('utf8') };
 }
 
 /** One page of `items` (any order) by `keyOf`, which must be unique per item. */
@@ -58,7 +59,7 @@ export function paginate<T>(items: readonly T[], keyOf: (item: T) => string, req
   const last = slice[slice.length - 1];
   return {
     data: slice.map((k) => k.item),
-    nextCursor: more && last !== undefined ? Buffer.from(last.key, 'utf8').toString('base64url') : null,
+    nextCursor: more && last !== undefined ? `c${Buffer.from(last.key, 'utf8').toString('base64url')}` : null,
     total: keyed.length,
   };
 }
