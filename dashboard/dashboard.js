@@ -131,7 +131,8 @@
       ctx.moveTo(pad.left, y);
       ctx.lineTo(w - pad.right, y);
       ctx.stroke();
-      ctx.fillText(String(Math.round((max * (4 - i)) / 4)), 4, y + 4);
+      const v = (max * (4 - i)) / 4;
+      ctx.fillText(Number.isInteger(v) ? String(v) : v.toFixed(1), 4, y + 4);
     }
     const xOf = (i) => pad.left + ((w - pad.left - pad.right) * i) / (HISTORY - 1);
     const yOf = (v) => h - pad.bottom - ((h - pad.top - pad.bottom) * v) / max;
