@@ -61,9 +61,9 @@ test('the dashboard shows the node, its members and top topics as the API does, 
   await sub.subscribeAsync('dash/#', { qos: 0 });
   const got = collector(sub);
   // Enough messages on one topic that the sampled top-topics table has it for sure.
-  for (let i = 0; i < 400; i++) pub.publish('dash/hot', 'x', { qos: 0 });
-  for (let i = 0; i < 40; i++) pub.publish('dash/cold', 'y', { qos: 0 });
-  await got.until(440, WAIT_MS);
+  for (let i = 0; i < 2000; i++) pub.publish('dash/hot', 'x', { qos: 0 });
+  for (let i = 0; i < 100; i++) pub.publish('dash/cold', 'y', { qos: 0 });
+  await got.until(2100, WAIT_MS);
 
   const page = await browser!.newPage();
   const errors: string[] = [];
