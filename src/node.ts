@@ -25,6 +25,7 @@ import { messageFromPublish, subscribeRequests, willFromConnect } from './broker
 import { StoreWaits, TicketBook } from './broker/tickets.js';
 import type { ClusterNode } from './cluster/cluster-node.js';
 import { clusterSettingsFrom, type ClusterSettings } from './cluster/cluster-settings.js';
+import { LocalRoutes } from './cluster/local-routes.js';
 import { resolveShardHost, type ShoalConfig } from './config/options.js';
 import { createLogger, type Logger } from './log.js';
 import type { ConnectAccepted } from './protocol/connect.js';
@@ -138,6 +139,9 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   private readonly storeWaits: StoreWaits;
   /** Set when the node runs in a cluster (--seeds). */
   cluster: ClusterNode | null = null;
+  /** Alone, this node's distinct filters, counted as the router reports them (the admin API's
+   * routes; the cluster counts its own). */
+  readonly localFilters = new LocalRoutes();
   /** Encoded QoS 0 bytes of the message being dispatched, shared by its direct deliveries. */
   private encodeCache: PublishEncodeCache | null = null;
   /** The message being dispatched, with its bytes in buffers of their own (see compactMessage). */
@@ -696,6 +700,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         return out;
       },
       subscriptionCount: () => this.router.subscriptionCount,
+      localFilters: () => [...this.localFilters.filters()],
       retained: () => [...this.retained.messages()].map(retainedInfo),
       retainedCount: () => this.retained.size,
       connections: () => this.online.size,
@@ -895,6 +900,9 @@ async function startOnListener(
     // Loaded only for a cluster: a single node never loads gRPC or swim.
     const { ClusterNode } = await import('./cluster/cluster-node.js');
     node.cluster = new ClusterNode(cluster, node, log);
+  } else {
+    // Before storage is loaded: restored subscriptions are counted too.
+    node.router.observer = { added: (f) => node.localFilters.add(f), removed: (f) => node.localFilters.remove(f) };
   }
   const limits: SessionLimits = {
     maxInflight: config.maxInflight,

@@ -26,8 +26,7 @@ function onlyGet(method: string, path: string): void {
 
 /** Single-node routes: this node's distinct filters. */
 function localRoutes(source: AdminSource): RouteInfo[] {
-  const filters = new Set(source.subscriptions().map((s) => s.filter));
-  return [...filters].map((filter) => ({ filter, nodes: [source.nodeName] }));
+  return source.localFilters().map((filter) => ({ filter, nodes: [source.nodeName] }));
 }
 
 function clientsMatching(source: AdminSource, q: URLSearchParams): ClientInfo[] {
@@ -88,7 +87,7 @@ export async function answerApi(source: AdminSource, method: string, path: strin
     case '/api/v1/cluster/members': {
       onlyGet(method, path);
       const members = source.cluster === null
-        ? [{ node: source.nodeName, state: 'alive', self: true, incarnation: null, grpcAddress: null, routes: localRoutes(source).length, forwardQueueDepth: 0, load: source.load() }]
+        ? [{ node: source.nodeName, state: 'alive', self: true, incarnation: null, grpcAddress: null, routes: source.localFilters().length, forwardQueueDepth: 0, load: source.load() }]
         : await source.cluster.members();
       return { status: 200, body: { clustered: source.cluster !== null, data: members } };
     }

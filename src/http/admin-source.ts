@@ -101,6 +101,9 @@ export interface AdminSource {
   kick(clientId: string): boolean;
   subscriptions(): SubscriptionInfo[];
   subscriptionCount(): number;
+  /** Distinct filters of this node's subscriptions, kept as they change; only when alone (in a
+   * cluster, see ClusterView.routeList). */
+  localFilters(): string[];
   retained(): RetainedInfo[];
   retainedCount(): number;
   connections(): number;

@@ -101,7 +101,7 @@ export function createRegistry(source: AdminSource): Registry {
   gauge('shoal_subscriptions', 'Subscriptions of the sessions on this node.', [], (g) => g.set(source.subscriptionCount()));
   gauge('shoal_routes', 'Route filters held, by the node that subscribes (this node alone: its distinct filters).', ['node'], (g) => {
     if (source.cluster === null) {
-      g.set({ node: source.nodeName }, new Set(source.subscriptions().map((s) => s.filter)).size);
+      g.set({ node: source.nodeName }, source.localFilters().length);
       return;
     }
     for (const [node, n] of source.cluster.routeCounts()) g.set({ node }, n);
