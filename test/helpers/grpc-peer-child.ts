@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { createLogger } from '../../src/log.js';
 import { GrpcTransport } from '../../src/cluster/grpc-transport.js';
 import { RouteTable } from '../../src/cluster/route-table.js';
-import { jsonLine, revive, type ChildConfig, type Command } from './grpc-peer-protocol.js';
+import { STATUS_LOAD, jsonLine, revive, type ChildConfig, type Command } from './grpc-peer-protocol.js';
 
 async function main(): Promise<void> {
   const config = revive(process.argv[2]!) as ChildConfig;
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
       routeSlice: (origin) => table.sliceOf(origin),
       retainedSnapshot: () => config.retained ?? [],
       adopt: (from, clientId) => Promise.resolve({ moved: false, detail: `${from} asked for ${clientId}; this test peer holds no sessions` }),
-      status: () => ({ node: config.name, incarnation: config.incarnation, protocolVersion: 1, members: [], load: null }),
+      status: () => ({ node: config.name, incarnation: config.incarnation, protocolVersion: 1, members: [], load: { ...STATUS_LOAD } }),
       drain: () => Promise.reject(new Error('this test peer does not drain')),
     },
   });

@@ -24,6 +24,9 @@ export type Command =
   | { cmd: 'status'; id: number; peer: string }
   | { cmd: 'takeover'; id: number; peer: string; message: SessionTakeoverMessage };
 
+/** The load every child reports in Status: distinct values, one past 2^32 (a uint64 on the wire). */
+export const STATUS_LOAD = Object.freeze({ connections: 3, messagesReceived: 2 ** 40 + 1, messagesSent: 5, bytesReceived: 6, bytesSent: 7, subscriptions: 8, retained: 9 });
+
 export function jsonLine(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (v instanceof Uint8Array) return { $b64: Buffer.from(v).toString('base64') };

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { jsonLine, revive, type ChildConfig, type Command } from '../helpers/grpc-peer-protocol.js';
+import { STATUS_LOAD, jsonLine, revive, type ChildConfig, type Command } from '../helpers/grpc-peer-protocol.js';
 import type { ForwardedPublish, PeerMessage } from '../../src/cluster/peer-messages.js';
 import { laneFor } from '../../src/cluster/peer-transport.js';
 import type { SessionTakeoverMessage } from '../../src/cluster/takeover-codec.js';
@@ -160,7 +160,7 @@ describe('cluster gRPC transport between processes', { timeout: 120_000 }, () =>
     const none = await a.call({ cmd: 'fetchSlice', peer: 'b', origin: 'nobody' });
     assert.equal(none.value, null);
     const status = await a.call({ cmd: 'status', peer: 'b' });
-    assert.deepEqual(status.value, { node: 'b', incarnation: 200, protocolVersion: 1, members: [] });
+    assert.deepEqual(status.value, { node: 'b', incarnation: 200, protocolVersion: 1, members: [], load: { ...STATUS_LOAD } });
     const retained = await a.call({ cmd: 'fetchRetained', peer: 'b' });
     assert.deepEqual(retained.value, b.config.retained);
   });
