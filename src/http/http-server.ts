@@ -121,6 +121,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     address,
     attach(s) {
       source = s;
+      // Now, not at the first scrape: the event-loop lag histogram samples from here on.
+      registry = createRegistry(s);
     },
     close() {
       closed ??= new Promise<void>((resolve) => {
