@@ -1,12 +1,14 @@
 // The dashboard in real headless Chromium (Debian's /usr/bin/chromium through playwright-core)
 // against a running node with a token: the page asks for the token, then shows the node, its
 // member row and top topics with the numbers the API gives, and its message-rate plot moves while
-// a publisher runs. Skipped, saying so, where Chromium is not installed (CI installs it).
+// a publisher runs; against a 2-node cluster it shows both members with each node's connections
+// and rate. Skipped, saying so, where Chromium is not installed (CI installs it).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { chromium, type Browser, type Page as BrowserPage } from 'playwright-core';
+import { clusterSpecs, peersUp, startClusterProcess, CLUSTER_START_TIMEOUT_MS, type ClusterProcess } from '../helpers/cluster-process.js';
 import { collector, connect, removeDir, startTestNode, type TestNode } from '../helpers/node.js';
 import { httpJson } from '../helpers/http.js';
 import type { MemberInfoView } from '../../src/http/admin-source.js';
@@ -108,4 +110,48 @@ test('the dashboard shows the node, its members and top topics as the API does, 
   await page.waitForFunction((name) => document.querySelector(`tr[data-node="${name}"] [data-field=connections]`)?.textContent === '3', self.node, { timeout: WAIT_MS });
   assert.ok(Number(await page.locator('[data-testid=plot-connections]').getAttribute('data-max')) >= 3);
   assert.deepEqual(errors, [], 'no script errors on the page');
+});
+
+test('on a 2-node cluster the dashboard shows both members, their state and each node\'s connections and rate', { skip: SKIP, timeout: 120_000 }, async () => {
+  const specs = await clusterSpecs(2);
+  const nodes: ClusterProcess[] = [];
+  const mqtt: MqttClient[] = [];
+  try {
+    nodes.push(...(await Promise.all(specs.map((s) => startClusterProcess(s, undefined)))));
+    await Promise.all(nodes.map((n, i) => peersUp(n, [nodes[1 - i]!.spec.name])));
+    const line = await nodes[0]!.waitFor('http.listening', (l) => l.event === 'http.listening', CLUSTER_START_TIMEOUT_MS);
+    const base1 = `http://127.0.0.1:${line.port as number}`;
+    // One client on node1, two on node2; node2's publisher keeps a rate going.
+    mqtt.push(await connect(nodes[0]!.url, { clientId: 'c1' }));
+    mqtt.push(await connect(nodes[1]!.url, { clientId: 'c2' }), await connect(nodes[1]!.url, { clientId: 'c3' }));
+    const page = await browser!.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base1}/?interval=${POLL_MS}`);
+    const timer = setInterval(() => mqtt[2]!.publish('cluster/live', 'z', { qos: 0 }), 10);
+    try {
+      await page.waitForFunction(() => Number(document.querySelector('tr[data-node="node2"] [data-field=rate-in]')?.textContent) > 0, undefined, { timeout: WAIT_MS });
+    } finally {
+      clearInterval(timer);
+    }
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-node="node1"] [data-field=connections]')?.textContent === '1' && document.querySelector('tr[data-node="node2"] [data-field=connections]')?.textContent === '2',
+      undefined,
+      { timeout: WAIT_MS },
+    );
+    const api = await httpJson<{ clustered: boolean; data: MemberInfoView[] }>(base1, '/api/v1/cluster/members');
+    assert.equal(api.body.clustered, true);
+    for (const m of api.body.data) {
+      const row = page.locator(`tr[data-node="${m.node}"]`);
+      assert.equal(await row.locator('[data-field=state]').textContent(), m.state);
+      assert.equal(await row.locator('[data-field=connections]').textContent(), String(m.load!.connections));
+      assert.equal(await row.locator('[data-field=routes]').textContent(), String(m.routes));
+    }
+    assert.match((await page.locator('[data-testid=status]').textContent())!, /cluster of 2/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await Promise.all(mqtt.map((c) => c.endAsync().catch(() => undefined)));
+    await Promise.all(nodes.map((n) => n.stop()));
+    for (const s of specs) removeDir(s.dataDir);
+  }
 });
