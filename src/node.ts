@@ -19,8 +19,8 @@ import { FastPath, type FastPathConnection } from './broker/fast-path.js';
 import { InboundAcks, type InboundAck } from './broker/inbound-acks.js';
 import { LogBudget } from './broker/log-budget.js';
 import { BrokerCounters, type NodeLoad } from './metrics/node-metrics.js';
-import { retainedInfo } from './http/retained-info.js';
-import type { AdminSource, ClientInfo, SubscriptionInfo } from './http/admin-source.js';
+import type { AdminSource } from './http/admin-source.js';
+import { nodeAdminSource } from './http/node-admin-source.js';
 import { messageFromPublish, subscribeRequests, willFromConnect } from './broker/packet-messages.js';
 import { StoreWaits, TicketBook } from './broker/tickets.js';
 import type { ClusterNode } from './cluster/cluster-node.js';
@@ -646,83 +646,25 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     };
   }
 
-  /** The node as the HTTP layer sees it (src/http/admin-source.ts). */
+  /** The node as the HTTP layer sees it (src/http/node-admin-source.ts). */
   adminSource(listening: () => boolean): AdminSource {
-    const nodeName = this.config.nodeName;
-    const info = (clientId: string): ClientInfo | null => {
-      const conn = this.online.get(clientId);
-      if (conn === undefined && !this.sessions.has(clientId)) return null;
-      const subscriptions = this.router.subscriptionsOf(clientId).size;
-      const persistent = this.persistent.has(clientId);
-      if (conn === undefined) {
-        return { clientId, node: nodeName, connected: false, username: null, address: null, protocolVersion: null, connectedAt: null, keepaliveSec: null, persistent, subscriptions, bytesReceived: null, bytesSent: null };
-      }
-      const { bytesReceived, bytesSent } = conn.stats;
-      return {
-        clientId,
-        node: nodeName,
-        connected: true,
-        username: conn.username,
-        address: conn.remoteAddress,
-        protocolVersion: conn.protocolVersion,
-        connectedAt: new Date(conn.connectedAt).toISOString(),
-        keepaliveSec: conn.keepaliveSec,
-        persistent,
-        subscriptions,
-        bytesReceived,
-        bytesSent,
-      };
-    };
-    const source: AdminSource = {
-      nodeName,
+    return nodeAdminSource({
+      nodeName: this.config.nodeName,
       startedAt: this.startedAt,
       counters: this.metrics,
-      clients: () => {
-        const ids = new Set(this.sessions);
-        for (const id of this.online.keys()) ids.add(id);
-        return [...ids].map((id) => info(id)!);
-      },
-      client: info,
-      kick: (clientId) => {
-        const conn = this.online.get(clientId);
-        if (conn === undefined || conn.state === 'closed') return false;
-        this.log.info({ event: 'admin.client.kicked', clientId, connId: conn.id, address: conn.remoteAddress }, 'client disconnected by the admin API');
-        conn.close(ReasonCode.AdministrativeAction, 'disconnected by an administrator', 'server');
-        return true;
-      },
-      subscriptions: () => {
-        const out: SubscriptionInfo[] = [];
-        for (const clientId of this.router.clientIds()) {
-          for (const [filter, o] of this.router.subscriptionsOf(clientId)) {
-            out.push({ clientId, filter, qos: o.qos, noLocal: o.noLocal, retainAsPublished: o.retainAsPublished, retainHandling: o.retainHandling, subscriptionId: o.subscriptionId ?? null });
-          }
-        }
-        return out;
-      },
-      subscriptionCount: () => this.router.subscriptionCount,
-      localFilters: () => [...this.localFilters.filters()],
-      retained: () => [...this.retained.messages()].map(retainedInfo),
-      retainedCount: () => this.retained.size,
-      connections: () => this.online.size,
-      sessions: () => this.sessions.size,
-      openConnectionBytes: () => {
-        let received = 0;
-        let sent = 0;
-        for (const conn of this.byConnId.values()) {
-          const s = conn.stats;
-          received += s.bytesReceived;
-          sent += s.bytesSent;
-        }
-        return { received, sent };
-      },
-      load: () => this.nodeLoad(),
-      topTopics: (n) => this.metrics.topics.top(n),
-      shardMailboxDepths: () => this.supervisor.mailboxDepths(),
-      shardReadings: () => this.supervisor.shardReadings(),
-      listening,
+      log: this.log,
+      connections: this.byConnId,
+      online: this.online,
+      sessions: this.sessions,
+      persistent: this.persistent,
+      router: this.router,
+      retained: this.retained,
+      localFilters: this.localFilters,
+      shards: this.supervisor,
       cluster: this.cluster,
-    };
-    return source;
+      load: () => this.nodeLoad(),
+      listening,
+    });
   }
 
   /** Before the supervisor posts this turn's batches: tickets go after the turn's deliveries. */
