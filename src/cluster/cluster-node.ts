@@ -140,6 +140,7 @@ export class ClusterNode implements ClusterView {
       self: self.name,
       incarnation: self.incarnation,
       timings: takeoverTimings(settings.takeoverStepMs),
+      onEnd: (outcome, ms) => this.metrics.observeTakeover(outcome, ms),
       wire: (to, message) => {
         // The machines resend what gets no answer; over gRPC a message is lost only when its call
         // fails. A resend while the same call is still on its way would only add load (under a

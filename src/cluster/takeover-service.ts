@@ -63,6 +63,8 @@ export interface TakeoverServiceOptions {
   readonly live: (node: NodeName) => boolean;
   readonly clock: TakeoverClock;
   readonly log: Logger;
+  /** A takeover this node claimed moved a session here ('completed') or failed, `ms` after the CONNECT (metrics). */
+  readonly onEnd?: (outcome: 'completed' | 'failed', ms: number) => void;
 }
 
 /** How long an owner lets a claim for an unknown client id wait for the members' lists after a
@@ -79,6 +81,8 @@ const WARN_EVENTS = new Set(['cluster.takeover.failed', 'cluster.takeover.in_dou
 export class TakeoverService {
   readonly timings: TakeoverTimings;
   private readonly takeovers = new Map<string, B>();
+  /** When each takeover in `takeovers` began (its CONNECT), for onEnd. */
+  private readonly startedAt = new Map<string, number>();
   private readonly waiters = new Map<string, ConnectWaiter>();
   private readonly holder: TakeoverHolder<SessionSnapshot, StoredMessage>;
   readonly registry: ClaimRegistry;
@@ -120,6 +124,7 @@ export class TakeoverService {
     const now = this.opts.clock.now();
     const t: B = new Takeover(id, clientId, this.opts.self, this.opts.owner(clientId), cleanStart, this.timings, now, out);
     this.takeovers.set(id, t);
+    this.startedAt.set(id, now);
     this.waiters.set(id, waiter);
     this.runB(t, out);
   }
@@ -356,6 +361,7 @@ export class TakeoverService {
     for (const w of this.waiters.values()) w.refuse(0x89, 'the node is shutting down; retry on another node');
     this.waiters.clear();
     this.takeovers.clear();
+    this.startedAt.clear();
   }
 
   private runB(t: B, out: readonly BEffect[]): void {
@@ -367,6 +373,10 @@ export class TakeoverService {
           break;
         case 'log':
           this.logEffect(e, t.id);
+          if (e.event === 'cluster.takeover.done' || e.event === 'cluster.takeover.failed') {
+            const began = this.startedAt.get(t.id);
+            if (began !== undefined) this.opts.onEnd?.(e.event === 'cluster.takeover.done' ? 'completed' : 'failed', this.opts.clock.now() - began);
+          }
           break;
         case 'connectLocal':
         case 'accept':
@@ -388,7 +398,10 @@ export class TakeoverService {
       }
     }
     const at = t.nextDeadline();
-    if (at === null) this.takeovers.delete(t.id);
+    if (at === null) {
+      this.takeovers.delete(t.id);
+      this.startedAt.delete(t.id);
+    }
     else this.armAt(at);
   }
 

@@ -1,8 +1,9 @@
 // /ready on a 2-node cluster of real processes: a node whose seeds have not answered is not
 // ready (503, naming what it waits for); once both have joined, /ready is 200 only when the node
 // holds its peer's routes (checked: the peer's filter is in /api/v1/routes at that moment); the
-// members API and /metrics show both nodes with their loads; and a node whose only peer leaves
-// stays ready (it keeps serving).
+// members API and /metrics show both nodes with their loads; a session moved between the nodes
+// is counted as a takeover with its latency; and a node whose only peer leaves stays ready (it
+// keeps serving).
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
@@ -81,6 +82,20 @@ describe('/ready on a 2-node cluster', { timeout: 120_000 }, () => {
     assert.equal(m1.value('shoal_routes', { node: 'node1' }), 1);
     assert.notEqual(m1.value('shoal_cluster_forward_queue_depth', { peer: 'node2' }), undefined);
     assert.equal(m1.value('shoal_ready'), 1);
+
+    // A persistent session moves from node1 to node2: node2 counts the takeover and its latency.
+    const mover = await connect(n1.url, { clientId: 'ready-mover', clean: false });
+    await mover.endAsync();
+    const moved = await connect(n2.url, { clientId: 'ready-mover', clean: false });
+    clients.push(moved);
+    const m2 = await scrape(base2);
+    assert.equal(m2.value('shoal_takeovers_total', { outcome: 'completed' }), 1);
+    assert.equal(m2.value('shoal_takeovers_total', { outcome: 'failed' }), 0);
+    const latency = m2.families.get('shoal_takeover_duration_seconds')!.metrics[0]!;
+    assert.equal(latency.count, '1');
+    assert.ok(Number(latency.sum) > 0);
+    await moved.endAsync();
+    clients.splice(clients.indexOf(moved), 1);
 
     // node2 leaves: node1 keeps serving, and stays ready.
     await pub.endAsync();
