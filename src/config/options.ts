@@ -18,6 +18,7 @@ import { DRAIN_DEFAULTS, DRAIN_SPECS, type DrainConfig } from './drain-options.j
 import type { Secret } from './secret.js';
 import { DEFAULT_TLS_PORT, DEFAULT_WSS_PORT, DEFAULT_WS_PORT, checkTransportConfig, optionalListenKind, switchKind } from './transport-options.js';
 import { DEFAULT_LIMITS, LIMIT_SPECS, type LimitConfig } from './limit-options.js';
+import { AUTH_SPECS, DEFAULT_AUTH_CONFIG, type AuthConfig } from './auth-options.js';
 import { Rejection, formatListen, int, listenKind, oneOf, parseListen, str, type FieldKind, type ListenAddress } from './field-kinds.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -33,8 +34,8 @@ export type { ListenAddress };
 export { parseListen, formatListen };
 
 /** The abuse limits (connections, rates, topic bounds) are in limit-options.ts; the graceful-leave
- * settings (--drain-timeout, --advertise-mqtt) in drain-options.ts. */
-export interface ShoalConfig extends LimitConfig, DrainConfig {
+ * settings (--drain-timeout, --advertise-mqtt) in drain-options.ts; the auth settings in auth-options.ts. */
+export interface ShoalConfig extends LimitConfig, DrainConfig, AuthConfig {
   readonly listen: ListenAddress;
   /** One SQLite file per shard lives here; relative paths resolve against the working directory. */
   readonly dataDir: string;
@@ -157,6 +158,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   tlsCnAsUsername: false,
   takeoverTimeoutMs: 5_000,
   ...DRAIN_DEFAULTS,
+  ...DEFAULT_AUTH_CONFIG,
 } as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName' | 'advertise'>);
 
 export function defaultConfig(): ShoalConfig {
@@ -376,6 +378,7 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     description: 'How long a CONNECT that moves a session from another node waits for each answer (claim, export, install, handover) before it is refused with 0x89 Server busy; the old node keeps the session twice as long.',
   },
   ...DRAIN_SPECS,
+  ...AUTH_SPECS,
 };
 
 /** `--max-queued-bytes` → `SHOAL_MAX_QUEUED_BYTES`. */

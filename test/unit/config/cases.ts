@@ -72,6 +72,12 @@ export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
   takeoverTimeoutMs: { text: '1500', json: 1500, expected: 1500 },
   drainTimeoutMs: { text: '5000', json: 5000, expected: 5000 },
   advertiseMqtt: { text: 'mqtt-1.example:8883', json: 'mqtt-1.example:8883', expected: 'mqtt-1.example:8883' },
+  passwordFile: { text: '/etc/shoal/passwd', json: '/etc/shoal/passwd', expected: '/etc/shoal/passwd' },
+  aclFile: { text: '/etc/shoal/acl', json: '/etc/shoal/acl', expected: '/etc/shoal/acl' },
+  allowAnonymous: { text: 'false', json: 'false', expected: 'false' },
+  sessionOwnerCheck: { text: 'off', json: 'off', expected: 'off' },
+  authLockoutFailures: { text: '0', json: 0, expected: 0 },
+  authLockoutMaxSec: { text: '3600', json: 3600, expected: 3600 },
 };
 
 /**
@@ -138,6 +144,12 @@ export const BAD_TEXT: Record<ConfigKey, string[]> = {
   takeoverTimeoutMs: ['99', '60001', '5s'],
   drainTimeoutMs: ['999', '3600001', '1.5', '10s'],
   advertiseMqtt: ['mqtt.example', 'mqtt.example:0', '0.0.0.0:1883', ':1883', '[::]:1883', '::1:1883', 'bad host:1883'],
+  passwordFile: ['a\u0000b'],
+  aclFile: ['a\u0000b'],
+  allowAnonymous: ['yes', 'auto2'],
+  sessionOwnerCheck: ['true', 'no'],
+  authLockoutFailures: ['-1', '1001'],
+  authLockoutMaxSec: ['0', '86401'],
 };
 
 /** Values a JSON config file may carry that must be rejected (including wrong JSON types). */
@@ -186,6 +198,12 @@ export const BAD_JSON: Record<ConfigKey, unknown[]> = {
   takeoverTimeoutMs: [99, 60_001, '5000'],
   drainTimeoutMs: ['5000', 0, 1.5, null],
   advertiseMqtt: [1883, { host: 'h', port: 1 }, 'h:0', true],
+  passwordFile: [5, null],
+  aclFile: [false, ['a']],
+  allowAnonymous: [true, 1],
+  sessionOwnerCheck: [false, 'yes'],
+  authLockoutFailures: [1.5, '5'],
+  authLockoutMaxSec: [0, null],
 };
 
 /** Runs `fn`, which must throw a ConfigError, and returns it. */

@@ -65,6 +65,12 @@ test('defaults match the documented values', () => {
     takeoverTimeoutMs: 5000,
     drainTimeoutMs: 30_000,
     advertiseMqtt: null,
+    passwordFile: '',
+    aclFile: '',
+    allowAnonymous: 'auto',
+    sessionOwnerCheck: 'on',
+    authLockoutFailures: 5,
+    authLockoutMaxSec: 60,
   });
   assert.deepEqual(parseConfig({}, 'empty.json'), c);
 });
@@ -186,6 +192,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
       '--tls', '--ws', '--wss', '--tls-cert', '--tls-key', '--tls-ca', '--tls-require-client-cert', '--tls-cn-as-username',
       '--takeover-timeout',
       '--drain-timeout', '--advertise-mqtt',
+      '--password-file', '--acl-file', '--allow-anonymous', '--session-owner-check', '--auth-lockout-failures', '--auth-lockout-max-sec',
     ],
   );
   assert.deepEqual(
