@@ -37,13 +37,16 @@ export interface LoginRequest {
   password: Buffer | undefined;
   /** Set when something else authenticated the CONNECT: an enhanced method, a client certificate. */
   authenticatedAs: string | undefined;
-  /** Source host (no port): the unit of throttling. */
-  host: string;
+  /** The client's address (`host:port`, `[v6]:port`); its host is the unit of throttling. */
+  address: string;
 }
 
 export type LoginRefusal = 'credentials' | 'anonymous' | 'locked' | 'busy';
 
 export type LoginResult = { ok: true; username: string | null } | { ok: false; why: LoginRefusal; detail: string };
+
+/** The answer for most CONNECTs of a node without a password file: one object, not one per CONNECT. */
+const ANONYMOUS_OK: LoginResult = Object.freeze({ ok: true, username: null });
 
 export interface ReloadOutcome {
   file: 'passwordFile' | 'aclFile';
@@ -135,10 +138,12 @@ export class AccessControl {
    */
   login(req: LoginRequest, now: number): LoginResult | Promise<LoginResult> {
     if (req.authenticatedAs !== undefined) return { ok: true, username: req.authenticatedAs };
-    const locked = this.throttle.check(req.host, now);
-    if (locked.locked) return { ok: false, why: 'locked', detail: `too many wrong passwords from ${req.host}; locked out for ${Math.ceil(locked.retryInMs / 1000)} s more` };
+    // Only an address that failed has a record: the common CONNECT parses no address.
+    const host = this.throttle.size === 0 ? null : hostOf(req.address);
+    const locked = host === null ? null : this.throttle.check(host, now);
+    if (locked?.locked === true) return { ok: false, why: 'locked', detail: `too many wrong passwords from ${host}; locked out for ${Math.ceil(locked.retryInMs / 1000)} s more` };
     if (req.username === undefined) {
-      return this.anonymous.allowed ? { ok: true, username: null } : { ok: false, why: 'anonymous', detail: `anonymous access is refused (${this.anonymous.why})` };
+      return this.anonymous.allowed ? ANONYMOUS_OK : { ok: false, why: 'anonymous', detail: `anonymous access is refused (${this.anonymous.why})` };
     }
     const users = this.users;
     if (users === null) {
@@ -149,6 +154,7 @@ export class AccessControl {
   }
 
   private async verify(stored: PasswordHash | undefined, username: string, req: LoginRequest, now: number): Promise<LoginResult> {
+    const host = hostOf(req.address);
     if (this.verifying >= VERIFY_CONCURRENCY) {
       if (this.waiting.length >= VERIFY_QUEUE) return { ok: false, why: 'busy', detail: `${VERIFY_QUEUE} logins already wait for a password check` };
       await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -164,12 +170,12 @@ export class AccessControl {
       this.waiting.shift()?.();
     }
     if (good && stored !== undefined && req.password !== undefined) {
-      this.throttle.succeeded(req.host);
+      this.throttle.succeeded(host);
       return { ok: true, username };
     }
-    const lockMs = this.throttle.failed(req.host, now);
+    const lockMs = this.throttle.failed(host, now);
     const what = stored === undefined ? 'unknown user' : req.password === undefined ? 'no password' : 'wrong password';
-    return { ok: false, why: 'credentials', detail: `${what} for ${JSON.stringify(username)}${lockMs > 0 ? `; ${req.host} locked out for ${lockMs / 1000} s` : ''}` };
+    return { ok: false, why: 'credentials', detail: `${what} for ${JSON.stringify(username)}${lockMs > 0 ? `; ${host} locked out for ${lockMs / 1000} s` : ''}` };
   }
 }
 

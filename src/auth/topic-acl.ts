@@ -17,6 +17,13 @@ import { parseSharedFilter } from '../routing/topic.js';
 import { ACL_DENY, ACL_READ, ACL_WRITE, type AclRule, type AclRules } from './acl-file.js';
 
 export class TopicAcl {
+  /**
+   * The last topic checked, split: a delivery checks one topic for every matched subscriber, so
+   * it is split once per message rather than once per copy.
+   */
+  private lastTopic = '';
+  private lastLevels: readonly string[] = [''];
+
   constructor(readonly rules: AclRules) {}
 
   /** Whether the client may PUBLISH to `topic` (a topic name, no wildcards). */
@@ -48,7 +55,11 @@ export class TopicAcl {
   }
 
   private check(username: string | null, clientId: string, topic: string, access: number): boolean {
-    const levels = topic.split('/');
+    if (topic !== this.lastTopic) {
+      this.lastTopic = topic;
+      this.lastLevels = topic.split('/');
+    }
+    const levels = this.lastLevels;
     const own = username === null ? this.rules.anonymous : (this.rules.users.get(username) ?? NO_RULES);
     for (const rule of own) {
       if (!matches(rule.levels, levels)) continue;
@@ -58,7 +69,7 @@ export class TopicAcl {
     if (!patternsApply(username, clientId)) return false;
     for (const rule of this.rules.patterns) {
       if (rule.usesUser && username === null) continue;
-      if (!matches(substitute(rule, username, clientId), levels)) continue;
+      if (!matchesPattern(rule, username, clientId, levels)) continue;
       if (rule.access === ACL_DENY) return false;
       if ((rule.access & access) !== 0) return true;
     }
@@ -70,6 +81,26 @@ const NO_RULES: readonly AclRule[] = [];
 
 function patternsApply(username: string | null, clientId: string): boolean {
   return !/[+#]/.test(clientId) && (username === null || !/[+#]/.test(username));
+}
+
+/**
+ * matches() of a pattern rule with %c / %u substituted, substituting only the levels it reaches
+ * (most rules fail on a literal level first), unless an id or name holds a '/', which changes the
+ * rule's levels: then the whole rule is substituted first, as Mosquitto does.
+ */
+function matchesPattern(rule: AclRule, username: string | null, clientId: string, topic: readonly string[]): boolean {
+  if (!rule.filter.includes('%')) return matches(rule.levels, topic);
+  if (clientId.includes('/') || (username !== null && username.includes('/'))) return matches(substitute(rule, username, clientId), topic);
+  const filter = rule.levels;
+  if (topic[0]!.startsWith('$') && (filter[0] === '+' || filter[0] === '#')) return false;
+  for (let i = 0; i < filter.length; i++) {
+    let f = filter[i]!;
+    if (f === '#') return true;
+    if (i >= topic.length) return false;
+    if (f.includes('%')) f = f.replace(/%[cu]/g, (m) => (m === '%c' ? clientId : (username ?? m)));
+    if (f !== '+' && f !== topic[i]) return false;
+  }
+  return filter.length === topic.length;
 }
 
 function substitute(rule: AclRule, username: string | null, clientId: string): readonly string[] {

@@ -10,7 +10,7 @@
 // the node the work of a CONNECT that the actor would refuse.
 
 import type { IConnectPacket } from 'mqtt-packet';
-import { AccessControl, hostOf, type LoginResult } from '../auth/access-control.js';
+import type { AccessControl, LoginResult } from '../auth/access-control.js';
 import type { SubscribeRequest } from '../actors/session-types.js';
 import type { Logger } from '../log.js';
 import type { ConnectAccepted } from '../protocol/connect.js';
@@ -50,7 +50,7 @@ export class AccessGate {
   /** Decides a CONNECT: at once when no password needs checking, else once it is checked. */
   admit(conn: GatedConnection, packet: IConnectPacket, decision: ConnectAccepted, now: number): Admission | Promise<Admission> {
     const result = this.control.login(
-      { username: packet.username, password: packet.password, authenticatedAs: decision.authenticatedUser ?? decision.certificateUsername, host: hostOf(conn.remoteAddress) },
+      { username: packet.username, password: packet.password, authenticatedAs: decision.authenticatedUser ?? decision.certificateUsername, address: conn.remoteAddress },
       now,
     );
     return result instanceof Promise ? result.then((r) => this.decide(conn, packet, decision.clientId, r, now)) : this.decide(conn, packet, decision.clientId, result, now);
@@ -81,7 +81,7 @@ export class AccessGate {
       this.warn('session.owner.refused', now, { clientId, address: conn.remoteAddress, username: r.username }, detail);
       return { ok: false, reasonCode: ReasonCode.NotAuthorized, detail };
     }
-    return { ok: true, username: r.username };
+    return r;
   }
 
   /** The session of `clientId` belongs to `username` (CONNACK, restore, install). */
