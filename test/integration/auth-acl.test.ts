@@ -4,11 +4,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IConnackPacket, IConnectPacket, IPubackPacket, IPubrecPacket, ISubackPacket, Packet } from 'mqtt-packet';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { collector, connect, connectCollecting, removeDir, startTestNode, tempDir, type TestNode } from '../helpers/node.js';
+import { makePki } from '../helpers/certs.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 const ACL = `# anonymous
@@ -229,6 +230,30 @@ describe('password file, ACL and session owners', () => {
       assert.equal(await connackFor(connectPacket(4, 'anon4'), open), 0);
     } finally {
       await open.stop();
+    }
+  });
+
+  it('a TLS client certificate CN (--tls-cn-as-username) is an authenticated user: no password, its own ACL rules', async () => {
+    const pkiDir = tempDir('shoal-auth-pki-');
+    const pki = makePki(pkiDir);
+    const server = pki.server('server', '1001');
+    const acl = join(pkiDir, 'acl');
+    writeFileSync(acl, 'user sensor-1\ntopic readwrite sensors/#\n');
+    const tlsNode = await startTestNode(
+      { tls: '127.0.0.1:0', tlsCert: server.cert, tlsKey: server.key, tlsCa: pki.ca, tlsRequireClientCert: true, tlsCnAsUsername: true, passwordFile: join(dir, 'passwd'), aclFile: acl },
+      { inMemory: true },
+    );
+    try {
+      const cert = pki.client('sensor', 'sensor-1', '2001');
+      const c = await connect(`mqtts://localhost:${tlsNode.handle.transports.tls!.port}`, {
+        clientId: 'sensor-conn', protocolVersion: 5, ca: readFileSync(pki.ca), cert: readFileSync(cert.cert), key: readFileSync(cert.key),
+      });
+      assert.equal((await c.subscribeAsync('sensors/#', { qos: 1 }))[0]!.qos, 1, "sensor-1's rule");
+      await assert.rejects(c.subscribeAsync('alice/#', { qos: 1 }));
+      await c.endAsync();
+    } finally {
+      await tlsNode.stop();
+      removeDir(pkiDir);
     }
   });
 
