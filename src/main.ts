@@ -1,11 +1,13 @@
 // The `shoal` command line: `shoal start [flags]`, `shoal drain [flags]`, `shoal cluster status`,
-// `shoal scram-user <file> <user>`, `shoal help`, `shoal --version`.
+// `shoal scram-user <file> <user>`, `shoal passwd [-D] <file> <user>`, `shoal help`, `shoal --version`.
 // Reads the configuration once, starts one node, and owns the process lifecycle (signals, exit
 // codes). Exit codes: 0 clean stop, 1 failure at runtime or a shutdown that overran, 2 bad usage
 // or configuration.
 import { readFileSync } from 'node:fs';
 import { configuredAuthMethods } from './auth/configured-methods.js';
 import { scramUserCommand } from './auth/scram-user-command.js';
+import { AccessControl } from './auth/access-control.js';
+import { passwdCommand } from './auth/passwd-command.js';
 import { ConfigError } from './config/errors.js';
 import { formatHelp } from './config/help.js';
 import { loadConfigWithSources, type LoadedConfig } from './config/load.js';
@@ -91,10 +93,12 @@ function installStopHandlers(started: Promise<NodeHandle>, logger: Logger, timeo
   process.on('SIGINT', onSignal);
   // `shoal drain` (or anything else) began the close inside the node.
   started.then((handle) => handle.events.on('stopping', ({ reason }) => stop(reason)), () => undefined);
-  // SIGHUP rereads the TLS certificate (without it, SIGHUP would end the process).
+  // SIGHUP rereads the TLS certificate, the password file and the ACL file, connections untouched
+  // (as Mosquitto does; without a handler, SIGHUP would end the process).
   process.on('SIGHUP', () => {
     void started.then((handle) => {
       if (handle.reloadCertificates() === null) logger.info({ event: 'tls.reload.skipped' }, 'SIGHUP: no TLS listener, no certificate to reload');
+      handle.reloadAuth();
     }, () => {});
   });
 }
@@ -117,6 +121,7 @@ async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<v
   // Before anything starts: a bad users file is a configuration error (exit 2).
   const authMethods = configuredAuthMethods(config, sources.scramUsers);
   const tlsCredentials = preloadTlsCredentials(config, sources);
+  const access = new AccessControl(config, sources);
   const logger = createLogger(config.logLevel);
   logger.info({ event: 'config.effective', config, sources, configFile }, 'effective configuration');
 
@@ -130,7 +135,7 @@ async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<v
   });
 
   // Loaded lazily so `shoal --help` and config errors do not start workers or load SQLite.
-  const started = import('./node.js').then(({ startNode }) => startNode(config, { logger, authMethods, tlsCredentials }));
+  const started = import('./node.js').then(({ startNode }) => startNode(config, { logger, authMethods, tlsCredentials, access }));
   // A cluster node's graceful leave has its own bound (--drain-timeout) before storage closes.
   installStopHandlers(started, logger, SHUTDOWN_TIMEOUT_MS + (config.seeds.length > 0 ? config.drainTimeoutMs : 0));
   let handle: NodeHandle;
@@ -167,6 +172,10 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<vo
   }
   if (command === 'scram-user') {
     process.exitCode = await scramUserCommand(rest, { stdin: process.stdin, stderr: process.stderr });
+    return;
+  }
+  if (command === 'passwd') {
+    process.exitCode = await passwdCommand(rest, { stdin: process.stdin, stderr: process.stderr });
     return;
   }
   if (command === 'start') {

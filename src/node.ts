@@ -12,6 +12,8 @@ import { ShardSupervisor } from './actors/supervisor.js';
 import { SESSION_NEVER_EXPIRES, type SessionEffect, type SessionLimits, type SubscribeRequest, type TakeoverReply } from './actors/session-types.js';
 import { configuredAuthMethods } from './auth/configured-methods.js';
 import type { AuthMethods } from './auth/enhanced-auth.js';
+import { AccessControl } from './auth/access-control.js';
+import { AccessGate, type Admission } from './broker/access-gate.js';
 import { Dispatcher, type DispatchTarget } from './broker/dispatch.js';
 import { RetainedMessages } from './broker/retained.js';
 import { sysMessages, type BrokerStats } from './broker/sys-topics.js';
@@ -79,6 +81,8 @@ export interface NodeHandle {
   /** The node's part of the cluster (null when it runs alone): e.g. pushSessions() on a graceful leave. */
   cluster: ClusterNode | null;
   stats(): BrokerStats;
+  /** Reads the password and ACL files again (SIGHUP); a broken file keeps the old one, logged. */
+  reloadAuth(): void;
   close(reason?: string): Promise<void>;
 }
 
@@ -92,6 +96,8 @@ export interface StartOptions {
   authMethods?: AuthMethods;
   /** TLS credentials, when the caller already loaded them (main.ts); else from config. */
   tlsCredentials?: TlsCredentials;
+  /** Password file, ACL and login policy, when the caller already loaded them (main.ts); else from config. */
+  access?: AccessControl;
 }
 
 /**
@@ -107,7 +113,7 @@ class ClientConnection extends Connection implements FastPathConnection {
    * SUBSCRIBE and UNSUBSCRIBE as stale, so the router must not apply them either.
    */
   superseded = false;
-  /** CONNECT User Name, for the admin API. */
+  /** The user it acts as, once its CONNECT is admitted (null: anonymous); also shown by the admin API. */
   username: string | null = null;
   /** Epoch ms of its CONNACK; 0 before (a close then counts as a failed connect). */
   connectedAt = 0;
@@ -158,12 +164,14 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   /** Null when no connection limit is set: no per-connection bookkeeping at all then. */
   readonly admission: ConnectionAdmission | null;
   supervisor!: ShardSupervisor;
+  readonly gate: AccessGate;
 
   constructor(
     readonly config: ShoalConfig,
     readonly log: Logger,
     readonly retained: RetainedMessages,
     authMethods: AuthMethods,
+    access: AccessControl,
   ) {
     this.connectionLimits = {
       maxPacketSize: config.maxPacketSize,
@@ -181,6 +189,8 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
     this.admission = admission.maxConnections > 0 || admission.maxConnectionsPerAddress > 0 || admission.connectionRatePerSec > 0 ? new ConnectionAdmission(admission) : null;
     this.tickets = new TicketBook();
     this.dispatcher = new Dispatcher(this.router, this);
+    this.gate = new AccessGate(access, log, this.online);
+    if (this.gate.aclActive) this.dispatcher.readFilter = this.gate.mayRead;
     const sendTicket = (shard: number, id: number): void => this.supervisor.ticket(shard, id);
     // A QoS 2 PUBLISH whose connection closed while it was routed gets no PUBREC: its routing
     // mark must go too, or every such message would leave a key behind for good.
@@ -228,6 +238,27 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
   // ---- connection → session actor -------------------------------------------------------
 
   onConnect(conn: ClientConnection, packet: IConnectPacket, decision: ConnectAccepted): void {
+    // Authentication first: a client that has not proved who it is must not make a session move
+    // here from another node (a takeover closes the live connection there).
+    const admission = this.gate.admit(conn, packet, decision, Date.now());
+    if (!(admission instanceof Promise)) {
+      this.admitted(conn, packet, decision, admission);
+      return;
+    }
+    // A password is being checked off the event loop; the connection reads nothing meanwhile.
+    admission.then(
+      (a) => this.admitted(conn, packet, decision, a),
+      (err: unknown) => this.admitted(conn, packet, decision, { ok: false, reasonCode: ReasonCode.ImplementationSpecificError, detail: `login check failed: ${String(err)}` }),
+    );
+  }
+
+  private admitted(conn: ClientConnection, packet: IConnectPacket, decision: ConnectAccepted, admission: Admission): void {
+    if (conn.state === 'closed' || this.closing) return;
+    if (!admission.ok) {
+      conn.reject(admission.reasonCode, admission.detail);
+      return;
+    }
+    conn.username = admission.username;
     if (this.cluster === null) {
       this.connectLocal(conn, packet, decision);
       return;
@@ -268,11 +299,17 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       expiryIntervalSec,
       receiveMaximum: packet.properties?.receiveMaximum ?? 65535,
       will,
+      username: conn.username,
+      ownerCheck: this.gate.ownerCheck,
     });
   }
 
-  onPublish(conn: Connection, packet: IPublishPacket): void {
+  onPublish(conn: ClientConnection, packet: IPublishPacket): void {
     const clientId = conn.clientId!;
+    if (this.gate.aclActive && !this.gate.mayPublish(conn, packet.topic, Date.now())) {
+      this.dropDenied(conn, packet);
+      return;
+    }
     const m = this.metrics;
     m.messagesReceived[packet.qos]!++;
     m.payloadBytesReceived[packet.qos]! += packet.payload.length;
@@ -307,6 +344,18 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       this.log.warn(leftOut > 0 ? { ...fields, linesLeftOut: leftOut } : fields, `PUBLISH over ${this.config.maxPublishRate}/s: ${action}`);
     }
     if (this.events.listenerCount('publish.rate.exceeded') > 0) this.events.emit('publish.rate.exceeded', { clientId, qos: packet.qos, action });
+  }
+
+  /**
+   * A PUBLISH the ACL refuses is dropped. v5: PUBACK / PUBREC 0x87, which ends a QoS 2 exchange.
+   * 3.1.1 has no refusal, so it is acknowledged as Mosquitto does (PUBACK; PUBREC, and the
+   * session answers the PUBREL that follows with PUBCOMP).
+   */
+  private dropDenied(conn: ClientConnection, packet: IPublishPacket): void {
+    this.metrics.dropped('not_authorized');
+    if (packet.qos === 0) return;
+    const cmd = packet.qos === 1 ? 'puback' : 'pubrec';
+    conn.send(conn.protocolVersion === 5 ? { cmd, messageId: packet.messageId!, reasonCode: ReasonCode.NotAuthorized } : { cmd, messageId: packet.messageId! });
   }
 
   private sendAck(ack: InboundAck): void {
@@ -361,6 +410,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
    */
   private onSubscribe(conn: ClientConnection, clientId: string, packet: ISubscribePacket): void {
     const requests = subscribeRequests(packet);
+    this.gate.markSubscribe(conn, requests);
     let decision: SubscribeDecision | null = null;
     if (!conn.superseded) {
       const current = this.router.subscriptionsOf(clientId);
@@ -497,6 +547,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
         if (conn === undefined || conn.state === 'closed') return; // its close event is on the way
         conn.accept({ sessionPresent: e.sessionPresent });
         this.online.set(e.clientId, conn);
+        this.gate.owned(e.clientId, conn.username);
         conn.connectedAt = Date.now();
         this.metrics.connectsAccepted++;
         if (this.online.size > this.metrics.clientsMaximum) this.metrics.clientsMaximum = this.online.size;
@@ -526,7 +577,14 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       }
       case 'close': {
         const conn = this.byConnId.get(e.connId);
-        if (conn !== undefined) {
+        if (conn !== undefined && conn.state === 'connecting') {
+          // The session refused this CONNECT (its owner, a takeover in progress): a CONNACK
+          // says why. An older connection it was to supersede stays in charge.
+          conn.withSession = false;
+          const older = conn.clientId === null ? undefined : this.online.get(conn.clientId);
+          if (older !== undefined && this.connecting.get(conn.clientId!) === conn) older.superseded = false;
+          conn.reject(e.reasonCode, e.detail);
+        } else if (conn !== undefined) {
           conn.withSession = false; // the actor already detached it
           // Refused before its CONNACK (its session is moving to another node): a CONNACK with the code.
           if (conn.state === 'connecting') conn.reject(e.reasonCode, e.detail);
@@ -545,10 +603,12 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
           this.router.removeSession(e.clientId);
           this.sessions.delete(e.clientId);
           this.cluster?.sessionGone(e.clientId);
+          this.gate.ended(e.clientId);
           return;
         }
         this.sessions.add(e.clientId);
         this.cluster?.sessionHere(e.clientId);
+        if (e.username !== undefined) this.gate.owned(e.clientId, e.username);
         for (const a of e.add) this.router.subscribe(e.clientId, a.filter, a.options);
         return;
       case 'qos2Status':
@@ -603,6 +663,7 @@ class ShoalNode implements ConnectionHandler, DispatchTarget {
       const found = this.retainedScratch;
       found.length = 0;
       this.retained.match(filter, now, found);
+      if (this.gate.aclActive) dropUnreadable(found, clientId, this.gate.mayRead);
       const ids = options.subscriptionId === undefined ? [] : [options.subscriptionId];
       for (const message of found) {
         const qos = Math.min(message.qos, options.qos) as QoS;
@@ -790,23 +851,35 @@ function topicLimitsOf(config: ShoalConfig): TopicLimits {
   return Object.freeze({ maxLevels: config.maxTopicLevels, maxBytes: config.maxTopicLength });
 }
 
+/** Removes from `found`, in place, the messages `clientId` may not read. */
+function dropUnreadable(found: AppMessage[], clientId: string, mayRead: (clientId: string, topic: string) => boolean): void {
+  let w = 0;
+  for (const m of found) if (mayRead(clientId, m.topic)) found[w++] = m;
+  found.length = w;
+}
+
 /** Starts a node with a validated config. `shoal start` and the integration tests use this. */
 export async function startNode(config: ShoalConfig, opts: StartOptions = {}): Promise<NodeHandle> {
   const log = opts.logger ?? createLogger(config.logLevel);
   // First: a bad users file must fail startup before any storage is opened.
   const authMethods = opts.authMethods ?? configuredAuthMethods(config);
   if (authMethods.names.length > 0) log.info({ event: 'auth.methods', methods: authMethods.names }, 'enhanced authentication offered');
+  const access = opts.access ?? new AccessControl(config);
+  log.info(
+    { event: 'auth.anonymous', allowed: access.anonymous.allowed, why: access.anonymous.why, passwordFile: config.passwordFile || null, aclFile: config.aclFile || null, sessionOwnerCheck: config.sessionOwnerCheck },
+    access.anonymous.allowed ? `anonymous clients are allowed (${access.anonymous.why})` : `anonymous clients are refused (${access.anonymous.why}); clients must authenticate`,
+  );
   // Bound first: a busy port fails startup before storage opens, and /health answers while it loads.
   const httpServer = config.http === null ? null : await startHttpServer({ listen: config.http, token: config.httpToken, nodeName: config.nodeName, log });
   try {
-    return await startNodeWith(config, opts, log, authMethods, httpServer);
+    return await startNodeWith(config, opts, log, authMethods, access, httpServer);
   } catch (err) {
     await httpServer?.close();
     throw err;
   }
 }
 
-async function startNodeWith(config: ShoalConfig, opts: StartOptions, log: Logger, authMethods: AuthMethods, httpServer: HttpServer | null): Promise<NodeHandle> {
+async function startNodeWith(config: ShoalConfig, opts: StartOptions, log: Logger, authMethods: AuthMethods, access: AccessControl, httpServer: HttpServer | null): Promise<NodeHandle> {
   const inMemory = opts.inMemory ?? false;
   const dataDir = inMemory ? null : resolve(config.dataDir);
   if (dataDir !== null) mkdirSync(dataDir, { recursive: true });
@@ -815,7 +888,7 @@ async function startNodeWith(config: ShoalConfig, opts: StartOptions, log: Logge
   const retainedStore = dataDir === null ? new MemoryRetainedStore() : await SqliteRetainedStore.open(join(dataDir, 'retained.db'));
   const retained = new RetainedMessages(retainedStore);
   const retainedCount = await retained.load(Date.now());
-  const node = new ShoalNode(config, log, retained, authMethods);
+  const node = new ShoalNode(config, log, retained, authMethods, access);
   // Bound first, so the cluster can gossip the MQTT address clients should use (the bound port
   // when --listen asks for port 0); connections are refused until the node is up (accepting).
   const listener = await listenTcp(config.listen, (stream, remote) => node.accept(stream, remote));
@@ -900,6 +973,7 @@ async function startOnListener(
     events: node.events,
     cluster: node.cluster,
     stats: () => node.stats(),
+    reloadAuth: () => node.gate.reload(),
     close(reason = 'close') {
       closed ??= (async () => {
         log.info({ event: 'node.stopping', reason }, 'stopping node');

@@ -24,6 +24,12 @@ export interface SessionLimits {
 
 export interface SessionState {
   clientId: string;
+  /**
+   * The user name the session belongs to (the authenticated user, or the CONNECT User Name when
+   * nothing authenticates it); null for an anonymous client. With the owner check on, only this
+   * user may resume or take over the session.
+   */
+  username: string | null;
   protocolVersion: ProtocolVersion;
   /** 0: the session ends with the connection; SESSION_NEVER_EXPIRES: never. */
   expiryIntervalSec: number;
@@ -116,6 +122,8 @@ export type DisconnectKind = 'normal' | 'will' | 'abnormal' | 'takeover' | 'serv
 export interface SubscribeRequest {
   filter: string;
   options: SubscriptionOptions;
+  /** Set by the main thread when the ACL refuses this filter: SUBACK 0x87 (3.1.1: 0x80). */
+  denied?: true;
 }
 
 export type SessionEvent =
@@ -129,6 +137,10 @@ export type SessionEvent =
       expiryIntervalSec: number;
       receiveMaximum: number;
       will: WillMessage | null;
+      /** Who connects (see SessionState.username). */
+      username: string | null;
+      /** Refuse (0x87) resuming or taking over a session of another user name. */
+      ownerCheck: boolean;
     }
   | { type: 'deliver'; message: AppMessage; qos: QoS; retain: boolean; subscriptionIds: number[] }
   | { type: 'puback'; connId: number; packetId: number }
@@ -170,8 +182,9 @@ export type SessionEffect =
   /**
    * Route changes the session makes on its own: its restored subscriptions (`add`), or its end
    * (`removeAll`). Those of SUBSCRIBE and UNSUBSCRIBE the main thread applies when it reads them.
+   * A restored or installed session also says whose it is (`username`), for the ACL at delivery.
    */
-  | { type: 'routes'; clientId: string; add: SubscribeRequest[]; removeAll: boolean }
+  | { type: 'routes'; clientId: string; add: SubscribeRequest[]; removeAll: boolean; username?: string | null }
   | { type: 'qos2Status'; connId: number; clientId: string; packetId: number; duplicate: boolean }
   /** Observability: a structured event with a stable name (pino line in production). */
   | { type: 'event'; name: string; clientId: string; detail: string }

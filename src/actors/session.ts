@@ -40,6 +40,7 @@ import { decideSubscribe } from './subscribe-decision.js';
 export function newSession(clientId: string): SessionState {
   return {
     clientId,
+    username: null,
     protocolVersion: 4,
     expiryIntervalSec: 0,
     connId: null,
@@ -63,6 +64,7 @@ export function newSession(clientId: string): SessionState {
 function meta(s: SessionState): SessionMeta {
   return {
     clientId: s.clientId,
+    username: s.username,
     protocolVersion: s.protocolVersion,
     expiryIntervalSec: s.expiryIntervalSec,
     disconnectedAt: s.disconnectedAt,
@@ -90,7 +92,8 @@ export function handleSession(
   const after = handleEvent(state, event, now, limits, out);
   if (after !== null && after.connId !== null) {
     const backlog = hasQos0Backlog(after);
-    if (event.type === 'connect' || after.connId !== connBefore || backlog !== backlogBefore) {
+    // A refused CONNECT (owner check) leaves the live connection as it was: no flow for it.
+    if ((event.type === 'connect' && after.connId === event.connId) || after.connId !== connBefore || backlog !== backlogBefore) {
       out.effects.push({ type: 'flow', connId: after.connId, clientId: after.clientId, direct: !backlog });
     }
   }
@@ -208,6 +211,15 @@ function connect(
   out: SessionOutput,
 ): SessionState {
   let s = existing;
+  if (s !== null && e.ownerCheck && s.username !== e.username) {
+    // The session is another user's: resuming it would hand over its queue and subscriptions,
+    // a Clean Start or takeover would end or disturb it. Refused; nothing of it changes.
+    const who = (u: string | null): string => (u === null ? 'anonymous' : JSON.stringify(u));
+    const detail = `client id ${JSON.stringify(e.clientId)} has a session of user ${who(s.username)}; ${who(e.username)} may not resume or take it over`;
+    out.effects.push({ type: 'close', connId: e.connId, reasonCode: ReasonCode.NotAuthorized, detail });
+    out.effects.push({ type: 'event', name: 'session.owner.refused', clientId: e.clientId, detail });
+    return s;
+  }
   if (s !== null && s.connId !== null) {
     // Same-node takeover [MQTT-3.1.4-3]: the old connection is closed; its will follows the
     // rules of an abnormal close immediately followed by this reconnect.
@@ -231,6 +243,7 @@ function connect(
   }
   const sessionPresent = s !== null;
   if (s === null) s = newSession(e.clientId);
+  s.username = e.username; // with the owner check off, a takeover makes it the new user's
   const wasPersistent = isPersistent(s) && sessionPresent;
   s.protocolVersion = e.protocolVersion;
   s.expiryIntervalSec = e.expiryIntervalSec;
@@ -379,6 +392,7 @@ function unsubscribe(s: SessionState, connId: number, packetId: number, filters:
 /** Rebuilds a session from storage after a restart: it is offline, its timers rearmed. */
 export function restoreSession(stored: StoredSession, now: number, out: SessionOutput): SessionState | null {
   const s = newSession(stored.meta.clientId);
+  s.username = stored.meta.username;
   s.protocolVersion = stored.meta.protocolVersion;
   s.expiryIntervalSec = stored.meta.expiryIntervalSec;
   s.subscriptions = { ...stored.subscriptions };
@@ -398,7 +412,7 @@ export function restoreSession(stored: StoredSession, now: number, out: SessionO
   let maxId = 0;
   for (const m of s.inflight) maxId = Math.max(maxId, m.packetId ?? 0);
   s.nextPacketId = maxId >= 65535 ? 1 : maxId + 1;
-  out.effects.push({ type: 'routes', clientId: s.clientId, add: Object.entries(s.subscriptions).map(([filter, options]) => ({ filter, options })), removeAll: false });
+  out.effects.push({ type: 'routes', clientId: s.clientId, add: Object.entries(s.subscriptions).map(([filter, options]) => ({ filter, options })), removeAll: false, username: s.username });
   // A session that was connected when the node stopped lost its connection then: an abnormal
   // close at restart time, so its will follows the abnormal-close rules.
   const wasConnected = stored.meta.disconnectedAt === null;
@@ -499,7 +513,7 @@ export function installSession(data: SessionSnapshot, out: SessionOutput): Sessi
   const s = importSession(data);
   s.connId = null;
   if (isPersistent(s)) persistAll(s, out);
-  out.effects.push({ type: 'routes', clientId: s.clientId, add: Object.entries(s.subscriptions).map(([filter, options]) => ({ filter, options })), removeAll: false });
+  out.effects.push({ type: 'routes', clientId: s.clientId, add: Object.entries(s.subscriptions).map(([filter, options]) => ({ filter, options })), removeAll: false, username: s.username });
   return s;
 }
 

@@ -22,7 +22,7 @@ export interface SubscribeDecision {
   /** Of those, the ones whose retained messages are sent [MQTT-3.3.1-9..11]. */
   retained: SubscribeRequest[];
   /** Refused filters, for the session's observability events. */
-  refused: { name: 'session.subscribe.invalid' | 'session.subscribe.quota'; detail: string }[];
+  refused: { name: 'session.subscribe.invalid' | 'session.subscribe.quota' | 'session.subscribe.denied'; detail: string }[];
 }
 
 /**
@@ -47,11 +47,16 @@ export function decideSubscribe(
   }
   /** Filters this packet added: a repeated filter then replaces, and counts once. */
   let added: Set<string> | null = null;
-  for (const { filter, options } of requests) {
+  for (const { filter, options, denied } of requests) {
     const invalid = validateTopicFilter(filter, topicLimits);
     if (invalid !== null) {
       decision.refused.push({ name: 'session.subscribe.invalid', detail: `${filter}: ${invalid}` });
       decision.codes.push(ReasonCode.TopicFilterInvalid);
+      continue;
+    }
+    if (denied === true) {
+      decision.refused.push({ name: 'session.subscribe.denied', detail: `${filter}: the ACL does not let this client read it` });
+      decision.codes.push(ReasonCode.NotAuthorized);
       continue;
     }
     const exists = current.has(filter) || (added !== null && added.has(filter));

@@ -9,30 +9,18 @@
 
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
+import { FileLineError, parseUserLines, userNameProblem } from './user-file-format.js';
 import { SCRAM_KEY_BYTES, SCRAM_MAX_ITERATIONS, SCRAM_MIN_ITERATIONS, decodeBase64, type ScramCredentials } from './scram.js';
 
 export type ScramUsers = ReadonlyMap<string, ScramCredentials>;
 
-/** A line of a users file that cannot be read; `line` counts from 1. */
-export class ScramUsersFormatError extends Error {
+/** A line of a SCRAM users file that cannot be read; `line` counts from 1. */
+export class ScramUsersFormatError extends FileLineError {
   override readonly name = 'ScramUsersFormatError';
-  constructor(
-    readonly line: number,
-    readonly detail: string,
-  ) {
-    super(`line ${line}: ${detail}`);
-  }
 }
 
 /** Why `name` cannot be a user of the file, or null when it can. */
-export function scramUserNameProblem(name: string): string | null {
-  if (name === '') return 'the user name is empty';
-  if (name.startsWith('#')) return 'a user name may not start with "#" (comment lines do)';
-  if (name.trim() !== name) return 'a user name may not start or end with white space';
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'a user name may not contain control characters';
-  if (Buffer.byteLength(name) > 65535) return 'a user name is at most 65535 bytes (an MQTT string)';
-  return null;
-}
+export const scramUserNameProblem = userNameProblem;
 
 function isEntry(line: string): boolean {
   const t = line.trim();
@@ -41,16 +29,15 @@ function isEntry(line: string): boolean {
 
 /** The users of a file's text. Throws ScramUsersFormatError naming the first bad line. */
 export function parseScramUsers(text: string): Map<string, ScramCredentials> {
-  const users = new Map<string, ScramCredentials>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.replace(/\r$/, '');
-    if (!isEntry(line)) continue;
-    const { username, credentials } = parseLine(line, i + 1);
-    if (users.has(username)) throw new ScramUsersFormatError(i + 1, `user ${JSON.stringify(username)} appears twice`);
-    users.set(username, credentials);
-  }
-  return users;
+  return parseUserLines(
+    text,
+    isEntry,
+    (line, n) => {
+      const { username, credentials } = parseLine(line, n);
+      return { username, value: credentials };
+    },
+    (n, detail) => new ScramUsersFormatError(n, detail),
+  );
 }
 
 function parseLine(line: string, n: number): { username: string; credentials: ScramCredentials } {

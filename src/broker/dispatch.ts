@@ -42,6 +42,12 @@ export class Dispatcher {
   remoteStored: Promise<void> | null = null;
   /** Set when the node runs in a cluster. */
   remote: RemoteTarget | null = null;
+  /**
+   * Set when an ACL is in force: whether a client may receive a message on a topic. A delivery it
+   * refuses is skipped and not counted as a match — whichever way the message came (published
+   * here, forwarded by a peer), a client never gets what it may not read.
+   */
+  readFilter: ((clientId: string, topic: string) => boolean) | null = null;
 
   constructor(
     private readonly router: Router,
@@ -65,8 +71,14 @@ export class Dispatcher {
     out.length = 0;
     this.touched.clear();
     const matched = this.router.match(message.topic, message.publisherId, message.qos, message.retain, this.target, out, scope);
+    const readFilter = this.readFilter;
+    let refused = 0;
     for (let i = 0; i < matched; i++) {
       const d = out[i]!;
+      if (readFilter !== null && !readFilter(d.clientId, message.topic)) {
+        refused++;
+        continue;
+      }
       // Only QoS 0 may skip the actor: it needs no packet id or window. Order holds per QoS
       // level (MQTT 4.6); a QoS 0 message still queued behind a full QoS 1/2 window from the
       // client's offline time can be overtaken by a new direct one.
@@ -74,6 +86,6 @@ export class Dispatcher {
       const shard = this.target.toSession(d.clientId, message, d);
       if (shard !== null) this.touched.add(shard);
     }
-    return matched;
+    return matched - refused;
   }
 }

@@ -95,6 +95,7 @@ export function encodeSession(s: SessionSnapshot): WireSession {
   }
   if (s.willDueAt !== null) out.will_due_at_ms = s.willDueAt;
   if (s.expiresAt !== null) out.expires_at_ms = s.expiresAt;
+  if (s.username !== null) out.username = s.username;
   return out;
 }
 
@@ -127,6 +128,7 @@ export function decodeSession(w: WireSessionOut): SessionSnapshot {
   }
   return {
     clientId: w.client_id,
+    username: w.username ?? null,
     protocolVersion: w.protocol_version as ProtocolVersion,
     expiryIntervalSec: w.expiry_interval_sec,
     connId: null,

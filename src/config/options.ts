@@ -19,6 +19,7 @@ import { DEFAULT_HTTP, checkHttpConfig, httpListenKind, httpTokenKind } from './
 import type { Secret } from './secret.js';
 import { DEFAULT_TLS_PORT, DEFAULT_WSS_PORT, DEFAULT_WS_PORT, checkTransportConfig, optionalListenKind, switchKind } from './transport-options.js';
 import { DEFAULT_LIMITS, LIMIT_SPECS, type LimitConfig } from './limit-options.js';
+import { AUTH_SPECS, DEFAULT_AUTH_CONFIG, type AuthConfig } from './auth-options.js';
 import { Rejection, formatListen, int, listenKind, oneOf, parseListen, str, type FieldKind, type ListenAddress } from './field-kinds.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -34,8 +35,8 @@ export type { ListenAddress };
 export { parseListen, formatListen };
 
 /** The abuse limits (connections, rates, topic bounds) are in limit-options.ts; the graceful-leave
- * settings (--drain-timeout, --advertise-mqtt) in drain-options.ts. */
-export interface ShoalConfig extends LimitConfig, DrainConfig {
+ * settings (--drain-timeout, --advertise-mqtt) in drain-options.ts; the auth settings in auth-options.ts. */
+export interface ShoalConfig extends LimitConfig, DrainConfig, AuthConfig {
   readonly listen: ListenAddress;
   /** One SQLite file per shard lives here; relative paths resolve against the working directory. */
   readonly dataDir: string;
@@ -165,6 +166,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   ...DRAIN_DEFAULTS,
   http: DEFAULT_HTTP,
   httpToken: null,
+  ...DEFAULT_AUTH_CONFIG,
 } as const satisfies Omit<ShoalConfig, 'shards' | 'nodeName' | 'advertise'>);
 
 export function defaultConfig(): ShoalConfig {
@@ -394,6 +396,7 @@ const SPECS: { [K in ConfigKey]: SpecInput<K> } = {
     kind: httpTokenKind,
     description: 'Bearer token every HTTP request must send (Authorization: Bearer <token>); required when --http is not on loopback. Never logged.',
   },
+  ...AUTH_SPECS,
 };
 
 /** `--max-queued-bytes` → `SHOAL_MAX_QUEUED_BYTES`. */

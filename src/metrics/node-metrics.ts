@@ -13,8 +13,10 @@ export type DropCause =
   /** The session's queue was full (--max-queued-messages / --max-queued-bytes). */
   | 'queue_full'
   /** A PUBLISH over the publisher's --max-publish-rate, dropped or refused (v5 0x97); not one only delayed. */
-  | 'rate_limited';
-export const DROP_CAUSES: readonly DropCause[] = ['slow_consumer', 'too_large', 'queue_full', 'rate_limited'];
+  | 'rate_limited'
+  /** A PUBLISH the ACL file does not let its publisher write (v5 PUBACK/PUBREC 0x87). */
+  | 'not_authorized';
+export const DROP_CAUSES: readonly DropCause[] = ['slow_consumer', 'too_large', 'queue_full', 'rate_limited', 'not_authorized'];
 
 /** How a cross-node session takeover this node asked for ended. */
 export type TakeoverOutcome = 'completed' | 'failed';
@@ -79,7 +81,7 @@ export class BrokerCounters implements NodeMetrics {
   readonly payloadBytesReceived = [0, 0, 0];
   readonly messagesSent = [0, 0, 0];
   readonly payloadBytesSent = [0, 0, 0];
-  readonly drops: Record<DropCause, number> = { slow_consumer: 0, too_large: 0, queue_full: 0, rate_limited: 0 };
+  readonly drops: Record<DropCause, number> = { slow_consumer: 0, too_large: 0, queue_full: 0, rate_limited: 0, not_authorized: 0 };
   /** CONNECTs answered with a successful CONNACK. */
   connectsAccepted = 0;
   /** Connections closed before a successful CONNACK, by reason code (refused, timed out, malformed). */

@@ -42,6 +42,8 @@ export interface ConnectAccepted {
    * must take the username as proven and not ask for a password.
    */
   certificateUsername?: string;
+  /** The user that method authenticated: the connection's user, whatever User Name says. */
+  authenticatedUser?: string;
 }
 
 export interface ConnectRejected {

@@ -87,6 +87,9 @@ const FANOUT_V3 = `
  */
 const SHARED_RECIPIENTS_V4 = '-- version 4: no table changes';
 
+/** Schema version 5: the user a session belongs to (NULL: anonymous, and every older session). */
+const SESSION_OWNER_V5 = 'ALTER TABLE sessions ADD COLUMN username TEXT;';
+
 /**
  * Schema history; append, never edit: a file records how many of these it has run.
  *  1: sessions, subscriptions, messages (each row with its own copy of the message), qos2.
@@ -95,6 +98,7 @@ const SHARED_RECIPIENTS_V4 = '-- version 4: no table changes';
  *  3: the fan-out log: one row per message per batch listing its recipients, dead lists of
  *     finished copies, the state of copies sent since (existing rows: one log row per body).
  *  4: log rows may list their recipients in the shared form (no table changes).
+ *  5: sessions.username, the user a session belongs to (--session-owner-check).
  */
 const MIGRATIONS: Migrations = [
   `CREATE TABLE sessions (
@@ -130,6 +134,7 @@ const MIGRATIONS: Migrations = [
   BODIES_V2,
   FANOUT_V3,
   SHARED_RECIPIENTS_V4,
+  SESSION_OWNER_V5,
 ];
 
 /** The schema version this build writes; a file with a higher one is refused. */
@@ -143,8 +148,8 @@ const FANOUT_COLUMNS = ['id', ...messageColumns(''), 'recipients'];
 const MAX_FANOUT_PER_INSERT = 64;
 
 const SQL = {
-  putMeta: `INSERT OR REPLACE INTO sessions (client_id, protocol_version, expiry_interval_sec, disconnected_at, will_delay_sec, ${messageColumns(WILL).join(', ')})
-            VALUES (${placeholders(5 + messageColumns(WILL).length)})`,
+  putMeta: `INSERT OR REPLACE INTO sessions (client_id, protocol_version, expiry_interval_sec, disconnected_at, will_delay_sec, ${messageColumns(WILL).join(', ')}, username)
+            VALUES (${placeholders(6 + messageColumns(WILL).length)})`,
   deleteSession: 'DELETE FROM sessions WHERE client_id = ?',
   deleteSessionSubscriptions: 'DELETE FROM subscriptions WHERE client_id = ?',
   deleteSessionQos2: 'DELETE FROM qos2 WHERE client_id = ?',
@@ -375,16 +380,18 @@ function placeholders(n: number): string {
 
 function encodeMeta(meta: SessionMeta): SqlValue[] {
   const will = meta.will === null ? [null, ...nullMessage()] : [meta.will.delaySec, ...encodeMessage(meta.will.message)];
-  return [meta.clientId, meta.protocolVersion, meta.expiryIntervalSec, meta.disconnectedAt, ...will];
+  return [meta.clientId, meta.protocolVersion, meta.expiryIntervalSec, meta.disconnectedAt, ...will, meta.username];
 }
 
 function decodeMeta(row: SqlRow): SessionMeta {
   const protocolVersion = asNumber(row['protocol_version']) as ProtocolVersion;
   const disconnectedAt = row['disconnected_at'];
   const willDelay = row['will_delay_sec'];
+  const username = row['username'];
   const will: WillMessage | null = typeof willDelay === 'number' ? { message: decodeMessage(row, WILL), delaySec: willDelay } : null;
   return {
     clientId: asString(row['client_id']),
+    username: typeof username === 'string' ? username : null,
     protocolVersion,
     expiryIntervalSec: asNumber(row['expiry_interval_sec']),
     disconnectedAt: typeof disconnectedAt === 'number' ? disconnectedAt : null,

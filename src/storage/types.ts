@@ -24,6 +24,8 @@ export interface StoredMessage {
 
 export interface SessionMeta {
   clientId: string;
+  /** The user the session belongs to (SessionState.username); null: anonymous. */
+  username: string | null;
   protocolVersion: ProtocolVersion;
   /** Session Expiry Interval in seconds; 0xFFFFFFFF never expires. */
   expiryIntervalSec: number;

@@ -21,7 +21,7 @@ export type AuthOutcome =
   /** Send this AUTH 0x18 and wait for the client's next AUTH. */
   | { kind: 'challenge'; packet: IAuthPacket }
   /** The CONNECT is authenticated: hand it to the node; its CONNACK carries method and data. */
-  | { kind: 'connected'; connect: IConnectPacket; method: string; data: Buffer | undefined }
+  | { kind: 'connected'; connect: IConnectPacket; method: string; data: Buffer | undefined; identity: string }
   /** Re-authentication succeeded: send this AUTH 0x00. */
   | { kind: 'reauthenticated'; packet: IAuthPacket }
   /** Failed: before CONNACK a CONNACK with this code and a close, after it a DISCONNECT. */
@@ -114,7 +114,7 @@ export class AuthFlow {
     }
     this.identity = s.identity;
     this.pendingConnect = null;
-    return { kind: 'connected', connect, method: this.method.name, data: s.data };
+    return { kind: 'connected', connect, method: this.method.name, data: s.data, identity: s.identity };
   }
 
   private authPacket(reasonCode: number, data: Buffer | undefined): IAuthPacket {

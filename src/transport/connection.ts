@@ -694,7 +694,7 @@ export class Connection implements DecoderSink, DeadlineTarget {
         this.send(outcome.packet);
         return;
       case 'connected':
-        this.handOver(outcome.connect, { ...this.decision!, authenticationMethod: outcome.method, authenticationData: outcome.data });
+        this.handOver(outcome.connect, { ...this.decision!, authenticationMethod: outcome.method, authenticationData: outcome.data, authenticatedUser: outcome.identity });
         return;
       case 'refused':
         if (this.state === 'connecting') {

@@ -252,6 +252,8 @@ export class SessionSim {
           expiryIntervalSec: client.persistent ? SESSION_NEVER_EXPIRES : 0,
           receiveMaximum: 65535,
           will: null,
+          username: null,
+          ownerCheck: true,
         };
         this.toShard(node, [{ t: 'event', clientId, event }]);
       },

@@ -37,6 +37,8 @@ export interface ConnectOptions {
   expiry?: number;
   receiveMaximum?: number;
   will?: WillMessage | null;
+  username?: string | null;
+  ownerCheck?: boolean;
 }
 
 export function connect(o: ConnectOptions = {}): Extract<SessionEvent, { type: 'connect' }> {
@@ -52,6 +54,8 @@ export function connect(o: ConnectOptions = {}): Extract<SessionEvent, { type: '
     expiryIntervalSec: expiry,
     receiveMaximum: o.receiveMaximum ?? 65535,
     will: o.will ?? null,
+    username: o.username ?? null,
+    ownerCheck: o.ownerCheck ?? true,
   };
 }
 

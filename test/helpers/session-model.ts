@@ -151,6 +151,8 @@ export class SessionHarness {
         message: { topic: willTopic!, payload: new Uint8Array([1]), qos: 1, retain: false, publisherId: CLIENT },
         delaySec: c.will.delaySec,
       },
+      username: null,
+      ownerCheck: true,
     };
     const out = await this.step(event, exp);
     const acks = out.effects.filter((e) => e.type === 'connack');

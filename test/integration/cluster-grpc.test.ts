@@ -168,7 +168,7 @@ describe('cluster gRPC transport between processes', { timeout: 120_000 }, () =>
   it('carries takeover messages as their own call, sessions and arrivals intact', async () => {
     const copy = { seq: 7, state: 'queued' as const, packetId: null, qos: 1 as const, retain: false, subscriptionIds: [3], message: forward('s/1', 1).message };
     const session: SessionSnapshot = {
-      clientId: 'mover', protocolVersion: 5, expiryIntervalSec: 600, connId: null, disconnectedAt: 1_800_000_000_000, clientReceiveMaximum: 20,
+      clientId: 'mover', username: 'mover-user', protocolVersion: 5, expiryIntervalSec: 600, connId: null, disconnectedAt: 1_800_000_000_000, clientReceiveMaximum: 20,
       subscriptions: { 's/+': { qos: 1, noLocal: false, retainAsPublished: true, retainHandling: 0, subscriptionId: 3 } }, subscriptionCount: 1,
       inboundQos2: [4], inflight: [{ ...copy, seq: 6, state: 'inflight', packetId: 9 }], queue: [copy],
       queuedBytes: copy.message.payload.byteLength + copy.message.topic.length, queuedQos0: 0, nextSeq: 8, nextPacketId: 10, will: null, willDueAt: null, expiresAt: 1_800_000_600_000,

@@ -49,7 +49,7 @@ for (const host of ['workers', 'main'] as ShardHostMode[]) test(`a crashed shard
     assert.equal(sup.hostMode, host);
     const connect = (connId: number): SessionEvent => ({
       type: 'connect', connId, clientId: 'c1', protocolVersion: 5, cleanStart: false,
-      expiryIntervalSec: SESSION_NEVER_EXPIRES, receiveMaximum: 65535, will: null,
+      expiryIntervalSec: SESSION_NEVER_EXPIRES, receiveMaximum: 65535, will: null, username: null, ownerCheck: true,
     });
     sup.send('c1', connect(1));
     sup.send('c1', { type: 'subscribe', connId: 1, packetId: 1, requests: [{ filter: 'a/#', options: { qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 } }] });

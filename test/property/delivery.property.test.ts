@@ -322,6 +322,8 @@ class MemoryNode implements DispatchTarget {
       expiryIntervalSec: expiry,
       receiveMaximum: spec.receiveMaximum,
       will: null,
+      username: null,
+      ownerCheck: true,
     });
     assert.equal(this.online.get(spec.id), connId, `${spec.id}: no CONNACK`);
   }

@@ -61,7 +61,7 @@ type Intent =
   | { k: 'deleteQos2'; c: number; packetId: number };
 
 const intentArb: fc.Arbitrary<Intent> = fc.oneof(
-  { arbitrary: fc.record({ k: fc.constant('putMeta' as const), c: clientArb, meta: fc.record({ protocolVersion: fc.constantFrom(3 as const, 4 as const, 5 as const), expiryIntervalSec: fc.constantFrom(0, 60, 0xffffffff), disconnectedAt: fc.option(fc.nat(), { nil: null }), will: willArb }) }), weight: 3 },
+  { arbitrary: fc.record({ k: fc.constant('putMeta' as const), c: clientArb, meta: fc.record({ username: fc.option(fc.constantFrom('', 'alice', 'bob'), { nil: null }), protocolVersion: fc.constantFrom(3 as const, 4 as const, 5 as const), expiryIntervalSec: fc.constantFrom(0, 60, 0xffffffff), disconnectedAt: fc.option(fc.nat(), { nil: null }), will: willArb }) }), weight: 3 },
   { arbitrary: fc.record({ k: fc.constant('deleteSession' as const), c: clientArb }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('putSubscription' as const), c: clientArb, filter: filterArb, options: subOptionsArb }), weight: 2 },
   { arbitrary: fc.record({ k: fc.constant('deleteSubscription' as const), c: clientArb, filter: filterArb }), weight: 1 },
@@ -107,7 +107,7 @@ function concretise(intentBatches: Intent[][], visible: boolean): StoreOp[][] {
     // One pick in (n + 1) aims at a seq that does not exist: updates and deletes of gone rows.
     return pick % (seqs.length + 1) === seqs.length ? (nextSeq.get(c) ?? 1) + 1000 : seqs[pick % (seqs.length + 1)]!;
   };
-  const plainMeta = (clientId: string): StoreOp => ({ op: 'putMeta', meta: { clientId, protocolVersion: 5, expiryIntervalSec: 60, disconnectedAt: null, will: null } });
+  const plainMeta = (clientId: string): StoreOp => ({ op: 'putMeta', meta: { clientId, username: null, protocolVersion: 5, expiryIntervalSec: 60, disconnectedAt: null, will: null } });
   const batches = intentBatches.map((batch) =>
     batch.flatMap((i): StoreOp[] => {
       if (i.k === 'putShared') {

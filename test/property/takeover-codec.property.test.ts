@@ -62,6 +62,8 @@ const msArb = fc.option(fc.integer({ min: 0, max: 2 ** 45 }), { nil: null });
 const sessionArb: fc.Arbitrary<SessionSnapshot> = fc
   .record({
     clientId: fc.string({ minLength: 1, maxLength: 10 }),
+    // '' is a user name too (an empty MQTT string), distinct from none.
+    username: fc.option(fc.string({ maxLength: 10 }), { nil: null }),
     protocolVersion: fc.constantFrom(3 as const, 4 as const, 5 as const),
     expiryIntervalSec: fc.constantFrom(1, 60, 0xffffffff),
     disconnectedAt: msArb,

@@ -542,7 +542,7 @@ describe('session: will', () => {
 describe('session: restore and export', () => {
   function stored(extra: Partial<StoredSession['meta']> = {}): StoredSession {
     return {
-      meta: { clientId: 'c1', protocolVersion: 5, expiryIntervalSec: 60, disconnectedAt: T0, will: null, ...extra },
+      meta: { clientId: 'c1', username: null, protocolVersion: 5, expiryIntervalSec: 60, disconnectedAt: T0, will: null, ...extra },
       subscriptions: { 'a/#': subOptions(1) },
       inboundQos2: [4],
       messages: [
@@ -557,7 +557,7 @@ describe('session: restore and export', () => {
     const out = newOutput();
     const s = restoreSession(stored({ will: will('w', 10) }), T0 + 1000, out);
     assert.ok(s);
-    assert.deepEqual(effectsOf(out, 'routes'), [{ type: 'routes', clientId: 'c1', add: [{ filter: 'a/#', options: subOptions(1) }], removeAll: false }]);
+    assert.deepEqual(effectsOf(out, 'routes'), [{ type: 'routes', clientId: 'c1', add: [{ filter: 'a/#', options: subOptions(1) }], removeAll: false, username: null }]);
     assert.deepEqual(s.inflight.toArray().map((m) => m.seq), [3, 5]);
     assert.deepEqual(s.queue.toArray().map((m) => m.seq), [6]);
     assert.equal(s.queuedBytes, 6);
@@ -578,7 +578,7 @@ describe('session: restore and export', () => {
     const s = restoreSession(stored({ disconnectedAt: null, will: will('w', 0) }), T0 + 1000, out);
     assert.ok(s);
     assert.equal(effectsOf(out, 'route').length, 1);
-    assert.deepEqual(out.store, [{ op: 'putMeta', meta: { clientId: 'c1', protocolVersion: 5, expiryIntervalSec: 60, disconnectedAt: T0 + 1000, will: null } }]);
+    assert.deepEqual(out.store, [{ op: 'putMeta', meta: { clientId: 'c1', username: null, protocolVersion: 5, expiryIntervalSec: 60, disconnectedAt: T0 + 1000, will: null } }]);
     assert.equal(s.expiresAt, T0 + 61_000);
   });
 

@@ -197,7 +197,7 @@ describe('Shard: takeover install (new node)', () => {
     const r = await b.port.takeoverReply('c1', 'installed');
     assert.deepEqual(r, { op: 'installed', id: 't1', ok: true, detail: '' });
     const routes = b.port.effects().filter((e) => e.type === 'routes');
-    assert.deepEqual(routes, [{ type: 'routes', clientId: 'c1', add: [{ filter: 'a/+', options: moved.subscriptions['a/+']! }, { filter: 'b/#', options: moved.subscriptions['b/#']! }], removeAll: false }]);
+    assert.deepEqual(routes, [{ type: 'routes', clientId: 'c1', add: [{ filter: 'a/+', options: moved.subscriptions['a/+']! }, { filter: 'b/#', options: moved.subscriptions['b/#']! }], removeAll: false, username: null }]);
     assert.deepEqual(exportSession(b.shard.session('c1')!), moved);
     // Stored whole: a restart of the new node finds the same session.
     const restarted = await started(b.store);

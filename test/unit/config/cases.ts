@@ -75,6 +75,12 @@ export const GOOD: { [K in ConfigKey]: GoodCase<K> } = {
   advertiseMqtt: { text: 'mqtt-1.example:8883', json: 'mqtt-1.example:8883', expected: 'mqtt-1.example:8883' },
   http: { text: '10.0.0.5:8080', json: { host: '10.0.0.5', port: 8080 }, expected: { host: '10.0.0.5', port: 8080 } },
   httpToken: { text: GOOD_HTTP_TOKEN, json: GOOD_HTTP_TOKEN, expected: new Secret(GOOD_HTTP_TOKEN) },
+  passwordFile: { text: '/etc/shoal/passwd', json: '/etc/shoal/passwd', expected: '/etc/shoal/passwd' },
+  aclFile: { text: '/etc/shoal/acl', json: '/etc/shoal/acl', expected: '/etc/shoal/acl' },
+  allowAnonymous: { text: 'false', json: 'false', expected: 'false' },
+  sessionOwnerCheck: { text: 'off', json: 'off', expected: 'off' },
+  authLockoutFailures: { text: '0', json: 0, expected: 0 },
+  authLockoutMaxSec: { text: '3600', json: 3600, expected: 3600 },
 };
 
 /**
@@ -144,6 +150,12 @@ export const BAD_TEXT: Record<ConfigKey, string[]> = {
   advertiseMqtt: ['mqtt.example', 'mqtt.example:0', '0.0.0.0:1883', ':1883', '[::]:1883', '::1:1883', 'bad host:1883'],
   http: ['18083', 'OFF', 'host:', '[::1]18083'],
   httpToken: ['short', 'has a space in it ok', 'x'.repeat(1025), 't\u00f6ken-with-umlaut-xx'],
+  passwordFile: ['a\u0000b'],
+  aclFile: ['a\u0000b'],
+  allowAnonymous: ['yes', 'auto2'],
+  sessionOwnerCheck: ['true', 'no'],
+  authLockoutFailures: ['-1', '1001'],
+  authLockoutMaxSec: ['0', '86401'],
 };
 
 /** Values a JSON config file may carry that must be rejected (including wrong JSON types). */
@@ -194,6 +206,12 @@ export const BAD_JSON: Record<ConfigKey, unknown[]> = {
   advertiseMqtt: [1883, { host: 'h', port: 1 }, 'h:0', true],
   http: [18083, true, 'on', { host: 'h' }, { host: 'h', port: 1, tls: true }],
   httpToken: [42, 'short', null, ''],
+  passwordFile: [5, null],
+  aclFile: [false, ['a']],
+  allowAnonymous: [true, 1],
+  sessionOwnerCheck: [false, 'yes'],
+  authLockoutFailures: [1.5, '5'],
+  authLockoutMaxSec: [0, null],
 };
 
 /** Runs `fn`, which must throw a ConfigError, and returns it. */

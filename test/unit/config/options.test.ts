@@ -67,6 +67,12 @@ test('defaults match the documented values', () => {
     advertiseMqtt: null,
     http: { host: '127.0.0.1', port: 18083 },
     httpToken: null,
+    passwordFile: '',
+    aclFile: '',
+    allowAnonymous: 'auto',
+    sessionOwnerCheck: 'on',
+    authLockoutFailures: 5,
+    authLockoutMaxSec: 60,
   });
   assert.deepEqual(parseConfig({}, 'empty.json'), c);
 });
@@ -189,6 +195,7 @@ test('the option table has the documented flags and SHOAL_ env vars', () => {
       '--takeover-timeout',
       '--drain-timeout', '--advertise-mqtt',
       '--http', '--http-token',
+      '--password-file', '--acl-file', '--allow-anonymous', '--session-owner-check', '--auth-lockout-failures', '--auth-lockout-max-sec',
     ],
   );
   assert.deepEqual(

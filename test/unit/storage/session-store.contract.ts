@@ -17,7 +17,7 @@ export interface SessionStoreHandle {
 export type SessionStoreFactory = (hooks?: { beforeOp?: BeforeOpHook }) => Promise<SessionStoreHandle>;
 
 export function meta(clientId: string, extra: Partial<SessionMeta> = {}): SessionMeta {
-  return { clientId, protocolVersion: 5, expiryIntervalSec: 3600, disconnectedAt: null, will: null, ...extra };
+  return { clientId, username: null, protocolVersion: 5, expiryIntervalSec: 3600, disconnectedAt: null, will: null, ...extra };
 }
 
 export function appMessage(topic: string, payload: number[], extra: Partial<AppMessage> = {}): AppMessage {

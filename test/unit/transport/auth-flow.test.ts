@@ -72,7 +72,7 @@ describe('enhanced authentication flow', () => {
     assert.deepEqual(outcome, { kind: 'challenge', packet: auth(ReasonCode.ContinueAuthentication, 'next') });
     assert.ok(flow.authenticating);
     const done = flow.onAuth(auth(ReasonCode.ContinueAuthentication, 'ok:alice'));
-    assert.deepEqual(done, { kind: 'connected', connect: p, method: 'TEST-1', data: Buffer.from('final') });
+    assert.deepEqual(done, { kind: 'connected', connect: p, method: 'TEST-1', data: Buffer.from('final'), identity: 'alice' });
     assert.ok(!flow.authenticating);
   });
 

@@ -35,10 +35,16 @@ export interface SessionSnapshot {
   'will'?: (_cluster_v1_SessionWill | null);
   'will_due_at_ms'?: (number | string | Long);
   'expires_at_ms'?: (number | string | Long);
+  /**
+   * The user the session belongs to (absent: anonymous); the new node checks a resuming CONNECT
+   * against it (--session-owner-check).
+   */
+  'username'?: (string);
   '_disconnected_at_ms'?: "disconnected_at_ms";
   '_will'?: "will";
   '_will_due_at_ms'?: "will_due_at_ms";
   '_expires_at_ms'?: "expires_at_ms";
+  '_username'?: "username";
 }
 
 /**
@@ -71,8 +77,14 @@ export interface SessionSnapshot__Output {
   'will'?: (_cluster_v1_SessionWill__Output | null);
   'will_due_at_ms'?: (string);
   'expires_at_ms'?: (string);
+  /**
+   * The user the session belongs to (absent: anonymous); the new node checks a resuming CONNECT
+   * against it (--session-owner-check).
+   */
+  'username'?: (string);
   '_disconnected_at_ms'?: "disconnected_at_ms";
   '_will'?: "will";
   '_will_due_at_ms'?: "will_due_at_ms";
   '_expires_at_ms'?: "expires_at_ms";
+  '_username'?: "username";
 }
