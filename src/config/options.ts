@@ -125,7 +125,9 @@ const MIN_PACKET_SIZE = 64;
 
 /** The machine-independent defaults. `defaultConfig()` adds the ones probed from the host. */
 export const DEFAULT_CONFIG = Object.freeze({
-  listen: Object.freeze({ host: '0.0.0.0', port: 1883 }),
+  // Loopback by default, as Mosquitto 2.0's local-only mode: a node reachable from the network is
+  // asked for explicitly, and then --allow-anonymous auto wants authentication.
+  listen: Object.freeze({ host: '127.0.0.1', port: 1883 }),
   dataDir: './data',
   shardHost: 'auto',
   maxKeepaliveSec: 0,

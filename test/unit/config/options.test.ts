@@ -21,7 +21,7 @@ import { BAD_JSON, GOOD, configError } from './cases.js';
 test('defaults match the documented values', () => {
   const c = defaultConfig();
   assert.deepEqual(c, {
-    listen: { host: '0.0.0.0', port: 1883 },
+    listen: { host: '127.0.0.1', port: 1883 },
     dataDir: './data',
     shards: Math.min(64, availableParallelism()),
     shardHost: 'auto',
