@@ -24,6 +24,8 @@
 #   SHOAL_HTTP_TOKEN      (push, optional) bearer token; with it the HTTP listener (/health, /ready,
 #                         /metrics, admin API) binds the cluster address, without it loopback only
 #   SHOAL_GOSSIP_PORT (7946)  SHOAL_GRPC_PORT (7947)  SHOAL_HTTP_PORT (18083)
+#   SHOAL_ALLOW_ANONYMOUS (push, optional) true: clients may connect without a password (off
+#                         loopback Shoal refuses them by default; otherwise add passwordFile to shoal.json)
 #   SHOAL_READY_TIMEOUT   seconds to wait for a node to be ready (default 120)
 #   SHOAL_SSH, SHOAL_SCP  the commands used to reach hosts (default: ssh / scp with BatchMode)
 #
@@ -117,7 +119,8 @@ render_config() {
   "advertise": "${CADDRS[$i]}",
   "seeds": [$seeds],
   "clusterSecret": "$SHOAL_CLUSTER_SECRET",
-  "http": $http
+  "http": $http${SHOAL_ALLOW_ANONYMOUS:+,
+  \"allowAnonymous\": \"$SHOAL_ALLOW_ANONYMOUS\"}
 }
 JSON
 }
