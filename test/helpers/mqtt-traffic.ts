@@ -140,6 +140,11 @@ abstract class Rover {
   }
 }
 
+function peerOf(client: MqttClient | null): string | null {
+  const socket = client?.stream as { remoteAddress?: string; remotePort?: number } | undefined;
+  return socket?.remoteAddress === undefined ? null : `${socket.remoteAddress}:${socket.remotePort}`;
+}
+
 function connectOnce(url: string, options: IClientOptions): Promise<{ client: MqttClient; sessionPresent: boolean }> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, { ...options, reconnectPeriod: 0, connectTimeout: CONNECT_TIMEOUT_MS });
@@ -264,6 +269,12 @@ export class Traffic {
   async startSubscribers(): Promise<void> {
     await Promise.all(this.subs.map((s) => s.start()));
     await Promise.all(this.subs.map((s) => s.subscribe()));
+  }
+
+  /** Where each subscriber is connected now ("host:port" of the node's end; null while between
+   * connections), by client id: which subscribers a node's leave moves. */
+  subscriberPeers(): Map<string, string | null> {
+    return new Map(this.subs.map((s) => [s.clientId, peerOf(s.client)]));
   }
 
   get filter(): string {

@@ -10,7 +10,8 @@
 // Needs root, `ip` (iproute2) and `nft`. Nothing touches the caller's namespace: the lab's
 // namespaces hold every interface it creates, and destroyLab kills what still runs in them and
 // deletes them (call it in `finally`; createLab also registers it for process exit).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 export interface LabNode {
   readonly name: string;
@@ -134,6 +135,8 @@ export function destroyLab(lab: Lab): void {
       // deleted meanwhile
     }
   }
+  // The resolver file startDns() may have written for the hub (ip netns exec mounts it there).
+  rmSync(`/etc/netns/${lab.hub}`, { recursive: true, force: true });
 }
 
 /**
@@ -165,4 +168,53 @@ export function heal(lab: Lab): void {
     const tables = run(['ip', 'netns', 'exec', node.ns, 'nft', 'list', 'tables']);
     if (tables.includes(PARTITION_TABLE)) run(['ip', 'netns', 'exec', node.ns, 'nft', 'delete', 'table', 'inet', PARTITION_TABLE]);
   }
+}
+
+/** Why the lab's DNS server cannot run here, or null. */
+export function dnsUnavailable(): string | null {
+  return has('dnsmasq', '--version') ? null : 'dnsmasq is not installed; .ci/run installs it (dnsmasq-base)';
+}
+
+export interface LabDns {
+  /** The name that resolves to every address given, e.g. broker.shoal.test. */
+  readonly name: string;
+  readonly server: string;
+  stop(): void;
+}
+
+/**
+ * Runs dnsmasq in the hub namespace, on the hub's address, answering `name` with one A record per
+ * address (dnsmasq rotates their order on every answer: round-robin DNS) and nothing else (no
+ * upstream, no /etc/hosts). Processes started in the hub with `ip netns exec` resolve through it:
+ * ip mounts /etc/netns/<hub>/resolv.conf, written here, over /etc/resolv.conf for them. destroyLab
+ * kills dnsmasq with the rest of the hub and removes that file.
+ */
+export async function startDns(lab: Lab, name: string, addresses: readonly string[]): Promise<LabDns> {
+  mkdirSync(`/etc/netns/${lab.hub}`, { recursive: true });
+  writeFileSync(`/etc/netns/${lab.hub}/resolv.conf`, `# written by the Shoal test lab (test/helpers/netns-lab.ts)\nnameserver ${lab.hubAddress}\noptions timeout:1 attempts:2\n`);
+  const child: ChildProcess = spawn('ip', [
+    'netns', 'exec', lab.hub, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces',
+    `--listen-address=${lab.hubAddress}`, '--port=53', '--user=root', '--pid-file=', '--log-facility=-', '--local-ttl=0',
+    ...addresses.map((a) => `--host-record=${name},${a}`),
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (log += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dnsmasq did not start within 10 s: ${log}`)), 10_000);
+    const check = (): void => {
+      // Logged once it has bound its socket and read its records (--host-record is in memory).
+      if (/started, version/.test(log)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stderr!.on('data', check);
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`dnsmasq exited (${code}) at start: ${log.trim()}`));
+    });
+  });
+  return { name, server: lab.hubAddress, stop: () => void child.kill('SIGKILL') };
 }
