@@ -10,11 +10,14 @@ import { spawn } from 'node:child_process';
 const argv = process.argv.slice(2);
 const roots = [];
 const passthrough = [];
+/** `--exclude <regex>`: leave out the files whose path matches (npm test's second pass). */
+let exclude = null;
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   if (a === '--runs') { process.env.SHOAL_RUNS = argv[++i]; continue; }
   if (a.startsWith('--runs=')) { process.env.SHOAL_RUNS = a.slice(7); continue; }
   if (a === '--seed') { process.env.SHOAL_SEED = argv[++i]; continue; }
+  if (a === '--exclude') { exclude = new RegExp(argv[++i]); continue; }
   if (a.startsWith('--')) { passthrough.push(a); continue; }
   roots.push(a);
 }
@@ -29,7 +32,7 @@ function walk(dir, out) {
   }
   return out;
 }
-const files = roots.flatMap((r) => (statSync(r).isDirectory() ? walk(r, []) : [r]));
+const files = roots.flatMap((r) => (statSync(r).isDirectory() ? walk(r, []) : [r])).filter((f) => exclude === null || !exclude.test(f));
 if (files.length === 0) {
   console.error(`no *.test.ts files under ${roots.join(', ')}`);
   process.exit(1);
