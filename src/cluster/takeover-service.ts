@@ -34,8 +34,8 @@ type SendEffect = Send<SessionSnapshot, StoredMessage>;
 /** Where a CONNECT waiting for the cluster goes on. */
 export interface ConnectWaiter {
   /** Run the ordinary local CONNECT (a session moved here is resumed by it: Session Present);
-   * `moved`: a session was moved here for it. */
-  proceed(moved: boolean): void;
+   * `moved`: a session was moved here for it; `wasHere`: a session of this id already lived here. */
+  proceed(moved: boolean, wasHere: boolean): void;
   /** Refuse the CONNECT with `reasonCode` (v5; 3.1.1 maps it), `detail` saying why. */
   refuse(reasonCode: number, detail: string): void;
 }
@@ -136,9 +136,12 @@ export class TakeoverService {
   adopt(clientId: string): Promise<{ moved: boolean; detail: string }> {
     return new Promise((resolve) => {
       this.connect(clientId, false, {
-        proceed: (moved) => {
-          // Nothing moved: no session existed; the CONNECT path would have made one, this makes none.
-          if (!moved) this.sessions.ended(clientId);
+        proceed: (moved, wasHere) => {
+          // Nothing moved and none lived here: the CONNECT path would have made one, this makes
+          // none. One that lives here already (a second push, or its client moved it here
+          // meanwhile) stays registered: unregistering it would let a later CONNECT elsewhere
+          // make a second session.
+          if (!moved && !wasHere) this.sessions.ended(clientId);
           resolve({ moved, detail: '' });
         },
         refuse: (_code, detail) => resolve({ moved: false, detail }),
@@ -379,10 +382,12 @@ export class TakeoverService {
           }
           break;
         case 'connectLocal':
-        case 'accept':
+        case 'accept': {
+          const wasHere = this.sessions.local.has(t.clientId);
           this.sessions.here(t.clientId, this.opts.clock.now());
-          this.takeWaiter(t.id)?.proceed(e.type === 'accept');
+          this.takeWaiter(t.id)?.proceed(e.type === 'accept', wasHere);
           break;
+        }
         case 'refuse':
           this.takeWaiter(t.id)?.refuse(e.reasonCode, e.detail);
           break;

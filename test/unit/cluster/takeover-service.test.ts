@@ -50,6 +50,21 @@ describe('TakeoverService', () => {
     assert.equal(w.svc.sessions.local.has('c'), true);
   });
 
+  it('adopting a session that already lives here keeps it registered (a second push, or its client moved it here)', async () => {
+    const w = world();
+    w.svc.connect('c', false, { proceed: () => undefined, refuse: () => undefined });
+    await settle();
+    assert.equal(w.svc.registry.location('c'), 'A');
+    const outcome = await w.svc.adopt('c');
+    await settle();
+    assert.deepEqual(outcome, { moved: false, detail: '' });
+    assert.equal(w.svc.sessions.local.has('c'), true, 'the session lives here: its owner must keep knowing it');
+    assert.equal(w.svc.registry.location('c'), 'A');
+    // An adopt that finds no session anywhere makes none, and registers none.
+    await w.svc.adopt('d');
+    assert.equal(w.svc.sessions.local.has('d'), false);
+  });
+
   it('after a membership change, a claim for an unknown id waits for every member\'s complete list', async () => {
     const w = world();
     w.svc.membersChanged([{ name: 'A', incarnation: 1 }, { name: 'B', incarnation: 2 }]);
