@@ -10,6 +10,10 @@ import { hashA } from './route-digest.js';
 import type { Registration } from './peer-messages.js';
 import type { OwnerCandidate } from './client-owner.js';
 
+/** Views ahead of this node's whose complete lists are kept (bounded: one per membership change
+ * in flight). */
+const EARLY_VIEWS = 8;
+
 /** Registrations per message at most. */
 export const REGISTRATION_BATCH = 1000;
 
@@ -25,9 +29,14 @@ export class RegistrySync {
   /** Sessions that ended here since the last flush. */
   private readonly gone = new Set<string>();
   private viewNow = '';
-  /** The other live members of the current view. */
+  /** The live members of the current view, this node included: its own list (sent to itself
+   * once the burst of changes is over) counts like the others', or an owner that restarted would
+   * answer "none known" for the sessions it restored itself. */
   private expected: string[] = [];
   private readonly completeFrom = new Set<string>();
+  /** Complete lists for a view this node has not reached yet (a peer saw the change first), so
+   * they count once it does: members that reach it later send nothing more for it. */
+  private readonly early = new Map<string, Set<string>>();
   private forced = false;
 
   get view(): string {
@@ -50,17 +59,26 @@ export class RegistrySync {
     if (this.local.delete(clientId)) this.gone.add(clientId);
   }
 
-  /** The members changed: `others` are the live members but this node. */
-  viewChanged(members: readonly OwnerCandidate[], self: string): void {
+  /** The members changed (`members`: this node included). */
+  viewChanged(members: readonly OwnerCandidate[]): void {
     this.viewNow = viewKey(members);
-    this.expected = members.map((m) => m.name).filter((n) => n !== self);
+    this.expected = members.map((m) => m.name);
     this.completeFrom.clear();
+    for (const from of this.early.get(this.viewNow) ?? []) this.completeFrom.add(from);
+    this.early.clear();
     this.forced = false;
   }
 
   /** `from` sent its complete list for `view`; returns whether the registry is complete now. */
   markComplete(from: string, view: string): boolean {
     if (view === this.viewNow) this.completeFrom.add(from);
+    else {
+      // Views only move forward, but which one comes next is unknown: keep a few.
+      if (!this.early.has(view) && this.early.size >= EARLY_VIEWS) this.early.delete(this.early.keys().next().value!);
+      let senders = this.early.get(view);
+      if (senders === undefined) this.early.set(view, (senders = new Set()));
+      senders.add(from);
+    }
     return this.complete();
   }
 

@@ -25,7 +25,9 @@ export function encodeTakeover(m: SessionTakeoverMessage, sender: NodeName): Wir
     case 'claimed':
       return { ...head, claimed: { granted: m.granted, holder: m.holder ?? '' } };
     case 'release':
-      return { ...head, release: { location: m.location ?? '' } };
+      return { ...head, release: { location: m.location ?? '', since_ms: m.since } };
+    case 'released':
+      return { ...head, released: {} };
     case 'begin':
       return { ...head, begin: { clean_start: m.cleanStart } };
     case 'exported':
@@ -50,7 +52,9 @@ export function decodeTakeover(w: WireTakeoverOut): SessionTakeoverMessage {
     case 'claimed':
       return { kind: 'claimed', id, clientId, granted: w.claimed!.granted, holder: w.claimed!.holder === '' ? null : w.claimed!.holder };
     case 'release':
-      return { kind: 'release', id, clientId, location: w.release!.location === '' ? null : w.release!.location };
+      return { kind: 'release', id, clientId, from, location: w.release!.location === '' ? null : w.release!.location, since: toInt(w.release!.since_ms, 'release.since_ms') };
+    case 'released':
+      return { kind: 'released', id, clientId };
     case 'begin':
       return { kind: 'begin', id, clientId, from, cleanStart: w.begin!.clean_start };
     case 'exported': {

@@ -75,6 +75,7 @@ export const REGISTRY_GRACE_MS = 2_000;
 export const REREGISTER_DELAY_MS = 20;
 
 type Claim = Extract<SessionTakeoverMessage, { kind: 'claim' }>;
+type Release = Extract<SessionTakeoverMessage, { kind: 'release' }>;
 
 const WARN_EVENTS = new Set(['cluster.takeover.failed', 'cluster.takeover.in_doubt', 'cluster.takeover.aborted']);
 
@@ -90,6 +91,10 @@ export class TakeoverService {
   readonly sessions = new RegistrySync();
   /** Claims for client ids this owner knows no location of, waiting for a complete registry. */
   private readonly parked = new Map<string, Claim>();
+  /** Releases sent and not yet answered (`released`), by takeover id: resent every retryMs to
+   * the client id's owner of the moment, for up to decisionTtlMs (after a membership change the
+   * full lists say where sessions live anyway). */
+  private readonly releases = new Map<string, { message: Release; until: number; lastSent: number }>();
   private graceTimer: unknown = null;
   private reregisterTimer: unknown = null;
   private goneScheduled = false;
@@ -171,7 +176,10 @@ export class TakeoverService {
         this.toRegistry(m, now);
         return;
       case 'release':
-        this.toRegistry(m, now);
+        this.release(from, m, now);
+        return;
+      case 'released':
+        this.releases.delete(m.id);
         return;
       case 'begin':
       case 'end':
@@ -206,22 +214,7 @@ export class TakeoverService {
   registrations(from: NodeName, view: string, entries: readonly Registration[], complete: boolean): void {
     if (this.closed) return;
     const now = this.opts.clock.now();
-    for (const e of entries) {
-      if (!e.present) {
-        this.registry.unregister(e.clientId, from, now);
-        continue;
-      }
-      // A claim holds the id: a takeover is moving the session, and both its old node and its
-      // new one (installed, not yet accepted) list it. Its release says where it lives; an
-      // eviction now could end the copy the old node is handing over to.
-      if (this.registry.locked(e.clientId, now)) continue;
-      const loser = this.registry.register(e.clientId, from, e.since, this.opts.live);
-      if (loser === null) continue;
-      this.opts.log.warn({ event: 'cluster.registry.conflict', clientId: e.clientId, winner: this.registry.location(e.clientId), loser: loser.node }, `client ${e.clientId} has a session on ${from} and on another node; the later one stays, ${loser.node} ends its copy`);
-      const evict: PeerMessage = { kind: 'evict', clientId: e.clientId, since: loser.since, winner: this.registry.location(e.clientId) ?? '' };
-      if (loser.node === this.opts.self) this.evicted(evict.clientId, evict.since, evict.winner);
-      else this.opts.peer(loser.node, evict);
-    }
+    for (const e of entries) this.register(from, e, now);
     if (complete) {
       const before = this.sessions.complete();
       if (this.sessions.markComplete(from, view)) {
@@ -230,6 +223,40 @@ export class TakeoverService {
         this.releaseParked('complete');
       }
     }
+  }
+
+  /** One registration from `from`: records where the session lives, ending the older of two. */
+  private register(from: NodeName, e: Registration, now: number): void {
+    if (!e.present) {
+      this.registry.unregister(e.clientId, from, now);
+      return;
+    }
+    // A claim holds the id: a takeover is moving the session, and both its old node and its
+    // new one (installed, not yet accepted) list it. Its release says where it lives; an
+    // eviction now could end the copy the old node is handing over to.
+    if (this.registry.locked(e.clientId, now)) return;
+    const loser = this.registry.register(e.clientId, from, e.since, this.opts.live);
+    if (loser === null) return;
+    this.opts.log.warn({ event: 'cluster.registry.conflict', clientId: e.clientId, winner: this.registry.location(e.clientId), loser: loser.node }, `client ${e.clientId} has a session on ${from} and on another node; the later one stays, ${loser.node} ends its copy`);
+    const evict: PeerMessage = { kind: 'evict', clientId: e.clientId, since: loser.since, winner: this.registry.location(e.clientId) ?? '' };
+    if (loser.node === this.opts.self) this.evicted(evict.clientId, evict.since, evict.winner);
+    else this.opts.peer(loser.node, evict);
+  }
+
+  /**
+   * A claimant's release. One that holds no lock here (its lease ran out, this owner restarted
+   * or took the id over since the claim, a late duplicate) still says where the session lives
+   * now: a success counts as a registration of the claimant. A node that does not own the id in
+   * its view leaves it unanswered, so the claimant resends it to the owner it sees.
+   */
+  private release(from: NodeName, m: Release, now: number): void {
+    const out: SendEffect[] = [];
+    const verdict = this.registry.release(m, now, out);
+    if (verdict === 'unlocked' && this.opts.owner(m.clientId) === this.opts.self) {
+      if (m.location !== null && m.location === from) this.register(from, { clientId: m.clientId, present: true, since: m.since }, now);
+      out.push(this.registry.released(m));
+    }
+    for (const e of out) this.send(e);
   }
 
   /** The owner says a later registration of `clientId` won: end the copy here if it is that one. */
@@ -264,7 +291,7 @@ export class TakeoverService {
     if (this.closed || viewKey(members) === this.sessions.view) return;
     this.members = members;
     this.registry.retain((clientId) => this.opts.owner(clientId) === this.opts.self);
-    this.sessions.viewChanged(members, this.opts.self);
+    this.sessions.viewChanged(members);
     if (this.reregisterTimer !== null) this.opts.clock.clearTimer(this.reregisterTimer);
     this.reregisterTimer = this.opts.clock.setTimer(REREGISTER_DELAY_MS, () => {
       this.reregisterTimer = null;
@@ -365,6 +392,7 @@ export class TakeoverService {
     this.waiters.clear();
     this.takeovers.clear();
     this.startedAt.clear();
+    this.releases.clear();
   }
 
   private runB(t: B, out: readonly BEffect[]): void {
@@ -372,6 +400,11 @@ export class TakeoverService {
     for (const e of out) {
       switch (e.type) {
         case 'send':
+          if (e.message.kind === 'release') {
+            const now = this.opts.clock.now();
+            this.releases.set(e.message.id, { message: e.message, until: now + this.timings.decisionTtlMs, lastSent: now });
+            this.armAt(now + this.timings.retryMs);
+          }
           this.send(e);
           break;
         case 'log':
@@ -472,6 +505,19 @@ export class TakeoverService {
     this.runA(hout);
     let next = this.holder.nextDeadline() ?? Infinity;
     for (const t of this.takeovers.values()) next = Math.min(next, t.nextDeadline() ?? Infinity);
+    for (const [id, r] of this.releases) {
+      if (now >= r.until) {
+        this.releases.delete(id);
+        this.opts.log.warn({ event: 'cluster.takeover.release_unanswered', clientId: r.message.clientId, takeover: id }, `no owner answered the release of ${r.message.clientId} within ${this.timings.decisionTtlMs} ms; the next membership change registers the session with its owner`);
+        continue;
+      }
+      if (now >= r.lastSent + this.timings.retryMs) {
+        r.lastSent = now;
+        // To the owner of the moment: ownership may have moved since the claim.
+        this.send({ type: 'send', to: this.opts.owner(r.message.clientId), message: r.message });
+      }
+      next = Math.min(next, r.lastSent + this.timings.retryMs);
+    }
     if (next !== Infinity) this.armAt(next);
   }
 }

@@ -57,7 +57,10 @@ export function takeoverTimings(stepMs: number): TakeoverTimings {
 export type TakeoverMessage<S, D> =
   | { kind: 'claim'; id: string; clientId: string; from: NodeName }
   | { kind: 'claimed'; id: string; clientId: string; granted: boolean; holder: NodeName | null }
-  | { kind: 'release'; id: string; clientId: string; location: NodeName | null }
+  /** `since`: the claimant's clock when the session arrived there (0 for a failed takeover);
+   * resent until `released` comes back. */
+  | { kind: 'release'; id: string; clientId: string; from: NodeName; location: NodeName | null; since: number }
+  | { kind: 'released'; id: string; clientId: string }
   | { kind: 'begin'; id: string; clientId: string; from: NodeName; cleanStart: boolean }
   /** A's answer to begin: the session (null: none there, or discarded for a Clean Start). */
   | { kind: 'exported'; id: string; clientId: string; session: S | null; busy: boolean }
@@ -157,7 +160,7 @@ export class Takeover<S, D> {
       if (m.holder === null || m.holder === this.self) {
         // No session elsewhere: the ordinary local CONNECT (a same-node takeover, if any).
         out.push({ type: 'connectLocal', clientId: this.clientId });
-        return this.finish('done', this.self, out);
+        return this.finish('done', this.self, out, now);
       }
       this.holder = m.holder;
       this.ask('beginning', { kind: 'begin', id: this.id, clientId: this.clientId, from: this.self, cleanStart: this.cleanStart }, now, out);
@@ -167,7 +170,7 @@ export class Takeover<S, D> {
       if (m.busy) return this.fail(out, `node ${this.holder} is already handing this session over`, null);
       if (m.session === null) {
         out.push({ type: 'connectLocal', clientId: this.clientId });
-        return this.finish('done', this.self, out);
+        return this.finish('done', this.self, out, now);
       }
       this.phaseNow = 'installing';
       this.deadline = now + this.timings.stepMs;
@@ -185,7 +188,7 @@ export class Takeover<S, D> {
       // In doubt, the CONNECT was refused already: the session stays here, offline, for the retry.
       if (!inDoubt) out.push({ type: 'accept', clientId: this.clientId });
       out.push({ type: 'log', event: 'cluster.takeover.done', clientId: this.clientId, detail: `session moved from ${this.holder}${inDoubt ? ' (after the CONNECT was refused)' : ''}` });
-      return this.finish('done', this.self, out);
+      return this.finish('done', this.self, out, now);
     }
   }
 
@@ -259,10 +262,11 @@ export class Takeover<S, D> {
     out.push({ type: 'log', event: 'cluster.takeover.failed', clientId: this.clientId, detail: why });
   }
 
-  private finish(phase: 'done' | 'failed', location: NodeName | null, out: TakeoverEffect<S, D>[]): void {
+  /** `since`: when the session arrived here (a success), 0 otherwise. */
+  private finish(phase: 'done' | 'failed', location: NodeName | null, out: TakeoverEffect<S, D>[], since = 0): void {
     this.phaseNow = phase;
     // A failure before the claim was granted holds no lock: the release is then ignored by O.
-    out.push({ type: 'send', to: this.owner, message: { kind: 'release', id: this.id, clientId: this.clientId, location } });
+    out.push({ type: 'send', to: this.owner, message: { kind: 'release', id: this.id, clientId: this.clientId, from: this.self, location, since } });
   }
 }
 
@@ -438,18 +442,40 @@ export class ClaimRegistry {
       lock.waiting.push({ id: m.id, from: m.from });
       return;
     }
-    if (m.kind === 'release') {
-      const lock = this.locks.get(m.clientId);
-      if (lock === undefined) return;
-      if (lock.id !== m.id) {
-        // Not the lock holder: a waiting claimant that gave up (or a late duplicate).
-        const i = lock.waiting.findIndex((w) => w.id === m.id);
-        if (i >= 0) lock.waiting.splice(i, 1);
-        return;
-      }
-      if (m.location !== null) this.locations.set(m.clientId, { node: m.location, since: now });
+    if (m.kind === 'release') this.release(m, now, out);
+  }
+
+  /**
+   * A claimant's release: frees its lock (or its place in the queue) and says where the session
+   * lives; answered `released` ('done') so the claimant stops resending it. Returns 'unlocked',
+   * unanswered, for a release that holds nothing here (its lock ran out, or this owner restarted
+   * or took the id over meanwhile, or a late duplicate): the shell registers a success as a
+   * registration (the later one wins) and answers, so a release that outlived its lock still
+   * tells the owner where the session lives. Returns 'wait' (unanswered: the claimant resends)
+   * while another claim holds the id, whose own release is about to say where it lives.
+   */
+  release<S, D>(m: Extract<TakeoverMessage<S, D>, { kind: 'release' }>, now: number, out: Send<S, D>[]): 'done' | 'unlocked' | 'wait' {
+    const lock = this.locks.get(m.clientId);
+    if (lock !== undefined && lock.id === m.id) {
+      // A failed takeover names the old holder ("unchanged"): its time is not that session's.
+      if (m.location !== null && (this.locations.get(m.clientId)?.node !== m.location || m.location === m.from)) this.locations.set(m.clientId, { node: m.location, since: m.since });
       this.grantNext(m.clientId, lock, now, out);
+      out.push(this.released(m));
+      return 'done';
     }
+    const i = lock === undefined ? -1 : lock.waiting.findIndex((w) => w.id === m.id);
+    if (i >= 0) {
+      // A waiting claimant that gave up.
+      lock!.waiting.splice(i, 1);
+      out.push(this.released(m));
+      return 'done';
+    }
+    return this.locked(m.clientId, now) ? 'wait' : 'unlocked';
+  }
+
+  /** The answer to `m`: it arrived. */
+  released<S, D>(m: Extract<TakeoverMessage<S, D>, { kind: 'release' }>): Send<S, D> {
+    return { type: 'send', to: m.from, message: { kind: 'released', id: m.id, clientId: m.clientId } };
   }
 
   /** Where the session of `clientId` lives as far as this owner knows. */

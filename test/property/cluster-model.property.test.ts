@@ -54,7 +54,7 @@ type Model = Record<string, never>;
 
 /**
  * What the model finds and the cluster does not yet do (issue 17), run as `todo` tests so each
- * failing seed is printed without failing the suite. Both come from the window in which the old
+ * failing seed is printed without failing the suite. Most come from the window in which the old
  * and the new node both hold routes for a moving session (B's routes exist before A drops its own).
  */
 const KNOWN_GAPS = {
@@ -64,19 +64,15 @@ const KNOWN_GAPS = {
   routed:
     'a publication the old node routed to the session just before its handover, or that reaches the old node just after it (the publisher did not yet route to the new node), ' +
     'is acknowledged to its publisher and lost: the old node drops it as the session is gone',
-  release:
-    'the release is sent once: lost on the way to the owner, the owner keeps the old location (or none) until a membership change makes the holder re-register, ' +
-    'so a CONNECT on another node meanwhile is told the wrong node (or none) and makes a second session while the first lives on',
   ownerMove:
-    'a restart moves ownership of client ids while a takeover holds the claim lock at the old owner: the new owner knows no lock and grants a second ' +
-    'claim, both CONNECTs end accepted (the second finds the old node already handed over: none there, a new session), and no later membership change ' +
-    're-registers them, so two live sessions stay',
+    'copies that reached the new node\'s installed (not yet accepted) copy are dropped with it when the old node answers aborted (it restarted and forgot the ' +
+    'takeover, or gave up waiting): acknowledged to their publisher and lost. Also still open: a restart moving ownership while a claim lock is held at the ' +
+    'old owner (the new owner grants a second claim; the later registration now wins, ending the other copy and what it queued)',
   partition:
-    'a release lost on the way to the owner (a cut, with no membership change on the holder\'s side afterwards, so it never re-registers) leaves the owner ' +
-    'with the old location: a later claim is told the old node, which has no session, and the CONNECT makes a second one while the moved session stays on its node',
+    'after a partition heals, one client id can keep a live session on each side (a CONNECT on the side that saw the holder down made a new one); ' +
+    'the registrations after the heal do not always end the older copy (not yet diagnosed; the printed seed replays it)',
   leave:
-    'an Adopt that finds the session already on the adopting node (a second push, or the client moved it there meanwhile) ends in connectLocal with moved=false, ' +
-    'and TakeoverService.adopt then unregisters a session that lives there: the owner forgets it and a later CONNECT elsewhere makes a second session',
+    'as ownerMove: a node that leaves and returns before the new node\'s end arrives answers aborted, and the installed copy is dropped with the copies that reached it',
 };
 
 /** One command: an action on the simulator, then one round. */
@@ -244,8 +240,8 @@ describe('sessions across a simulated cluster (real shards and takeover service)
   it('every acknowledged publication routed to a node holding the subscribed session is delivered', { todo: KNOWN_GAPS.routed }, () =>
     runModel({ routed: true, exactlyOnce: false, leave: false, partitions: false, lossy: false, restarts: false }, true));
 
-  it('the same with takeover messages lost (failed calls)', { todo: KNOWN_GAPS.release }, () =>
-    runModel({ routed: false, exactlyOnce: false, leave: false, partitions: false, lossy: true, restarts: false }, true));
+  it('the same with takeover messages lost (failed calls)', () =>
+    runModel({ routed: false, exactlyOnce: false, leave: false, partitions: false, lossy: true, restarts: false }));
 
   it('the same with node restarts', { todo: KNOWN_GAPS.ownerMove }, () =>
     runModel({ routed: false, exactlyOnce: false, leave: false, partitions: false, lossy: false, restarts: true }, true));

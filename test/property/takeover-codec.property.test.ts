@@ -90,7 +90,8 @@ const head = { id: 'B/1/7', clientId: 'c' };
 const messageArb: fc.Arbitrary<SessionTakeoverMessage> = fc.oneof(
   fc.constant<SessionTakeoverMessage>({ kind: 'claim', ...head, from: 'B' }),
   fc.record({ granted: fc.boolean(), holder: fc.option(fc.constantFrom('A', 'C'), { nil: null }) }, { noNullPrototype: true }).map((x): SessionTakeoverMessage => ({ kind: 'claimed', ...head, ...x })),
-  fc.option(fc.constantFrom('A', 'B'), { nil: null }).map((location): SessionTakeoverMessage => ({ kind: 'release', ...head, location })),
+  fc.record({ location: fc.option(fc.constantFrom('A', 'B'), { nil: null }), since: fc.nat() }, { noNullPrototype: true }).map((x): SessionTakeoverMessage => ({ kind: 'release', ...head, from: 'B', ...x })),
+  fc.constant<SessionTakeoverMessage>({ kind: 'released', ...head }),
   fc.boolean().map((cleanStart): SessionTakeoverMessage => ({ kind: 'begin', ...head, from: 'B', cleanStart })),
   fc.record({ busy: fc.boolean(), session: fc.option(sessionArb, { nil: null }) }, { noNullPrototype: true }).map((x): SessionTakeoverMessage => ({ kind: 'exported', ...head, ...x })),
   fc.constant<SessionTakeoverMessage>({ kind: 'end', ...head, from: 'B' }),

@@ -45,6 +45,7 @@ import type { TakeoverExported as _cluster_v1_TakeoverExported, TakeoverExported
 import type { TakeoverMessage as _cluster_v1_TakeoverMessage, TakeoverMessage__Output as _cluster_v1_TakeoverMessage__Output } from './cluster/v1/TakeoverMessage.js';
 import type { TakeoverReceipt as _cluster_v1_TakeoverReceipt, TakeoverReceipt__Output as _cluster_v1_TakeoverReceipt__Output } from './cluster/v1/TakeoverReceipt.js';
 import type { TakeoverRelease as _cluster_v1_TakeoverRelease, TakeoverRelease__Output as _cluster_v1_TakeoverRelease__Output } from './cluster/v1/TakeoverRelease.js';
+import type { TakeoverReleased as _cluster_v1_TakeoverReleased, TakeoverReleased__Output as _cluster_v1_TakeoverReleased__Output } from './cluster/v1/TakeoverReleased.js';
 import type { UserProperty as _cluster_v1_UserProperty, UserProperty__Output as _cluster_v1_UserProperty__Output } from './cluster/v1/UserProperty.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -99,6 +100,7 @@ export interface ProtoGrpcType {
       TakeoverMessage: MessageTypeDefinition<_cluster_v1_TakeoverMessage, _cluster_v1_TakeoverMessage__Output>
       TakeoverReceipt: MessageTypeDefinition<_cluster_v1_TakeoverReceipt, _cluster_v1_TakeoverReceipt__Output>
       TakeoverRelease: MessageTypeDefinition<_cluster_v1_TakeoverRelease, _cluster_v1_TakeoverRelease__Output>
+      TakeoverReleased: MessageTypeDefinition<_cluster_v1_TakeoverReleased, _cluster_v1_TakeoverReleased__Output>
       UserProperty: MessageTypeDefinition<_cluster_v1_UserProperty, _cluster_v1_UserProperty__Output>
     }
   }

@@ -75,7 +75,7 @@ describe('Takeover (the new node)', () => {
       const { t } = started();
       const out = claimed(t, holder, 5);
       assert.deepEqual(kinds(out), ['connectLocal', 'send:release']);
-      assert.deepEqual(release(out), { kind: 'release', id: ID, clientId: C, location: 'B' });
+      assert.deepEqual(release(out), { kind: 'release', id: ID, clientId: C, from: 'B', location: 'B', since: 5 });
       assert.equal(t.phase, 'done');
     }
   });
@@ -371,12 +371,15 @@ describe('ClaimRegistry (the owner)', () => {
     claim(r, 'b1', 'B', 0);
     waits(r, 'c1', 'C', 1);
     waits(r, 'd1', 'D', 2);
-    r.receive<S, D>({ kind: 'release', id: 'c1', clientId: C, location: null }, 3, []);
+    r.receive<S, D>({ kind: 'release', id: 'c1', clientId: C, from: 'C', location: null, since: 3 }, 3, []);
     const out: Send<S, D>[] = [];
-    r.receive<S, D>({ kind: 'release', id: 'b1', clientId: C, location: 'B' }, 4, out);
-    assert.deepEqual(out, [{ type: 'send', to: 'D', message: { kind: 'claimed', id: 'd1', clientId: C, granted: true, holder: 'B' } }]);
+    r.receive<S, D>({ kind: 'release', id: 'b1', clientId: C, from: 'B', location: 'B', since: 4 }, 4, out);
+    assert.deepEqual(out, [
+      { type: 'send', to: 'D', message: { kind: 'claimed', id: 'd1', clientId: C, granted: true, holder: 'B' } },
+      { type: 'send', to: 'B', message: { kind: 'released', id: 'b1', clientId: C } },
+    ]);
     assert.equal(r.locked(C, 5), true);
-    r.receive<S, D>({ kind: 'release', id: 'd1', clientId: C, location: 'D' }, 5, []);
+    r.receive<S, D>({ kind: 'release', id: 'd1', clientId: C, from: 'D', location: 'D', since: 5 }, 5, []);
     assert.equal(r.locked(C, 6), false);
     assert.equal(r.location(C), 'D');
   });
@@ -391,12 +394,12 @@ describe('ClaimRegistry (the owner)', () => {
   it('the lock holder releases and records where the session lives; others cannot', () => {
     const r = new ClaimRegistry(T);
     claim(r, 'b1', 'B', 0);
-    r.receive<S, D>({ kind: 'release', id: 'c1', clientId: C, location: 'C' }, 1, []);
+    r.receive<S, D>({ kind: 'release', id: 'c1', clientId: C, from: 'C', location: 'C', since: 1 }, 1, []);
     assert.equal(r.location(C), null);
-    r.receive<S, D>({ kind: 'release', id: 'b1', clientId: C, location: 'B' }, 1, []);
+    r.receive<S, D>({ kind: 'release', id: 'b1', clientId: C, from: 'B', location: 'B', since: 1 }, 1, []);
     assert.equal(r.location(C), 'B');
     assert.deepEqual(claim(r, 'c1', 'C', 2), { kind: 'claimed', id: 'c1', clientId: C, granted: true, holder: 'B' });
-    r.receive<S, D>({ kind: 'release', id: 'c1', clientId: C, location: null }, 3, []);
+    r.receive<S, D>({ kind: 'release', id: 'c1', clientId: C, from: 'C', location: null, since: 3 }, 3, []);
     assert.equal(r.location(C), 'B', 'a failed takeover leaves the location');
     assert.equal(r.register(C, 'D', 10, () => false), null, 'B is down: no conflict');
     assert.equal(r.location(C), 'D');
@@ -417,7 +420,7 @@ describe('ClaimRegistry (the owner)', () => {
     claim(r, 'x1', 'X', 300);
     r.unregister(C, 'C', 301);
     assert.equal(r.location(C), 'C', 'not while a claim holds the id');
-    r.receive<S, D>({ kind: 'release', id: 'x1', clientId: C, location: null }, 302, []);
+    r.receive<S, D>({ kind: 'release', id: 'x1', clientId: C, from: 'X', location: null, since: 302 }, 302, []);
     r.unregister(C, 'C', 303);
     assert.equal(r.location(C), null);
   });

@@ -8,6 +8,7 @@ import type { TakeoverExported as _cluster_v1_TakeoverExported, TakeoverExported
 import type { TakeoverEnd as _cluster_v1_TakeoverEnd, TakeoverEnd__Output as _cluster_v1_TakeoverEnd__Output } from '../../cluster/v1/TakeoverEnd.js';
 import type { TakeoverEnded as _cluster_v1_TakeoverEnded, TakeoverEnded__Output as _cluster_v1_TakeoverEnded__Output } from '../../cluster/v1/TakeoverEnded.js';
 import type { TakeoverAbort as _cluster_v1_TakeoverAbort, TakeoverAbort__Output as _cluster_v1_TakeoverAbort__Output } from '../../cluster/v1/TakeoverAbort.js';
+import type { TakeoverReleased as _cluster_v1_TakeoverReleased, TakeoverReleased__Output as _cluster_v1_TakeoverReleased__Output } from '../../cluster/v1/TakeoverReleased.js';
 
 export interface TakeoverMessage {
   /**
@@ -27,7 +28,8 @@ export interface TakeoverMessage {
   'end'?: (_cluster_v1_TakeoverEnd | null);
   'ended'?: (_cluster_v1_TakeoverEnded | null);
   'abort'?: (_cluster_v1_TakeoverAbort | null);
-  'body'?: "claim"|"claimed"|"release"|"begin"|"exported"|"end"|"ended"|"abort";
+  'released'?: (_cluster_v1_TakeoverReleased | null);
+  'body'?: "claim"|"claimed"|"release"|"begin"|"exported"|"end"|"ended"|"abort"|"released";
 }
 
 export interface TakeoverMessage__Output {
@@ -48,5 +50,6 @@ export interface TakeoverMessage__Output {
   'end'?: (_cluster_v1_TakeoverEnd__Output | null);
   'ended'?: (_cluster_v1_TakeoverEnded__Output | null);
   'abort'?: (_cluster_v1_TakeoverAbort__Output | null);
-  'body'?: "claim"|"claimed"|"release"|"begin"|"exported"|"end"|"ended"|"abort";
+  'released'?: (_cluster_v1_TakeoverReleased__Output | null);
+  'body'?: "claim"|"claimed"|"release"|"begin"|"exported"|"end"|"ended"|"abort"|"released";
 }
