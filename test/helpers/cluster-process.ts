@@ -43,6 +43,9 @@ export function startArgs(spec: ClusterChildSpec): string[] {
     '--grpc', `${host}:${spec.grpcPort}`,
     '--advertise', host,
     '--seeds', spec.seeds.join(','),
+    // Off loopback (the namespace lab's addresses) --allow-anonymous auto refuses unauthenticated
+    // clients; these suites test the cluster, not authentication (auth-acl and cluster-acl do).
+    ...(host.startsWith('127.') ? [] : ['--allow-anonymous', 'true']),
     ...(spec.extraArgs ?? []),
     // A free port each: the default 18083 would be taken by the first node.
     '--http', '127.0.0.1:0',
